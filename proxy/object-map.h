@@ -1,0 +1,44 @@
+#ifndef PROXY_OBJECT_MAP_H
+#define PROXY_OBJECT_MAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * An ID space of one side of a Wayland connection: the client range
+ * [1, 0xff000000) and the server range [0xff000000, 0xffffffff]. Entries
+ * are dense arrays, as in libwayland: a new ID is either a free slot or the
+ * next one past the end, which is exactly what libwayland accepts.
+ */
+
+struct vd_object;
+
+struct vd_id_range {
+	struct vd_object **entries;
+	uint32_t count, cap;
+	bool allocating; // we choose the IDs here (else the peer does)
+	uint32_t *free_ids; // allocating only: freed slots
+	uint32_t free_count, free_cap;
+};
+
+struct vd_object_map {
+	struct vd_id_range client, server;
+};
+
+/* alloc_client/alloc_server: which range this side allocates in. */
+void vd_object_map_init(struct vd_object_map *map, bool alloc_client, bool alloc_server);
+void vd_object_map_finish(struct vd_object_map *map);
+
+struct vd_object *vd_object_map_get(const struct vd_object_map *map, uint32_t id);
+/*
+ * Whether a peer may create id now: unused, and at most one past the end of
+ * its range (libwayland's rule).
+ */
+bool vd_object_map_can_insert(const struct vd_object_map *map, uint32_t id);
+/* Inserts at id (checked with vd_object_map_can_insert first). */
+bool vd_object_map_insert(struct vd_object_map *map, uint32_t id, struct vd_object *object);
+/* Allocates a free id in the client (server == false) or server range. 0 on failure. */
+uint32_t vd_object_map_alloc(struct vd_object_map *map, bool server, struct vd_object *object);
+void vd_object_map_remove(struct vd_object_map *map, uint32_t id);
+
+#endif

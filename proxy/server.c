@@ -1,0 +1,203 @@
+#define LOG_TAG "server"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "protocols/log.h"
+#include "protocols/wire.h"
+#include "proxy/policy.h"
+#include "proxy/server.h"
+
+bool vd_server_resolve_display(const char *display, char *path, size_t path_size, char *err,
+		size_t err_size) {
+	if (display == NULL || display[0] == '\0') {
+		snprintf(err, err_size, "no compositor to connect to: WAYLAND_DISPLAY is not "
+			"set and --display was not given");
+		return false;
+	}
+	int n;
+	if (display[0] == '/') {
+		n = snprintf(path, path_size, "%s", display);
+	} else {
+		const char *runtime = getenv("XDG_RUNTIME_DIR");
+		if (runtime == NULL || runtime[0] == '\0') {
+			snprintf(err, err_size, "display '%s' is relative but XDG_RUNTIME_DIR is "
+				"not set", display);
+			return false;
+		}
+		n = snprintf(path, path_size, "%s/%s", runtime, display);
+	}
+	if (n < 0 || (size_t)n >= path_size) {
+		snprintf(err, err_size, "display path for '%s' is too long for a Unix socket",
+			display);
+		return false;
+	}
+	return true;
+}
+
+static int connect_upstream(struct vd_server *server) {
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		return -1;
+	}
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	memcpy(addr.sun_path, server->upstream_path, sizeof(addr.sun_path));
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+		/* a local socket connects at once or not at all */
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+static int handle_listen(int fd, uint32_t mask, void *data) {
+	struct vd_server *server = data;
+	int client_fd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (client_fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+			vd_log_errno(VD_ERROR, "vm=%s: accept failed", server->vm);
+		}
+		return 0;
+	}
+	int upstream_fd = connect_upstream(server);
+	if (upstream_fd < 0) {
+		vd_log_errno(VD_ERROR, "vm=%s: cannot connect to the compositor at %s",
+			server->vm, server->upstream_path);
+		/* tell the client why, as a compositor would */
+		uint8_t buf[VD_WIRE_MAX_MESSAGE_SIZE];
+		struct vd_wire_writer writer;
+		vd_wire_writer_init(&writer, buf, 1, 0);
+		vd_wire_writer_put_u32(&writer, 1);
+		vd_wire_writer_put_u32(&writer, 3); // wl_display.error.implementation
+		vd_wire_writer_put_string(&writer, "vmdesk-proxy: cannot reach the compositor");
+		if (vd_wire_writer_finish(&writer)) {
+			(void)!send(client_fd, buf, writer.size, MSG_DONTWAIT | MSG_NOSIGNAL);
+		}
+		close(client_fd);
+		return 0;
+	}
+	vd_session_create(server, client_fd, upstream_fd);
+	return 0;
+}
+
+bool vd_server_init(struct vd_server *server, struct wl_event_loop *loop) {
+	server->loop = loop;
+	server->listen_fd = -1;
+	server->lock_fd = -1;
+	wl_list_init(&server->sessions);
+	return true;
+}
+
+static bool start_listening(struct vd_server *server, int fd) {
+	server->listen_fd = fd;
+	server->listen_source = wl_event_loop_add_fd(server->loop, fd, WL_EVENT_READABLE,
+		handle_listen, server);
+	return server->listen_source != NULL;
+}
+
+bool vd_server_listen(struct vd_server *server, const char *path) {
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		vd_log(VD_ERROR, "socket path %s is too long (at most %zu bytes)", path,
+			sizeof(addr.sun_path) - 1);
+		return false;
+	}
+	size_t lock_len = strlen(path) + sizeof(".lock");
+	server->lock_path = malloc(lock_len);
+	server->socket_path = strdup(path);
+	if (server->lock_path == NULL || server->socket_path == NULL) {
+		return false;
+	}
+	snprintf(server->lock_path, lock_len, "%s.lock", path);
+	server->lock_fd = open(server->lock_path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	if (server->lock_fd < 0) {
+		vd_log_errno(VD_ERROR, "cannot create lock file %s", server->lock_path);
+		free(server->lock_path);
+		server->lock_path = NULL;
+		return false;
+	}
+	if (flock(server->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		vd_log(VD_ERROR, "socket %s is in use by another vmdesk-proxy", path);
+		close(server->lock_fd);
+		server->lock_fd = -1;
+		free(server->lock_path);
+		server->lock_path = NULL;
+		return false;
+	}
+	/* we hold the lock: a socket file left there is stale */
+	unlink(path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		vd_log_errno(VD_ERROR, "cannot create a socket");
+		return false;
+	}
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	mode_t old_mask = umask(0077);
+	int ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_mask);
+	if (ret != 0) {
+		vd_log_errno(VD_ERROR, "cannot bind %s", path);
+		close(fd);
+		return false;
+	}
+	if (listen(fd, 128) != 0) {
+		vd_log_errno(VD_ERROR, "cannot listen on %s", path);
+		close(fd);
+		unlink(path);
+		return false;
+	}
+	return start_listening(server, fd);
+}
+
+bool vd_server_adopt(struct vd_server *server, int fd) {
+	int accepting = 0;
+	socklen_t len = sizeof(accepting);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 || !accepting) {
+		vd_log(VD_ERROR, "fd %d from socket activation is not a listening socket", fd);
+		return false;
+	}
+	int flags = fcntl(fd, F_GETFD);
+	fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+	flags = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	return start_listening(server, fd);
+}
+
+void vd_server_finish(struct vd_server *server) {
+	struct vd_session *session, *tmp;
+	wl_list_for_each_safe(session, tmp, &server->sessions, link) {
+		vd_session_destroy(session);
+	}
+	if (server->listen_source != NULL) {
+		wl_event_source_remove(server->listen_source);
+		server->listen_source = NULL;
+	}
+	if (server->listen_fd >= 0) {
+		close(server->listen_fd);
+		server->listen_fd = -1;
+	}
+	if (server->socket_path != NULL) {
+		unlink(server->socket_path);
+		free(server->socket_path);
+		server->socket_path = NULL;
+	}
+	if (server->lock_path != NULL) {
+		unlink(server->lock_path);
+		free(server->lock_path);
+		server->lock_path = NULL;
+	}
+	if (server->lock_fd >= 0) {
+		close(server->lock_fd);
+		server->lock_fd = -1;
+	}
+}

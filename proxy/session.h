@@ -1,0 +1,130 @@
+#ifndef PROXY_SESSION_H
+#define PROXY_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <wayland-server-core.h>
+#include <wayland-util.h>
+
+#include "protocols/interface.h"
+#include "protocols/wire.h"
+#include "proxy/connection.h"
+#include "proxy/object-map.h"
+
+/*
+ * A session is one guest client and its own connection to the compositor.
+ * Every message is parsed, checked and re-encoded with the object IDs of the
+ * other side: the client's IDs and the compositor's IDs are two spaces, and
+ * the proxy's own objects exist only in the compositor's.
+ */
+
+struct vd_server;
+
+enum vd_object_flags {
+	/* the client destroyed it (request or destructor event); its client
+	 * ID stays reserved until the compositor confirms with delete_id */
+	VD_OBJECT_CLIENT_GONE = 1 << 0,
+	/* no compositor counterpart (the compositor deleted it first, or it
+	 * was created on such an object): requests to it are dropped */
+	VD_OBJECT_UPSTREAM_GONE = 1 << 1,
+	/* the client already got delete_id for it */
+	VD_OBJECT_DELETE_ID_SENT = 1 << 2,
+	/* created by the proxy; never visible to the client */
+	VD_OBJECT_PROXY_OWNED = 1 << 3,
+};
+
+struct vd_object {
+	const struct vd_interface *interface;
+	uint32_t version;
+	uint32_t client_id; // 0: not visible to the client
+	uint32_t upstream_id; // 0: no compositor counterpart
+	uint32_t flags;
+	union {
+		int64_t pool_size; // wl_shm_pool
+	};
+};
+
+struct vd_global {
+	uint32_t name; // as the client sees it
+	uint32_t upstream_name;
+	const struct vd_interface *interface; // NULL: hidden
+	uint32_t version; // shown to the client
+	bool removed;
+};
+
+struct vd_limits {
+	uint32_t max_objects;
+	size_t max_queue;
+	size_t max_fds;
+};
+
+struct vd_session {
+	struct vd_server *server;
+	struct wl_list link; // vd_server.sessions
+	pid_t pid; // of the client, from SO_PEERCRED; 0 if unknown
+	uint64_t serial; // a number for log lines
+
+	struct vd_connection client, upstream;
+	struct wl_event_source *client_source, *upstream_source;
+	uint32_t client_mask, upstream_mask;
+
+	struct vd_object_map client_map, upstream_map;
+	uint32_t object_count;
+
+	struct vd_global *globals;
+	size_t global_count, global_cap;
+	uint32_t global_names; // names handed out so far
+
+	uint32_t shm_formats[64]; // advertised by the compositor
+	size_t shm_format_count;
+
+	bool closing; // a fatal error: flush what is queued, then close
+	bool destroy_pending;
+	char error[256]; // why the session ended
+};
+
+struct vd_session *vd_session_create(struct vd_server *server, int client_fd, int upstream_fd);
+void vd_session_destroy(struct vd_session *session);
+
+/*
+ * Posts wl_display.error to the client for object client_id and ends the
+ * session. Safe to call from any handler.
+ */
+void vd_session_client_error(struct vd_session *session, uint32_t client_id, uint32_t code,
+	const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The compositor misbehaved: log and end the session. */
+void vd_session_upstream_error(struct vd_session *session, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Queues a message built by the proxy toward the client or the compositor. */
+bool vd_session_send_client(struct vd_session *session, const uint8_t *data, uint32_t size);
+bool vd_session_send_upstream(struct vd_session *session, const uint8_t *data, uint32_t size);
+
+/* Hooks: return false to drop the message (an error was posted if needed). */
+struct vd_hook_ctx {
+	struct vd_session *session;
+	struct vd_object *object;
+	struct vd_wire_message *msg;
+	uint8_t *data; // the message as it will be sent; may be patched in place
+	int *fds;
+	int64_t new_pool_size; // wl_shm.create_pool: the checked size
+};
+
+/* proxy/registry.c */
+bool registry_handle_bind(struct vd_hook_ctx *ctx);
+bool registry_handle_global(struct vd_hook_ctx *ctx);
+bool registry_handle_global_remove(struct vd_hook_ctx *ctx);
+void registry_finish(struct vd_session *session);
+
+/* proxy/shm.c */
+bool shm_handle_format(struct vd_hook_ctx *ctx);
+bool shm_handle_create_pool(struct vd_hook_ctx *ctx);
+bool shm_pool_handle_resize(struct vd_hook_ctx *ctx);
+bool shm_pool_handle_create_buffer(struct vd_hook_ctx *ctx);
+
+/* proxy/trace.c */
+void trace_message(struct vd_session *session, bool from_client, const struct vd_object *object,
+	const struct vd_wire_message *msg, bool dropped);
+
+#endif

@@ -1,0 +1,93 @@
+#define LOG_TAG "trace"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "protocols/log.h"
+#include "proxy/server.h"
+#include "proxy/session.h"
+
+/*
+ * --trace / VMDESK_TRACE=1: one line per message, in the style of
+ * WAYLAND_DEBUG, with the client's IDs ("->" request, "<-" event, "x" when
+ * the proxy dropped it).
+ */
+
+static void put(char *buf, size_t size, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void put(char *buf, size_t size, size_t *len, const char *fmt, ...) {
+	if (*len >= size) {
+		return;
+	}
+	va_list args;
+	va_start(args, fmt);
+	int n = vsnprintf(buf + *len, size - *len, fmt, args);
+	va_end(args);
+	if (n > 0) {
+		*len += (size_t)n;
+	}
+}
+
+static void put_string(char *buf, size_t size, size_t *len, const char *str) {
+	put(buf, size, len, "\"");
+	for (const char *p = str; *p != '\0' && *len + 8 < size; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+			put(buf, size, len, "\\x%02x", c);
+		} else {
+			buf[(*len)++] = (char)c;
+			buf[*len] = '\0';
+		}
+	}
+	put(buf, size, len, "\"");
+}
+
+void trace_message(struct vd_session *session, bool from_client, const struct vd_object *object,
+		const struct vd_wire_message *msg, bool dropped) {
+	char line[1024];
+	size_t len = 0;
+	line[0] = '\0';
+	put(line, sizeof(line), &len, "[%s %d] %s %s@%u.%s(", session->server->vm,
+		(int)session->pid, dropped ? " x" : from_client ? "->" : "<-",
+		object->interface->name, msg->header.object, msg->desc->name);
+	for (uint32_t i = 0; i < msg->arg_count; i++) {
+		const struct vd_wire_arg *arg = &msg->args[i];
+		if (i > 0) {
+			put(line, sizeof(line), &len, ", ");
+		}
+		switch (arg->type) {
+		case VD_ARG_INT:
+			put(line, sizeof(line), &len, "%d", arg->i);
+			break;
+		case VD_ARG_UINT:
+			put(line, sizeof(line), &len, "%u", arg->u);
+			break;
+		case VD_ARG_FIXED:
+			put(line, sizeof(line), &len, "%f", arg->i / 256.0);
+			break;
+		case VD_ARG_STRING:
+			if (arg->str.data == NULL) {
+				put(line, sizeof(line), &len, "nil");
+			} else {
+				put_string(line, sizeof(line), &len, arg->str.data);
+			}
+			break;
+		case VD_ARG_OBJECT:
+			put(line, sizeof(line), &len, arg->id ? "@%u" : "nil", arg->id);
+			break;
+		case VD_ARG_NEW_ID:
+			put(line, sizeof(line), &len, "new %s@%u", arg->new_interface, arg->id);
+			break;
+		case VD_ARG_ARRAY:
+			put(line, sizeof(line), &len, "array[%u]", arg->array.size);
+			break;
+		case VD_ARG_FD:
+			put(line, sizeof(line), &len, "fd");
+			break;
+		}
+	}
+	put(line, sizeof(line), &len, ")");
+	_vd_log(VD_INFO, LOG_TAG, "%s", line);
+}
