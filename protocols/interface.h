@@ -53,12 +53,8 @@ struct vd_interface {
 extern const struct vd_interface *const vd_interfaces[]; // sorted by name
 extern const size_t vd_interface_count;
 
-extern const struct vd_interface vd_iface_wl_display;
-extern const struct vd_interface vd_iface_wl_registry;
-extern const struct vd_interface vd_iface_wl_callback;
-extern const struct vd_interface vd_iface_wl_shm;
-extern const struct vd_interface vd_iface_wl_shm_pool;
-extern const struct vd_interface vd_iface_wl_buffer;
+/* vd_iface_<name> for every interface in the tables */
+#include "vd-tables.h"
 
 /* Finds an interface by name; NULL if the tables do not have it. */
 const struct vd_interface *vd_interface_find(const char *name);

@@ -12,6 +12,7 @@
 #include "protocols/log.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
+#include "proxy/shell.h"
 
 /* wl_display */
 #define DISPLAY_ID 1
@@ -38,13 +39,25 @@ static const struct hook request_hooks[] = {
 	{ &vd_iface_wl_shm, 0, shm_handle_create_pool },
 	{ &vd_iface_wl_shm_pool, 0, shm_pool_handle_create_buffer },
 	{ &vd_iface_wl_shm_pool, 2, shm_pool_handle_resize },
+	SHELL_REQUEST_HOOKS
+};
+
+static const struct hook request_post_hooks[] = {
+	SHELL_REQUEST_POST_HOOKS
 };
 
 static const struct hook event_hooks[] = {
 	{ &vd_iface_wl_registry, 0, registry_handle_global },
 	{ &vd_iface_wl_registry, 1, registry_handle_global_remove },
 	{ &vd_iface_wl_shm, 0, shm_handle_format },
+	SHELL_EVENT_HOOKS
 };
+
+static const struct hook event_post_hooks[] = {
+	SHELL_EVENT_POST_HOOKS
+};
+
+#define HOOK_COUNT(hooks) (sizeof(hooks) / sizeof((hooks)[0]))
 
 static hook_func find_hook(const struct hook *hooks, size_t count,
 		const struct vd_interface *interface, uint16_t opcode) {
@@ -86,8 +99,17 @@ static struct vd_object *object_create(struct vd_session *session,
 	return object;
 }
 
+void vd_object_gone(struct vd_session *session, struct vd_object *object) {
+	const struct vd_object_impl *impl = object->impl;
+	object->impl = NULL;
+	if (impl != NULL && impl->gone != NULL) {
+		impl->gone(session, object);
+	}
+}
+
 static void object_maybe_free(struct vd_session *session, struct vd_object *object) {
 	if (object->client_id == 0 && object->upstream_id == 0) {
+		vd_object_gone(session, object);
 		session->object_count--;
 		free(object);
 	}
@@ -286,7 +308,7 @@ static bool check_request_args(struct vd_session *session, struct vd_object *obj
 /* Creates the request's new objects and writes the compositor's IDs. */
 static bool translate_request_args(struct vd_session *session, struct vd_object *object,
 		struct vd_wire_message *msg, uint8_t *out, bool forward,
-		const struct vd_hook_ctx *ctx) {
+		struct vd_hook_ctx *ctx) {
 	const struct vd_message *desc = msg->desc;
 	for (uint32_t i = 0; i < msg->arg_count; i++) {
 		const struct vd_arg *spec = &desc->args[i];
@@ -314,6 +336,9 @@ static bool translate_request_args(struct vd_session *session, struct vd_object 
 				object_maybe_free(session, child);
 				goto no_memory;
 			}
+			if (ctx->new_object_count < sizeof(ctx->new_objects) / sizeof(ctx->new_objects[0])) {
+				ctx->new_objects[ctx->new_object_count++] = child;
+			}
 			if (forward) {
 				child->upstream_id =
 					vd_object_map_alloc(&session->upstream_map, false, child);
@@ -334,6 +359,7 @@ no_memory:
 }
 
 static void handle_client_destructor(struct vd_session *session, struct vd_object *object) {
+	vd_object_gone(session, object);
 	if (object->flags & VD_OBJECT_UPSTREAM_GONE) {
 		/* nothing upstream will confirm: answer for the compositor */
 		if (object->client_id < VD_WIRE_SERVER_ID_START &&
@@ -395,18 +421,13 @@ static void handle_request(struct vd_session *session, const uint8_t *data,
 	for (uint32_t i = 0; i < msg.fd_count; i++) {
 		fds[i] = vd_connection_take_fd(&session->client);
 	}
-	uint8_t scratch[VD_WIRE_MAX_MESSAGE_SIZE];
-	uint8_t *out = forward ? vd_connection_reserve(&session->upstream, header->size) : scratch;
-	if (out == NULL) {
-		close_fds(fds, msg.fd_count);
-		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_NO_MEMORY,
-			"compositor queue full");
-		return;
-	}
+	/* the message is checked and rewritten in a copy; hooks may queue
+	 * messages of their own ahead of it */
+	uint8_t out[VD_WIRE_MAX_MESSAGE_SIZE];
 	memcpy(out, data, header->size);
 
-	hook_func hook = find_hook(request_hooks, sizeof(request_hooks) / sizeof(request_hooks[0]),
-		interface, header->opcode);
+	hook_func hook = find_hook(request_hooks, HOOK_COUNT(request_hooks), interface,
+		header->opcode);
 	struct vd_hook_ctx ctx = {
 		.session = session, .object = object, .msg = &msg, .data = out, .fds = fds,
 	};
@@ -425,14 +446,25 @@ static void handle_request(struct vd_session *session, const uint8_t *data,
 		trace_message(session, true, object, &msg, !forward);
 	}
 	if (forward) {
+		uint32_t size = header->size;
+		if (ctx.replacement != NULL) {
+			/* only messages without IDs in their arguments are replaced */
+			memcpy(out, ctx.replacement, ctx.replacement_size);
+			size = ctx.replacement_size;
+		}
 		vd_wire_put_u32(out, 0, object->upstream_id);
-		if (!vd_connection_commit(&session->upstream, header->size, fds, msg.fd_count)) {
+		if (!vd_connection_queue(&session->upstream, out, size, fds, msg.fd_count)) {
 			vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_NO_MEMORY,
 				"out of memory");
 			return;
 		}
 	} else {
 		close_fds(fds, msg.fd_count);
+	}
+	hook = find_hook(request_post_hooks, HOOK_COUNT(request_post_hooks), interface,
+		header->opcode);
+	if (hook != NULL && forward) {
+		hook(&ctx);
 	}
 	if (desc->destructor) {
 		handle_client_destructor(session, object);
@@ -451,6 +483,9 @@ static void handle_delete_id(struct vd_session *session, const uint8_t *data, ui
 	if (object == NULL || id >= VD_WIRE_SERVER_ID_START) {
 		session_log(session, VD_DEBUG, "delete_id for unknown object %u", id);
 		return;
+	}
+	if (!(object->flags & VD_OBJECT_CLIENT_GONE)) {
+		vd_object_gone(session, object);
 	}
 	if (object->client_id != 0 && object->client_id < VD_WIRE_SERVER_ID_START) {
 		send_delete_id(session, object->client_id);
@@ -522,7 +557,7 @@ static bool translate_event_args(struct vd_session *session, struct vd_wire_mess
 
 /* Registers the compositor's new objects; visible ones get a client ID. */
 static bool create_event_objects(struct vd_session *session, struct vd_object *parent,
-		struct vd_wire_message *msg, uint8_t *out, bool visible) {
+		struct vd_wire_message *msg, uint8_t *out, bool visible, struct vd_hook_ctx *ctx) {
 	const struct vd_message *desc = msg->desc;
 	for (uint32_t i = 0; i < msg->arg_count; i++) {
 		const struct vd_arg *spec = &desc->args[i];
@@ -558,6 +593,9 @@ static bool create_event_objects(struct vd_session *session, struct vd_object *p
 			child->upstream_id = 0;
 			object_maybe_free(session, child);
 			goto no_memory;
+		}
+		if (ctx != NULL && ctx->new_object_count < 4) {
+			ctx->new_objects[ctx->new_object_count++] = child;
 		}
 		if (visible) {
 			child->client_id = vd_object_map_alloc(&session->client_map, true, child);
@@ -618,6 +656,22 @@ static void handle_event(struct vd_session *session, const uint8_t *data,
 		fds[i] = vd_connection_take_fd(&session->upstream);
 	}
 
+	if (desc->since > object->version) {
+		vd_session_upstream_error(session, "%s.%s needs version %u, object has %u",
+			interface->name, desc->name, desc->since, object->version);
+		close_fds(fds, msg.fd_count);
+		return;
+	}
+	if (object->flags & VD_OBJECT_PROXY_OWNED) {
+		if (!(object->flags & VD_OBJECT_CLIENT_GONE) && object->impl != NULL &&
+				object->impl->event != NULL) {
+			object->impl->event(session, object, &msg, fds);
+		}
+		close_fds(fds, msg.fd_count);
+		create_event_objects(session, object, &msg, NULL, false, NULL);
+		return;
+	}
+
 	bool visible = object->client_id != 0 && !(object->flags & VD_OBJECT_CLIENT_GONE);
 	uint8_t scratch[VD_WIRE_MAX_MESSAGE_SIZE];
 	memcpy(scratch, data, header->size);
@@ -629,15 +683,15 @@ static void handle_event(struct vd_session *session, const uint8_t *data,
 		close_fds(fds, msg.fd_count);
 		return;
 	}
-	hook_func hook = find_hook(event_hooks, sizeof(event_hooks) / sizeof(event_hooks[0]),
-		interface, header->opcode);
+	hook_func hook = find_hook(event_hooks, HOOK_COUNT(event_hooks), interface,
+		header->opcode);
 	struct vd_hook_ctx ctx = {
 		.session = session, .object = object, .msg = &msg, .data = scratch, .fds = fds,
 	};
 	if (hook != NULL && !hook(&ctx)) {
 		visible = false;
 	}
-	if (session->closing || !create_event_objects(session, object, &msg, scratch, visible)) {
+	if (session->closing || !create_event_objects(session, object, &msg, scratch, visible, &ctx)) {
 		close_fds(fds, msg.fd_count);
 		return;
 	}
@@ -655,9 +709,128 @@ static void handle_event(struct vd_session *session, const uint8_t *data,
 	} else {
 		close_fds(fds, msg.fd_count);
 	}
+	hook = find_hook(event_post_hooks, HOOK_COUNT(event_post_hooks), interface,
+		header->opcode);
+	if (hook != NULL) {
+		ctx.object = object;
+		hook(&ctx);
+	}
 	if (desc->destructor && visible) {
 		/* the client destroys the object on this event */
+		vd_object_gone(session, object);
 		object->flags |= VD_OBJECT_CLIENT_GONE;
+	}
+}
+
+/* The proxy's own objects */
+
+struct vd_object *vd_session_new_object(struct vd_session *session,
+		const struct vd_interface *interface, uint32_t version,
+		const struct vd_object_impl *impl, void *data) {
+	if (session->closing || session->tearing_down) {
+		return NULL;
+	}
+	struct vd_object *object = object_create(session, interface, version);
+	if (object == NULL) {
+		return NULL;
+	}
+	object->flags = VD_OBJECT_PROXY_OWNED;
+	object->impl = impl;
+	object->data = data;
+	object->upstream_id = vd_object_map_alloc(&session->upstream_map, false, object);
+	if (object->upstream_id == 0) {
+		session->object_count--;
+		free(object);
+		return NULL;
+	}
+	return object;
+}
+
+struct vd_object *vd_session_client_object(struct vd_session *session, uint32_t client_id) {
+	struct vd_object *object = vd_object_map_get(&session->client_map, client_id);
+	if (object == NULL || (object->flags & VD_OBJECT_CLIENT_GONE)) {
+		return NULL;
+	}
+	return object;
+}
+
+bool vd_session_request(struct vd_session *session, struct vd_object *object, uint16_t opcode,
+		const char *fmt, ...) {
+	if (session->closing || session->tearing_down || object == NULL ||
+			object->upstream_id == 0) {
+		/* fds passed in must still be closed */
+		va_list args;
+		va_start(args, fmt);
+		for (const char *p = fmt; *p != '\0'; p++) {
+			if (*p == 'h') {
+				close(va_arg(args, int));
+			} else if (*p == 's') {
+				(void)va_arg(args, const char *);
+			} else if (*p == 'o' || *p == 'n') {
+				(void)va_arg(args, struct vd_object *);
+			} else {
+				(void)va_arg(args, uint32_t);
+			}
+		}
+		va_end(args);
+		return false;
+	}
+	uint8_t buf[VD_WIRE_MAX_MESSAGE_SIZE];
+	int fds[4];
+	size_t fd_count = 0;
+	struct vd_wire_writer writer;
+	vd_wire_writer_init(&writer, buf, object->upstream_id, opcode);
+	va_list args;
+	va_start(args, fmt);
+	for (const char *p = fmt; *p != '\0'; p++) {
+		switch (*p) {
+		case 'u':
+			vd_wire_writer_put_u32(&writer, va_arg(args, uint32_t));
+			break;
+		case 'i':
+		case 'f':
+			vd_wire_writer_put_u32(&writer, (uint32_t)va_arg(args, int32_t));
+			break;
+		case 's':
+			vd_wire_writer_put_string(&writer, va_arg(args, const char *));
+			break;
+		case 'o':
+		case 'n': {
+			struct vd_object *arg = va_arg(args, struct vd_object *);
+			vd_wire_writer_put_u32(&writer, arg != NULL ? arg->upstream_id : 0);
+			break;
+		}
+		case 'h':
+			assert(fd_count < sizeof(fds) / sizeof(fds[0]));
+			fds[fd_count++] = va_arg(args, int);
+			break;
+		default:
+			assert(!"bad vd_session_request format");
+		}
+	}
+	va_end(args);
+	if (!vd_wire_writer_finish(&writer) ||
+			!vd_connection_queue(&session->upstream, buf, writer.size, fds, fd_count)) {
+		return false;
+	}
+	return true;
+}
+
+void vd_session_destroy_object(struct vd_session *session, struct vd_object *object,
+		uint16_t destructor_opcode) {
+	if (object == NULL) {
+		return;
+	}
+	object->impl = NULL;
+	object->data = NULL;
+	if (session->tearing_down) {
+		return; // free_objects frees it
+	}
+	bool sent = vd_session_request(session, object, destructor_opcode, "");
+	object->flags |= VD_OBJECT_CLIENT_GONE;
+	if (!sent || object->upstream_id >= VD_WIRE_SERVER_ID_START) {
+		/* no delete_id will come for it */
+		object_release_upstream(session, object);
 	}
 }
 
@@ -845,6 +1018,9 @@ struct vd_session *vd_session_create(struct vd_server *server, int client_fd, in
 	if (session->client_source == NULL || session->upstream_source == NULL) {
 		goto error_session;
 	}
+	if (!shell_session_init(session)) {
+		goto error_session;
+	}
 	wl_list_insert(&server->sessions, &session->link);
 	session_log(session, VD_INFO, "connected");
 	return session;
@@ -859,6 +1035,19 @@ error_fds:
 }
 
 static void free_objects(struct vd_session *session) {
+	session->tearing_down = true;
+	/* first let every impl drop what hangs off its object */
+	struct vd_id_range *all[] = {
+		&session->client_map.client, &session->client_map.server,
+		&session->upstream_map.client, &session->upstream_map.server,
+	};
+	for (size_t r = 0; r < sizeof(all) / sizeof(all[0]); r++) {
+		for (uint32_t i = 0; i < all[r]->count; i++) {
+			if (all[r]->entries[i] != NULL) {
+				vd_object_gone(session, all[r]->entries[i]);
+			}
+		}
+	}
 	struct vd_id_range *ranges[] = {
 		&session->client_map.client, &session->client_map.server,
 		&session->upstream_map.client, &session->upstream_map.server,
@@ -908,6 +1097,7 @@ void vd_session_destroy(struct vd_session *session) {
 		wl_event_source_remove(session->upstream_source);
 	}
 	free_objects(session);
+	shell_session_finish(session);
 	vd_object_map_finish(&session->client_map);
 	vd_object_map_finish(&session->upstream_map);
 	registry_finish(session);

@@ -34,6 +34,20 @@ enum vd_object_flags {
 	VD_OBJECT_PROXY_OWNED = 1 << 3,
 };
 
+struct vd_object;
+struct vd_session;
+struct vd_wire_message;
+
+/* Behaviour attached to an object by the proxy (frames, shell tracking). */
+struct vd_object_impl {
+	/* an event for a proxy-owned object; fds are closed by the caller */
+	void (*event)(struct vd_session *session, struct vd_object *object,
+		const struct vd_wire_message *msg, const int *fds);
+	/* the object is gone for the client (or the session ends): drop
+	 * what hangs off it; called once */
+	void (*gone)(struct vd_session *session, struct vd_object *object);
+};
+
 struct vd_object {
 	const struct vd_interface *interface;
 	uint32_t version;
@@ -42,7 +56,12 @@ struct vd_object {
 	uint32_t flags;
 	union {
 		int64_t pool_size; // wl_shm_pool
+		struct {
+			int32_t width, height; // wl_buffer; 0 if unknown
+		} buffer;
 	};
+	const struct vd_object_impl *impl; // may be NULL
+	void *data; // the impl's
 };
 
 struct vd_global {
@@ -79,8 +98,10 @@ struct vd_session {
 	uint32_t shm_formats[64]; // advertised by the compositor
 	size_t shm_format_count;
 
+	struct vd_shell *shell; // proxy/shell.h
+
 	bool closing; // a fatal error: flush what is queued, then close
-	bool destroy_pending;
+	bool tearing_down; // no more messages: the session is being freed
 	char error[256]; // why the session ended
 };
 
@@ -101,6 +122,29 @@ void vd_session_upstream_error(struct vd_session *session, const char *fmt, ...)
 bool vd_session_send_client(struct vd_session *session, const uint8_t *data, uint32_t size);
 bool vd_session_send_upstream(struct vd_session *session, const uint8_t *data, uint32_t size);
 
+/*
+ * The proxy's own objects on the compositor connection. They never appear
+ * to the client; their events go to impl->event.
+ */
+struct vd_object *vd_session_new_object(struct vd_session *session,
+	const struct vd_interface *interface, uint32_t version,
+	const struct vd_object_impl *impl, void *data);
+/*
+ * Sends a request from the proxy. fmt has one letter per argument:
+ * u (uint32_t), i (int32_t), f (wl_fixed_t as int32_t), s (const char *),
+ * o (struct vd_object *, may be NULL), n (struct vd_object * created with
+ * vd_session_new_object), h (an fd; ownership passes to the session).
+ */
+bool vd_session_request(struct vd_session *session, struct vd_object *object, uint16_t opcode,
+	const char *fmt, ...);
+/* Sends the destructor request and forgets the object (events dropped). */
+void vd_session_destroy_object(struct vd_session *session, struct vd_object *object,
+	uint16_t destructor_opcode);
+/* Calls impl->gone once and detaches the impl. */
+void vd_object_gone(struct vd_session *session, struct vd_object *object);
+/* A client object that is still live for the client, or NULL. */
+struct vd_object *vd_session_client_object(struct vd_session *session, uint32_t client_id);
+
 /* Hooks: return false to drop the message (an error was posted if needed). */
 struct vd_hook_ctx {
 	struct vd_session *session;
@@ -109,6 +153,13 @@ struct vd_hook_ctx {
 	uint8_t *data; // the message as it will be sent; may be patched in place
 	int *fds;
 	int64_t new_pool_size; // wl_shm.create_pool: the checked size
+	/* request pre-hooks of messages without object arguments may
+	 * replace the message (the sender ID is filled in) */
+	uint8_t *replacement;
+	uint32_t replacement_size;
+	/* post-hooks: the objects the request created */
+	struct vd_object *new_objects[4];
+	uint32_t new_object_count;
 };
 
 /* proxy/registry.c */
@@ -122,6 +173,8 @@ bool shm_handle_format(struct vd_hook_ctx *ctx);
 bool shm_handle_create_pool(struct vd_hook_ctx *ctx);
 bool shm_pool_handle_resize(struct vd_hook_ctx *ctx);
 bool shm_pool_handle_create_buffer(struct vd_hook_ctx *ctx);
+
+/* proxy/shell.c, proxy/surface.c, proxy/frame.c: see proxy/shell.h */
 
 /* proxy/trace.c */
 void trace_message(struct vd_session *session, bool from_client, const struct vd_object *object,
