@@ -29,7 +29,8 @@ bool vd_log_parse_level(const char *str, enum vd_log_level *level);
 
 void _vd_log(enum vd_log_level level, const char *tag, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void _vd_vlog(enum vd_log_level level, const char *tag, const char *fmt, va_list args);
+void _vd_vlog(enum vd_log_level level, const char *tag, const char *fmt, va_list args)
+	__attribute__((format(printf, 3, 0)));
 
 #define vd_log(level, fmt, ...) \
 	do { \

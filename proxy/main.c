@@ -13,6 +13,7 @@
 #include <wayland-server-core.h>
 
 #include "decoration/color.h"
+#include "decoration/render.h"
 #include "protocols/log.h"
 #include "proxy/policy.h"
 #include "proxy/server.h"
@@ -244,13 +245,19 @@ struct run_state {
 	bool running;
 	pid_t child;
 	int child_status;
+	int signals;
 };
 
 static int handle_signal(int signal, void *data) {
 	struct run_state *state = data;
-	if (state->child > 0) {
+	if (state->child > 0 && state->signals++ == 0) {
 		vd_log(VD_INFO, "got signal %d: passing it to the command", signal);
 		kill(state->child, signal);
+		return 0;
+	}
+	if (state->child > 0) {
+		vd_log(VD_INFO, "got signal %d again: killing the command", signal);
+		kill(state->child, SIGKILL);
 		return 0;
 	}
 	vd_log(VD_INFO, "got signal %d: exiting", signal);
@@ -433,5 +440,6 @@ out_server:
 	wl_event_loop_destroy(state.loop);
 out_policy:
 	vd_policy_destroy(server.policy);
+	vd_frame_render_finish();
 	return status;
 }
