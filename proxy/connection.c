@@ -58,7 +58,7 @@ static bool push_in_fd(struct vd_connection *conn, int fd) {
 	return true;
 }
 
-enum vd_io_result vd_connection_read(struct vd_connection *conn) {
+enum vd_io_result vd_connection_read(struct vd_connection *conn, size_t max) {
 	if (conn->in_start > 0) {
 		size_t len = conn->in_end - conn->in_start;
 		memmove(conn->in, conn->in + conn->in_start, len);
@@ -68,6 +68,9 @@ enum vd_io_result vd_connection_read(struct vd_connection *conn) {
 	size_t space = VD_CONNECTION_IN_SIZE - conn->in_end;
 	if (space == 0) {
 		return VD_IO_AGAIN;
+	}
+	if (space > max) {
+		space = max;
 	}
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * VD_CONNECTION_MAX_RECV_FDS)];

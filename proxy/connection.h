@@ -48,8 +48,8 @@ bool vd_connection_init(struct vd_connection *conn, int fd, size_t max_fds, size
 /* Closes the socket and every fd still held. */
 void vd_connection_finish(struct vd_connection *conn);
 
-/* Reads once into the input buffer (never blocks). */
-enum vd_io_result vd_connection_read(struct vd_connection *conn);
+/* Reads once into the input buffer, at most max bytes (never blocks). */
+enum vd_io_result vd_connection_read(struct vd_connection *conn, size_t max);
 static inline size_t vd_connection_in_size(const struct vd_connection *conn) {
 	return conn->in_end - conn->in_start;
 }

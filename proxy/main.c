@@ -42,7 +42,7 @@ static const char usage[] =
 	"  -- COMMAND ARGS    run COMMAND on a private socket; exit with its status\n"
 	"  --max-objects N    live objects per client (default 50000)\n"
 	"  --max-queue BYTES  bytes queued toward a peer before reading from the\n"
-	"                     other side pauses (default 4194304)\n"
+	"                     other side pauses (default 262144)\n"
 	"  --max-fds N        file descriptors in flight per client (default 256)\n"
 	"  --log-level LEVEL  error, warn, info or debug (default info)\n"
 	"  --trace            print every message (also VMDESK_TRACE=1)\n"
@@ -328,7 +328,7 @@ static bool make_private_socket(const char *vm, char *dir, size_t dir_size, char
 int main(int argc, char *argv[]) {
 	struct options opts = {
 		.color = "gray",
-		.limits = { .max_objects = 50000, .max_queue = 4u << 20, .max_fds = 256 },
+		.limits = { .max_objects = 50000, .max_queue = 256u << 10, .max_fds = 256 },
 		.log_level = VD_INFO,
 	};
 	int status = parse_options(argc, argv, &opts);

@@ -43,11 +43,21 @@ bool vd_server_resolve_display(const char *display, char *path, size_t path_size
 	return true;
 }
 
+/*
+ * What the proxy has sent but the compositor not yet read. A libwayland
+ * compositor drops a client whose events overflow its socket; keeping its
+ * backlog of requests small keeps the events they cause within that buffer
+ * even when the proxy is not scheduled for a while.
+ */
+#define UPSTREAM_SNDBUF 32768
+
 static int connect_upstream(struct vd_server *server) {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		return -1;
 	}
+	int sndbuf = UPSTREAM_SNDBUF;
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	memcpy(addr.sun_path, server->upstream_path, sizeof(addr.sun_path));
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {

@@ -23,8 +23,23 @@
 #define DISPLAY_ERROR_NO_MEMORY 2
 #define DISPLAY_ERROR_IMPLEMENTATION 3
 
-/* Output may pass max_queue by what one input buffer can produce. */
+/*
+ * Output may pass max_queue: toward the compositor by what one input buffer
+ * can produce; toward the client by the events the compositor still owes
+ * for requests already sent (the compositor is always read: a libwayland
+ * compositor drops a client that does not read). A client whose queue
+ * passes twice max_queue keeps requesting far more than it reads, and is
+ * cut off.
+ */
 #define OUT_SLACK (4 * VD_CONNECTION_IN_SIZE)
+/*
+ * Requests read from a client per wakeup. The compositor's replies to one
+ * batch must fit in its socket buffer before the proxy reads them (a
+ * libwayland compositor drops a client whose buffer overflows), so client
+ * batches stay small, like libwayland's own 4 KiB reads; the compositor's
+ * events are read in big batches.
+ */
+#define CLIENT_READ_SIZE 16384
 
 typedef bool (*hook_func)(struct vd_hook_ctx *ctx);
 
@@ -137,13 +152,16 @@ static void object_release_upstream(struct vd_session *session, struct vd_object
 static void update_masks(struct vd_session *session) {
 	const size_t max_queue = session->server->limits.max_queue;
 	uint32_t client_mask = 0, upstream_mask = 0;
-	if (!session->closing && vd_connection_out_size(&session->upstream) < max_queue) {
+	/* a client that does not read its events gets no more requests read:
+	 * its requests would only produce more events for it */
+	if (!session->closing && vd_connection_out_size(&session->upstream) < max_queue &&
+			vd_connection_out_size(&session->client) < max_queue) {
 		client_mask |= WL_EVENT_READABLE;
 	}
 	if (vd_connection_out_size(&session->client) > 0) {
 		client_mask |= WL_EVENT_WRITABLE;
 	}
-	if (!session->closing && vd_connection_out_size(&session->client) < max_queue) {
+	if (!session->closing) {
 		upstream_mask |= WL_EVENT_READABLE;
 	}
 	if (vd_connection_out_size(&session->upstream) > 0) {
@@ -270,9 +288,8 @@ static bool check_request_args(struct vd_session *session, struct vd_object *obj
 				*forward = false;
 			}
 		} else if (spec->type == VD_ARG_NEW_ID) {
-			/* libwayland clients reuse freed IDs: a sparse ID is abuse */
-			uint32_t max_id = 2 * session->server->limits.max_objects + 1024;
-			if (arg->id >= VD_WIRE_SERVER_ID_START || arg->id > max_id ||
+			/* the map's own cap bounds what IDs a client can spread over */
+			if (arg->id >= VD_WIRE_SERVER_ID_START ||
 					!vd_object_map_can_insert(&session->client_map, arg->id)) {
 				vd_session_client_error(session, DISPLAY_ID,
 					DISPLAY_ERROR_INVALID_OBJECT, "invalid new id %u in %s.%s",
@@ -388,14 +405,14 @@ static void handle_request(struct vd_session *session, const uint8_t *data,
 	}
 	const struct vd_interface *interface = object->interface;
 	if (header->opcode >= interface->request_count) {
-		vd_session_client_error(session, header->object, DISPLAY_ERROR_INVALID_METHOD,
+		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_INVALID_METHOD,
 			"invalid opcode %u for %s@%u", header->opcode, interface->name,
 			header->object);
 		return;
 	}
 	const struct vd_message *desc = &interface->requests[header->opcode];
 	if (desc->since > object->version) {
-		vd_session_client_error(session, header->object, DISPLAY_ERROR_INVALID_METHOD,
+		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_INVALID_METHOD,
 			"%s.%s needs version %u, %s@%u has version %u", interface->name,
 			desc->name, desc->since, interface->name, header->object, object->version);
 		return;
@@ -403,12 +420,12 @@ static void handle_request(struct vd_session *session, const uint8_t *data,
 	struct vd_wire_message msg;
 	char err[256];
 	if (!vd_wire_parse(desc, data, &msg, err, sizeof(err))) {
-		vd_session_client_error(session, header->object, DISPLAY_ERROR_INVALID_METHOD,
+		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_INVALID_METHOD,
 			"%s@%u: %s", interface->name, header->object, err);
 		return;
 	}
 	if (msg.fd_count > vd_connection_in_fd_count(&session->client)) {
-		vd_session_client_error(session, header->object, DISPLAY_ERROR_INVALID_METHOD,
+		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_INVALID_METHOD,
 			"%s.%s: file descriptor expected", interface->name, desc->name);
 		return;
 	}
@@ -702,8 +719,11 @@ static void handle_event(struct vd_session *session, const uint8_t *data,
 		vd_wire_put_u32(scratch, 0, object->client_id);
 		if (!vd_connection_queue(&session->client, scratch, header->size, fds,
 				msg.fd_count)) {
+			session_log(session, VD_WARN, "cut off: the client does not read its events "
+				"(%zu bytes queued)", vd_connection_out_size(&session->client));
 			session->closing = true;
-			snprintf(session->error, sizeof(session->error), "client output overflow");
+			snprintf(session->error, sizeof(session->error),
+				"client not reading its events");
 			return;
 		}
 	} else {
@@ -892,7 +912,7 @@ static void session_end(struct vd_session *session) {
 
 static bool read_side(struct vd_session *session, bool from_client) {
 	struct vd_connection *conn = from_client ? &session->client : &session->upstream;
-	switch (vd_connection_read(conn)) {
+	switch (vd_connection_read(conn, from_client ? CLIENT_READ_SIZE : VD_CONNECTION_IN_SIZE)) {
 	case VD_IO_OK:
 		process_input(session, from_client);
 		return true;
@@ -945,7 +965,7 @@ static int handle_fd_event(struct vd_session *session, bool is_client, uint32_t 
 		/* reading was paused: take what is left, then end */
 		struct vd_connection *conn = is_client ? &session->client : &session->upstream;
 		for (int i = 0; i < 16 && !session->closing; i++) {
-			if (vd_connection_read(conn) != VD_IO_OK) {
+			if (vd_connection_read(conn, VD_CONNECTION_IN_SIZE) != VD_IO_OK) {
 				break;
 			}
 			process_input(session, is_client);
@@ -987,7 +1007,8 @@ struct vd_session *vd_session_create(struct vd_server *server, int client_fd, in
 	}
 	const struct vd_limits *limits = &server->limits;
 	size_t out_limit = limits->max_queue + OUT_SLACK;
-	if (!vd_connection_init(&session->client, client_fd, limits->max_fds, out_limit)) {
+	if (!vd_connection_init(&session->client, client_fd, limits->max_fds,
+			2 * limits->max_queue + OUT_SLACK)) {
 		free(session);
 		goto error_fds;
 	}
