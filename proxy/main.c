@@ -14,6 +14,7 @@
 
 #include "decoration/color.h"
 #include "decoration/render.h"
+#include "decoration/title.h"
 #include "protocols/log.h"
 #include "proxy/policy.h"
 #include "proxy/server.h"
@@ -31,7 +32,8 @@ static const char usage[] =
 	"checked, object IDs are translated, and only the globals the VM's policy\n"
 	"allows are visible.\n"
 	"\n"
-	"  --vm NAME          name of the VM (letters, digits, '-', '_'; at most 32)\n"
+	"  --vm NAME          name of the VM: a letter, then letters, digits, '-',\n"
+	"                     '_' or '.' (at most 31 characters)\n"
 	"  --color COLOR      the VM's color: a Qubes label, a CSS/X11 name, #rgb,\n"
 	"                     #rrggbb or rgb(r,g,b) (default: gray)\n"
 	"  --policy FILE      protocol policy (default: the built-in default policy)\n"
@@ -85,22 +87,6 @@ static bool parse_number(const char *str, unsigned long long min, unsigned long 
 		return false;
 	}
 	*out = v;
-	return true;
-}
-
-static bool valid_vm_name(const char *name) {
-	size_t len = strlen(name);
-	if (len == 0 || len > 32) {
-		return false;
-	}
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			(c >= '0' && c <= '9') || ((c == '-' || c == '_') && i > 0);
-		if (!ok) {
-			return false;
-		}
-	}
 	return true;
 }
 
@@ -208,9 +194,9 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 	if (opts->vm == NULL) {
 		return usage_error("--vm NAME is required");
 	}
-	if (!valid_vm_name(opts->vm)) {
-		return usage_error("invalid VM name '%s': use 1 to 32 letters, digits, '-' "
-			"or '_', starting with a letter or digit", opts->vm);
+	if (!vd_title_vm_name_valid(opts->vm)) {
+		return usage_error("invalid VM name '%s': a letter, then letters, digits, "
+			"'-', '_' or '.', at most 31 characters in all (Qubes' rule)", opts->vm);
 	}
 	if (opts->command != NULL && opts->socket != NULL) {
 		return usage_error("--socket and a command are exclusive: the command gets "
@@ -281,6 +267,14 @@ static int handle_sigchld(int signal, void *data) {
 }
 
 static pid_t spawn_command(char **command, const char *socket_path) {
+	/* after fork only async-signal-safe calls: pango may run a thread */
+	setenv("WAYLAND_DISPLAY", socket_path, 1);
+	char msg[256];
+	int len = snprintf(msg, sizeof(msg), "vmdesk-proxy: cannot run '%s' (not found or not "
+		"executable)\n", command[0]);
+	if (len < 0 || (size_t)len >= sizeof(msg)) {
+		len = (int)strlen(msg);
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		vd_log_errno(VD_ERROR, "cannot fork");
@@ -290,9 +284,8 @@ static pid_t spawn_command(char **command, const char *socket_path) {
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		setenv("WAYLAND_DISPLAY", socket_path, 1);
 		execvp(command[0], command);
-		fprintf(stderr, "vmdesk-proxy: cannot run %s: %s\n", command[0], strerror(errno));
+		(void)!write(STDERR_FILENO, msg, (size_t)len);
 		_exit(127);
 	}
 	return pid;
@@ -412,6 +405,8 @@ int main(int argc, char *argv[]) {
 			goto out_server;
 		}
 	}
+	/* load fonts now, not when the first window maps */
+	vd_frame_render_init();
 
 	while (state.running) {
 		if (wl_event_loop_dispatch(state.loop, -1) < 0 && errno != EINTR) {
