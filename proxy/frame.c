@@ -8,6 +8,7 @@
 
 #include "decoration/render.h"
 #include "protocols/log.h"
+#include "proxy/clipboard.h"
 #include "proxy/server.h"
 #include "proxy/shell.h"
 
@@ -176,8 +177,11 @@ static const struct vd_object_impl strip_surface_impl = { 0 };
 struct vd_frame *frame_create(struct vd_session *session, struct vd_xdg_surface *xdg,
 		bool popup) {
 	struct vd_shell *shell = session->shell;
+	if (xdg->surface == NULL || xdg->surface->object->upstream_id == 0) {
+		return NULL; // nothing on the compositor's side to frame
+	}
 	if (shell == NULL || shell->compositor == NULL || shell->subcompositor == NULL ||
-			shell->shm == NULL || xdg->surface == NULL) {
+			shell->shm == NULL) {
 		vd_log(VD_WARN, "vm=%s: cannot frame a window: the compositor lacks "
 			"wl_compositor, wl_subcompositor or wl_shm", session->server->vm);
 		return NULL;
@@ -438,6 +442,7 @@ bool pointer_handle_event(struct vd_hook_ctx *ctx) {
 		}
 		break;
 	case BUTTON:
+		clipboard_note_serial(ctx->session, msg->args[0].u);
 		if (pointer->focus != 0) {
 			/* BTN_LEFT pressed */
 			if (msg->args[2].u == 0x110 && msg->args[3].u == 1) {

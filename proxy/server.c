@@ -13,6 +13,7 @@
 
 #include "protocols/log.h"
 #include "protocols/wire.h"
+#include "proxy/clipboard.h"
 #include "proxy/policy.h"
 #include "proxy/server.h"
 
@@ -105,7 +106,12 @@ bool vd_server_init(struct vd_server *server, struct wl_event_loop *loop) {
 	server->listen_fd = -1;
 	server->lock_fd = -1;
 	wl_list_init(&server->sessions);
-	return true;
+	server->clipboard = clipboard_create(server);
+	return server->clipboard != NULL;
+}
+
+void server_focus_changed(struct vd_server *server, bool focused) {
+	vd_log(VD_DEBUG, "vm=%s: keyboard focus %s", server->vm, focused ? "in" : "out");
 }
 
 static bool start_listening(struct vd_server *server, int fd) {
@@ -188,6 +194,8 @@ void vd_server_finish(struct vd_server *server) {
 	wl_list_for_each_safe(session, tmp, &server->sessions, link) {
 		vd_session_destroy(session);
 	}
+	clipboard_destroy(server->clipboard);
+	server->clipboard = NULL;
 	if (server->listen_source != NULL) {
 		wl_event_source_remove(server->listen_source);
 		server->listen_source = NULL;

@@ -26,6 +26,7 @@ struct vd_server {
 
 	struct wl_list sessions; // vd_session.link
 	uint64_t next_serial;
+	struct vd_clipboard *clipboard; // the VM's selections
 
 	int listen_fd;
 	struct wl_event_source *listen_source;
@@ -47,5 +48,7 @@ bool vd_server_listen(struct vd_server *server, const char *path);
 /* Serves an already listening socket (socket activation). */
 bool vd_server_adopt(struct vd_server *server, int fd);
 void vd_server_finish(struct vd_server *server);
+/* One of the VM's windows got or lost keyboard focus. */
+void server_focus_changed(struct vd_server *server, bool focused);
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "protocols/log.h"
+#include "proxy/clipboard.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
 #include "proxy/shell.h"
@@ -55,10 +56,12 @@ static const struct hook request_hooks[] = {
 	{ &vd_iface_wl_shm_pool, 0, shm_pool_handle_create_buffer },
 	{ &vd_iface_wl_shm_pool, 2, shm_pool_handle_resize },
 	SHELL_REQUEST_HOOKS
+	CLIPBOARD_REQUEST_HOOKS
 };
 
 static const struct hook request_post_hooks[] = {
 	SHELL_REQUEST_POST_HOOKS
+	CLIPBOARD_REQUEST_POST_HOOKS
 };
 
 static const struct hook event_hooks[] = {
@@ -66,6 +69,7 @@ static const struct hook event_hooks[] = {
 	{ &vd_iface_wl_registry, 1, registry_handle_global_remove },
 	{ &vd_iface_wl_shm, 0, shm_handle_format },
 	SHELL_EVENT_HOOKS
+	CLIPBOARD_EVENT_HOOKS
 };
 
 static const struct hook event_post_hooks[] = {
@@ -480,7 +484,8 @@ static void handle_request(struct vd_session *session, const uint8_t *data,
 	}
 	hook = find_hook(request_post_hooks, HOOK_COUNT(request_post_hooks), interface,
 		header->opcode);
-	if (hook != NULL && forward) {
+	if (hook != NULL) {
+		ctx.forwarded = forward;
 		hook(&ctx);
 	}
 	if (desc->destructor) {
@@ -774,34 +779,30 @@ struct vd_object *vd_session_client_object(struct vd_session *session, uint32_t 
 	return object;
 }
 
-bool vd_session_request(struct vd_session *session, struct vd_object *object, uint16_t opcode,
-		const char *fmt, ...) {
-	if (session->closing || session->tearing_down || object == NULL ||
-			object->upstream_id == 0) {
-		/* fds passed in must still be closed */
-		va_list args;
-		va_start(args, fmt);
-		for (const char *p = fmt; *p != '\0'; p++) {
-			if (*p == 'h') {
-				close(va_arg(args, int));
-			} else if (*p == 's') {
-				(void)va_arg(args, const char *);
-			} else if (*p == 'o' || *p == 'n') {
-				(void)va_arg(args, struct vd_object *);
-			} else {
-				(void)va_arg(args, uint32_t);
-			}
+static void skip_args(const char *fmt, va_list args) {
+	/* fds passed in must still be closed */
+	for (const char *p = fmt; *p != '\0'; p++) {
+		if (*p == 'h') {
+			close(va_arg(args, int));
+		} else if (*p == 's') {
+			(void)va_arg(args, const char *);
+		} else if (*p == 'o' || *p == 'n') {
+			(void)va_arg(args, struct vd_object *);
+		} else {
+			(void)va_arg(args, uint32_t);
 		}
-		va_end(args);
-		return false;
 	}
+}
+
+/* Builds and queues a message from the proxy toward one side. */
+static bool send_built(struct vd_session *session, bool to_client, struct vd_object *object,
+		uint16_t opcode, const char *fmt, va_list args) {
 	uint8_t buf[VD_WIRE_MAX_MESSAGE_SIZE];
 	int fds[4];
 	size_t fd_count = 0;
 	struct vd_wire_writer writer;
-	vd_wire_writer_init(&writer, buf, object->upstream_id, opcode);
-	va_list args;
-	va_start(args, fmt);
+	vd_wire_writer_init(&writer, buf, to_client ? object->client_id : object->upstream_id,
+		opcode);
 	for (const char *p = fmt; *p != '\0'; p++) {
 		switch (*p) {
 		case 'u':
@@ -817,7 +818,8 @@ bool vd_session_request(struct vd_session *session, struct vd_object *object, ui
 		case 'o':
 		case 'n': {
 			struct vd_object *arg = va_arg(args, struct vd_object *);
-			vd_wire_writer_put_u32(&writer, arg != NULL ? arg->upstream_id : 0);
+			uint32_t id = arg == NULL ? 0 : to_client ? arg->client_id : arg->upstream_id;
+			vd_wire_writer_put_u32(&writer, id);
 			break;
 		}
 		case 'h':
@@ -825,15 +827,73 @@ bool vd_session_request(struct vd_session *session, struct vd_object *object, ui
 			fds[fd_count++] = va_arg(args, int);
 			break;
 		default:
-			assert(!"bad vd_session_request format");
+			assert(!"bad message format");
 		}
 	}
-	va_end(args);
-	if (!vd_wire_writer_finish(&writer) ||
-			!vd_connection_queue(&session->upstream, buf, writer.size, fds, fd_count)) {
+	struct vd_connection *conn = to_client ? &session->client : &session->upstream;
+	if (!vd_wire_writer_finish(&writer)) {
+		close_fds(fds, fd_count);
 		return false;
 	}
-	return true;
+	return vd_connection_queue(conn, buf, writer.size, fds, fd_count);
+}
+
+bool vd_session_request(struct vd_session *session, struct vd_object *object, uint16_t opcode,
+		const char *fmt, ...) {
+	va_list args;
+	va_start(args, fmt);
+	bool ok;
+	if (session->closing || session->tearing_down || object == NULL ||
+			object->upstream_id == 0) {
+		skip_args(fmt, args);
+		ok = false;
+	} else {
+		ok = send_built(session, false, object, opcode, fmt, args);
+	}
+	va_end(args);
+	return ok;
+}
+
+bool vd_session_event(struct vd_session *session, struct vd_object *object, uint16_t opcode,
+		const char *fmt, ...) {
+	va_list args;
+	va_start(args, fmt);
+	bool ok;
+	if (session->closing || session->tearing_down || object == NULL ||
+			object->client_id == 0 || (object->flags & VD_OBJECT_CLIENT_GONE)) {
+		skip_args(fmt, args);
+		ok = false;
+	} else {
+		ok = send_built(session, true, object, opcode, fmt, args);
+	}
+	va_end(args);
+	if (ok) {
+		/* events may be sent from another session's handler: flush there */
+		vd_session_schedule_flush(session);
+	}
+	return ok;
+}
+
+struct vd_object *vd_session_new_client_object(struct vd_session *session,
+		const struct vd_interface *interface, uint32_t version,
+		const struct vd_object_impl *impl, void *data) {
+	if (session->closing || session->tearing_down) {
+		return NULL;
+	}
+	struct vd_object *object = object_create(session, interface, version);
+	if (object == NULL) {
+		return NULL;
+	}
+	object->flags = VD_OBJECT_UPSTREAM_GONE;
+	object->impl = impl;
+	object->data = data;
+	object->client_id = vd_object_map_alloc(&session->client_map, true, object);
+	if (object->client_id == 0) {
+		session->object_count--;
+		free(object);
+		return NULL;
+	}
+	return object;
 }
 
 void vd_session_destroy_object(struct vd_session *session, struct vd_object *object,
@@ -982,6 +1042,25 @@ static int handle_fd_event(struct vd_session *session, bool is_client, uint32_t 
 	return 0;
 }
 
+static void handle_idle_flush(void *data) {
+	struct vd_session *session = data;
+	session->idle_flush = NULL;
+	flush_side(session, false);
+	flush_side(session, true);
+	if (session->closing) {
+		session_end(session);
+		return;
+	}
+	update_masks(session);
+}
+
+void vd_session_schedule_flush(struct vd_session *session) {
+	if (session->idle_flush == NULL && !session->tearing_down) {
+		session->idle_flush = wl_event_loop_add_idle(session->server->loop,
+			handle_idle_flush, session);
+	}
+}
+
 static int handle_client_fd(int fd, uint32_t mask, void *data) {
 	return handle_fd_event(data, true, mask);
 }
@@ -1111,6 +1190,9 @@ void vd_session_destroy(struct vd_session *session) {
 			session->error[0] ? session->error : "closed");
 	}
 	wl_list_remove(&session->link);
+	if (session->idle_flush != NULL) {
+		wl_event_source_remove(session->idle_flush);
+	}
 	if (session->client_source != NULL) {
 		wl_event_source_remove(session->client_source);
 	}
@@ -1118,6 +1200,7 @@ void vd_session_destroy(struct vd_session *session) {
 		wl_event_source_remove(session->upstream_source);
 	}
 	free_objects(session);
+	clipboard_session_gone(session->server->clipboard, session);
 	shell_session_finish(session);
 	vd_object_map_finish(&session->client_map);
 	vd_object_map_finish(&session->upstream_map);

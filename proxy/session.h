@@ -86,6 +86,7 @@ struct vd_session {
 
 	struct vd_connection client, upstream;
 	struct wl_event_source *client_source, *upstream_source;
+	struct wl_event_source *idle_flush; // output queued from outside its handlers
 	uint32_t client_mask, upstream_mask;
 
 	struct vd_object_map client_map, upstream_map;
@@ -99,6 +100,7 @@ struct vd_session {
 	size_t shm_format_count;
 
 	struct vd_shell *shell; // proxy/shell.h
+	void *clipboard_serials; // proxy/clipboard.c: recent input serials
 
 	bool closing; // a fatal error: flush what is queued, then close
 	bool tearing_down; // no more messages: the session is being freed
@@ -137,6 +139,18 @@ struct vd_object *vd_session_new_object(struct vd_session *session,
  */
 bool vd_session_request(struct vd_session *session, struct vd_object *object, uint16_t opcode,
 	const char *fmt, ...);
+/*
+ * Objects the proxy serves itself, visible to the client only (a server-range
+ * ID); their requests reach hooks and go nowhere else.
+ */
+struct vd_object *vd_session_new_client_object(struct vd_session *session,
+	const struct vd_interface *interface, uint32_t version,
+	const struct vd_object_impl *impl, void *data);
+/* Sends an event to the client, formatted as for vd_session_request. */
+bool vd_session_event(struct vd_session *session, struct vd_object *object, uint16_t opcode,
+	const char *fmt, ...);
+/* Flushes the session's output from the event loop, soon. */
+void vd_session_schedule_flush(struct vd_session *session);
 /* Sends the destructor request and forgets the object (events dropped). */
 void vd_session_destroy_object(struct vd_session *session, struct vd_object *object,
 	uint16_t destructor_opcode);
@@ -157,9 +171,11 @@ struct vd_hook_ctx {
 	 * replace the message (the sender ID is filled in) */
 	uint8_t *replacement;
 	uint32_t replacement_size;
-	/* post-hooks: the objects the request created */
+	/* post-hooks: the objects the request created, and whether the
+	 * request went to the compositor (else it was served locally) */
 	struct vd_object *new_objects[4];
 	uint32_t new_object_count;
+	bool forwarded;
 };
 
 /* proxy/registry.c */
