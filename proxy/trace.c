@@ -49,9 +49,10 @@ void trace_message(struct vd_session *session, bool from_client, const struct vd
 	char line[1024];
 	size_t len = 0;
 	line[0] = '\0';
+	/* IDs as the client knows them; 0 for what it cannot know */
 	put(line, sizeof(line), &len, "[%s %d] %s %s@%u.%s(", session->server->vm,
 		(int)session->pid, dropped ? " x" : from_client ? "->" : "<-",
-		object->interface->name, msg->header.object, msg->desc->name);
+		object->interface->name, object->client_id, msg->desc->name);
 	for (uint32_t i = 0; i < msg->arg_count; i++) {
 		const struct vd_wire_arg *arg = &msg->args[i];
 		if (i > 0) {
@@ -74,12 +75,26 @@ void trace_message(struct vd_session *session, bool from_client, const struct vd
 				put_string(line, sizeof(line), &len, arg->str.data);
 			}
 			break;
-		case VD_ARG_OBJECT:
-			put(line, sizeof(line), &len, arg->id ? "@%u" : "nil", arg->id);
+		case VD_ARG_OBJECT: {
+			uint32_t id = arg->id;
+			if (!from_client && id != 0) {
+				struct vd_object *target =
+					vd_object_map_get(&session->upstream_map, id);
+				id = target != NULL ? target->client_id : 0;
+			}
+			put(line, sizeof(line), &len, arg->id ? "@%u" : "nil", id);
 			break;
-		case VD_ARG_NEW_ID:
-			put(line, sizeof(line), &len, "new %s@%u", arg->new_interface, arg->id);
+		}
+		case VD_ARG_NEW_ID: {
+			uint32_t id = arg->id;
+			if (!from_client) {
+				struct vd_object *target =
+					vd_object_map_get(&session->upstream_map, id);
+				id = target != NULL ? target->client_id : 0;
+			}
+			put(line, sizeof(line), &len, "new %s@%u", arg->new_interface, id);
 			break;
+		}
 		case VD_ARG_ARRAY:
 			put(line, sizeof(line), &len, "array[%u]", arg->array.size);
 			break;
