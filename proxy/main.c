@@ -48,6 +48,8 @@ static const char usage[] =
 	"  --max-fds N        file descriptors in flight per client (default 256)\n"
 	"  --log-level LEVEL  error, warn, info or debug (default info)\n"
 	"  --trace            print every message (also VMDESK_TRACE=1)\n"
+	"  --no-frames        draw no frames (benchmarks and debugging only: the\n"
+	"                     VM's windows are then not marked)\n"
 	"  -h, --help         show this help\n"
 	"  -V, --version      show the version\n";
 
@@ -61,6 +63,7 @@ struct options {
 	struct vd_limits limits;
 	enum vd_log_level log_level;
 	bool trace;
+	bool no_frames;
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -101,6 +104,7 @@ enum {
 	OPT_MAX_FDS,
 	OPT_LOG_LEVEL,
 	OPT_TRACE,
+	OPT_NO_FRAMES,
 };
 
 /* Returns -1 to go on, or an exit status. */
@@ -116,6 +120,7 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 		{ "max-fds", required_argument, NULL, OPT_MAX_FDS },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "trace", no_argument, NULL, OPT_TRACE },
+		{ "no-frames", no_argument, NULL, OPT_NO_FRAMES },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -169,6 +174,9 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 			break;
 		case OPT_TRACE:
 			opts->trace = true;
+			break;
+		case OPT_NO_FRAMES:
+			opts->no_frames = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -361,6 +369,10 @@ int main(int argc, char *argv[]) {
 	server.vm = opts.vm;
 	server.limits = opts.limits;
 	server.trace = opts.trace;
+	server.frames = !opts.no_frames;
+	if (!server.frames) {
+		vd_log(VD_WARN, "vm=%s: --no-frames: this VM's windows get no frame", opts.vm);
+	}
 	server.policy = load_policy(opts.policy);
 	if (server.policy == NULL) {
 		return EXIT_USAGE;

@@ -23,6 +23,7 @@ struct vd_server {
 	struct vd_policy *policy;
 	struct vd_limits limits;
 	bool trace;
+	bool frames; // draw frames (--no-frames turns them off)
 
 	struct wl_list sessions; // vd_session.link
 	uint64_t next_serial;

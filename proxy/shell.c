@@ -302,7 +302,8 @@ bool xdg_surface_handle_set_window_geometry(struct vd_hook_ctx *ctx) {
 
 bool xdg_surface_handle_get_popup(struct vd_hook_ctx *ctx) {
 	struct vd_xdg_surface *xdg = xdg_surface_from(ctx->object);
-	if (ctx->forwarded && xdg != NULL && xdg->frame == NULL) {
+	if (ctx->forwarded && ctx->session->server->frames && xdg != NULL &&
+			xdg->frame == NULL) {
 		xdg->frame = frame_create(ctx->session, xdg, true);
 	}
 	return true;
@@ -349,7 +350,7 @@ bool xdg_surface_handle_get_toplevel(struct vd_hook_ctx *ctx) {
 	}
 	if (xdg != NULL) {
 		xdg->toplevel = toplevel;
-		if (ctx->forwarded && xdg->frame == NULL) {
+		if (ctx->forwarded && ctx->session->server->frames && xdg->frame == NULL) {
 			xdg->frame = frame_create(ctx->session, xdg, false);
 		}
 	}

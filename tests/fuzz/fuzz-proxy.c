@@ -33,6 +33,7 @@ static void setup(void) {
 	vd_log_init("fuzz-proxy", VD_SILENT);
 	char err[256];
 	server.vm = "fuzz";
+	server.frames = true;
 	server.color = (struct vd_color){ 0x73, 0xd2, 0x16 };
 	server.limits = (struct vd_limits){ .max_objects = 1000, .max_queue = 1 << 20,
 		.max_fds = 64 };
