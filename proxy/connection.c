@@ -114,6 +114,7 @@ enum vd_io_result vd_connection_read(struct vd_connection *conn, size_t max) {
 		return VD_IO_CLOSED;
 	}
 	conn->in_end += (size_t)n;
+	conn->drained = (size_t)n < space;
 	return VD_IO_OK;
 }
 

@@ -26,6 +26,7 @@ struct vd_connection {
 
 	uint8_t *in;
 	size_t in_start, in_end;
+	bool drained; // the last read took less than it could: nothing more was there
 	int *in_fds;
 	size_t in_fd_start, in_fd_count, in_fd_cap;
 

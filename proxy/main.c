@@ -42,6 +42,8 @@ static const char usage[] =
 	"  --socket PATH      listen on this Unix socket; without it, a socket\n"
 	"                     handed over by systemd (LISTEN_FDS) is served\n"
 	"  -- COMMAND ARGS    run COMMAND on a private socket; exit with its status\n"
+	"  --hostd PATH       the global clipboard's socket, or 'none' (default:\n"
+	"                     $XDG_RUNTIME_DIR/vmdesk/clipboard.sock)\n"
 	"  --max-objects N    live objects per client (default 50000)\n"
 	"  --max-queue BYTES  bytes queued toward a peer before reading from the\n"
 	"                     other side pauses (default 262144)\n"
@@ -59,6 +61,7 @@ struct options {
 	const char *policy;
 	const char *display;
 	const char *socket;
+	const char *hostd;
 	char **command;
 	struct vd_limits limits;
 	enum vd_log_level log_level;
@@ -99,6 +102,7 @@ enum {
 	OPT_POLICY,
 	OPT_DISPLAY,
 	OPT_SOCKET,
+	OPT_HOSTD,
 	OPT_MAX_OBJECTS,
 	OPT_MAX_QUEUE,
 	OPT_MAX_FDS,
@@ -115,6 +119,7 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "display", required_argument, NULL, OPT_DISPLAY },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "hostd", required_argument, NULL, OPT_HOSTD },
 		{ "max-objects", required_argument, NULL, OPT_MAX_OBJECTS },
 		{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
 		{ "max-fds", required_argument, NULL, OPT_MAX_FDS },

@@ -14,6 +14,7 @@
 #include "protocols/log.h"
 #include "protocols/wire.h"
 #include "proxy/clipboard.h"
+#include "proxy/hostd-link.h"
 #include "proxy/policy.h"
 #include "proxy/server.h"
 
@@ -112,6 +113,7 @@ bool vd_server_init(struct vd_server *server, struct wl_event_loop *loop) {
 
 void server_focus_changed(struct vd_server *server, bool focused) {
 	vd_log(VD_DEBUG, "vm=%s: keyboard focus %s", server->vm, focused ? "in" : "out");
+	hostd_link_focus_changed(server, focused);
 }
 
 static bool start_listening(struct vd_server *server, int fd) {

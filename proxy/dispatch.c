@@ -1,0 +1,556 @@
+#define LOG_TAG "client"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "protocols/log.h"
+#include "proxy/clipboard.h"
+#include "proxy/server.h"
+#include "proxy/session-private.h"
+#include "proxy/shell.h"
+
+/*
+ * The message path: every request and event is parsed against the tables,
+ * its object arguments checked and translated into the other side's IDs,
+ * and passed through the hooks of the interfaces the proxy watches.
+ */
+
+typedef bool (*hook_func)(struct vd_hook_ctx *ctx);
+
+struct hook {
+	const struct vd_interface *interface;
+	uint16_t opcode;
+	hook_func func;
+};
+
+static const struct hook request_hooks[] = {
+	{ &vd_iface_wl_registry, 0, registry_handle_bind },
+	{ &vd_iface_wl_shm, 0, shm_handle_create_pool },
+	{ &vd_iface_wl_shm_pool, 0, shm_pool_handle_create_buffer },
+	{ &vd_iface_wl_shm_pool, 2, shm_pool_handle_resize },
+	SHELL_REQUEST_HOOKS
+	CLIPBOARD_REQUEST_HOOKS
+};
+
+static const struct hook request_post_hooks[] = {
+	SHELL_REQUEST_POST_HOOKS
+	CLIPBOARD_REQUEST_POST_HOOKS
+};
+
+static const struct hook event_hooks[] = {
+	{ &vd_iface_wl_registry, 0, registry_handle_global },
+	{ &vd_iface_wl_registry, 1, registry_handle_global_remove },
+	{ &vd_iface_wl_shm, 0, shm_handle_format },
+	SHELL_EVENT_HOOKS
+	CLIPBOARD_EVENT_HOOKS
+};
+
+static const struct hook event_post_hooks[] = {
+	SHELL_EVENT_POST_HOOKS
+};
+
+#define HOOK_COUNT(hooks) (sizeof(hooks) / sizeof((hooks)[0]))
+
+static hook_func find_hook(const struct hook *hooks, size_t count,
+		const struct vd_interface *interface, uint16_t opcode) {
+	for (size_t i = 0; i < count; i++) {
+		if (hooks[i].interface == interface && hooks[i].opcode == opcode) {
+			return hooks[i].func;
+		}
+	}
+	return NULL;
+}
+
+/* Requests: client to compositor */
+
+/* Checks every argument before anything changes; false if an error was posted. */
+static bool check_request_args(struct vd_session *session, struct vd_object *object,
+		struct vd_wire_message *msg, bool *forward) {
+	const struct vd_message *desc = msg->desc;
+	uint32_t new_ids = 0;
+	for (uint32_t i = 0; i < msg->arg_count; i++) {
+		const struct vd_arg *spec = &desc->args[i];
+		struct vd_wire_arg *arg = &msg->args[i];
+		if (spec->type == VD_ARG_OBJECT) {
+			if (arg->id == 0) {
+				continue;
+			}
+			struct vd_object *target = vd_object_map_get(&session->client_map, arg->id);
+			if (target == NULL || (target->flags & VD_OBJECT_CLIENT_GONE)) {
+				vd_session_client_error(session, DISPLAY_ID,
+					DISPLAY_ERROR_INVALID_OBJECT, "invalid object %u in %s.%s",
+					arg->id, object->interface->name, desc->name);
+				return false;
+			}
+			if (spec->interface != NULL && target->interface != spec->interface) {
+				vd_session_client_error(session, DISPLAY_ID,
+					DISPLAY_ERROR_INVALID_OBJECT,
+					"object %u is a %s, %s.%s wants a %s", arg->id,
+					target->interface->name, object->interface->name, desc->name,
+					spec->interface->name);
+				return false;
+			}
+			if (target->flags & VD_OBJECT_UPSTREAM_GONE) {
+				*forward = false;
+			}
+		} else if (spec->type == VD_ARG_NEW_ID) {
+			/* the map's own cap bounds what IDs a client can spread over */
+			if (arg->id >= VD_WIRE_SERVER_ID_START ||
+					!vd_object_map_can_insert(&session->client_map, arg->id)) {
+				vd_session_client_error(session, DISPLAY_ID,
+					DISPLAY_ERROR_INVALID_OBJECT, "invalid new id %u in %s.%s",
+					arg->id, object->interface->name, desc->name);
+				return false;
+			}
+			for (uint32_t j = 0; j < i; j++) {
+				if (desc->args[j].type == VD_ARG_NEW_ID && msg->args[j].id == arg->id) {
+					vd_session_client_error(session, DISPLAY_ID,
+						DISPLAY_ERROR_INVALID_OBJECT, "new id %u used twice",
+						arg->id);
+					return false;
+				}
+			}
+			if (spec->interface == NULL &&
+					vd_interface_find(arg->new_interface) == NULL) {
+				vd_session_client_error(session, DISPLAY_ID,
+					DISPLAY_ERROR_INVALID_OBJECT, "unknown interface %s",
+					arg->new_interface);
+				return false;
+			}
+			new_ids++;
+		}
+	}
+	if (session->object_count + new_ids > session->server->limits.max_objects) {
+		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_NO_MEMORY,
+			"too many objects (limit %u)", session->server->limits.max_objects);
+		return false;
+	}
+	return true;
+}
+
+/* Creates the request's new objects and writes the compositor's IDs. */
+static bool translate_request_args(struct vd_session *session, struct vd_object *object,
+		struct vd_wire_message *msg, uint8_t *out, bool forward,
+		struct vd_hook_ctx *ctx) {
+	const struct vd_message *desc = msg->desc;
+	for (uint32_t i = 0; i < msg->arg_count; i++) {
+		const struct vd_arg *spec = &desc->args[i];
+		struct vd_wire_arg *arg = &msg->args[i];
+		if (spec->type == VD_ARG_OBJECT && arg->id != 0 && forward) {
+			struct vd_object *target = vd_object_map_get(&session->client_map, arg->id);
+			vd_wire_put_u32(out, arg->offset, target->upstream_id);
+		} else if (spec->type == VD_ARG_NEW_ID) {
+			const struct vd_interface *interface = spec->interface;
+			uint32_t version = object->version;
+			if (interface == NULL) {
+				interface = vd_interface_find(arg->new_interface);
+				version = arg->new_version;
+			}
+			struct vd_object *child = object_create(session, interface, version);
+			if (child == NULL) {
+				goto no_memory;
+			}
+			child->client_id = arg->id;
+			if (interface == &vd_iface_wl_shm_pool) {
+				child->pool_size = ctx->new_pool_size;
+			}
+			if (!vd_object_map_insert(&session->client_map, arg->id, child)) {
+				child->client_id = 0;
+				object_maybe_free(session, child);
+				goto no_memory;
+			}
+			if (ctx->new_object_count < sizeof(ctx->new_objects) / sizeof(ctx->new_objects[0])) {
+				ctx->new_objects[ctx->new_object_count++] = child;
+			}
+			if (forward) {
+				child->upstream_id =
+					vd_object_map_alloc(&session->upstream_map, false, child);
+				if (child->upstream_id == 0) {
+					goto no_memory;
+				}
+				vd_wire_put_u32(out, arg->offset, child->upstream_id);
+			} else {
+				child->flags |= VD_OBJECT_UPSTREAM_GONE;
+			}
+		}
+	}
+	return true;
+
+no_memory:
+	vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_NO_MEMORY, "out of memory");
+	return false;
+}
+
+static void handle_client_destructor(struct vd_session *session, struct vd_object *object) {
+	vd_object_gone(session, object);
+	if (object->flags & VD_OBJECT_UPSTREAM_GONE) {
+		/* nothing upstream will confirm: answer for the compositor */
+		if (object->client_id < VD_WIRE_SERVER_ID_START &&
+				!(object->flags & VD_OBJECT_DELETE_ID_SENT)) {
+			session_send_delete_id(session, object->client_id);
+		}
+		object_release_client(session, object);
+		return;
+	}
+	object->flags |= VD_OBJECT_CLIENT_GONE;
+	if (object->client_id >= VD_WIRE_SERVER_ID_START) {
+		/* the client frees server-created IDs at once; the compositor
+		 * sends no delete_id for them: the upstream ID stays a zombie
+		 * until the compositor reuses it */
+		object_release_client(session, object);
+	}
+}
+
+void dispatch_request(struct vd_session *session, const uint8_t *data,
+		const struct vd_wire_header *header) {
+	struct vd_object *object = vd_object_map_get(&session->client_map, header->object);
+	if (object == NULL || (object->flags & VD_OBJECT_CLIENT_GONE)) {
+		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_INVALID_OBJECT,
+			"invalid object %u", header->object);
+		return;
+	}
+	const struct vd_interface *interface = object->interface;
+	if (header->opcode >= interface->request_count) {
+		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_INVALID_METHOD,
+			"invalid opcode %u for %s@%u", header->opcode, interface->name,
+			header->object);
+		return;
+	}
+	const struct vd_message *desc = &interface->requests[header->opcode];
+	if (desc->since > object->version) {
+		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_INVALID_METHOD,
+			"%s.%s needs version %u, %s@%u has version %u", interface->name,
+			desc->name, desc->since, interface->name, header->object, object->version);
+		return;
+	}
+	struct vd_wire_message msg;
+	char err[256];
+	if (!vd_wire_parse(desc, data, &msg, err, sizeof(err))) {
+		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_INVALID_METHOD,
+			"%s@%u: %s", interface->name, header->object, err);
+		return;
+	}
+	if (msg.fd_count > vd_connection_in_fd_count(&session->client)) {
+		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_INVALID_METHOD,
+			"%s.%s: file descriptor expected", interface->name, desc->name);
+		return;
+	}
+	bool forward = !(object->flags & VD_OBJECT_UPSTREAM_GONE);
+	if (!check_request_args(session, object, &msg, &forward)) {
+		return;
+	}
+
+	int fds[VD_WIRE_MAX_ARGS];
+	for (uint32_t i = 0; i < msg.fd_count; i++) {
+		fds[i] = vd_connection_take_fd(&session->client);
+	}
+	/* the message is checked and rewritten in a copy; hooks may queue
+	 * messages of their own ahead of it */
+	uint8_t out[VD_WIRE_MAX_MESSAGE_SIZE];
+	memcpy(out, data, header->size);
+
+	hook_func hook = find_hook(request_hooks, HOOK_COUNT(request_hooks), interface,
+		header->opcode);
+	struct vd_hook_ctx ctx = {
+		.session = session, .object = object, .msg = &msg, .data = out, .fds = fds,
+	};
+	if (hook != NULL && !hook(&ctx)) {
+		if (session->closing) {
+			close_fds(fds, msg.fd_count);
+			return;
+		}
+		forward = false;
+	}
+	if (!translate_request_args(session, object, &msg, out, forward, &ctx)) {
+		close_fds(fds, msg.fd_count);
+		return;
+	}
+	if (session->server->trace) {
+		trace_message(session, true, object, &msg, !forward);
+	}
+	if (forward) {
+		uint32_t size = header->size;
+		if (ctx.replacement != NULL) {
+			/* only messages without IDs in their arguments are replaced */
+			memcpy(out, ctx.replacement, ctx.replacement_size);
+			size = ctx.replacement_size;
+		}
+		vd_wire_put_u32(out, 0, object->upstream_id);
+		if (!vd_connection_queue(&session->upstream, out, size, fds, msg.fd_count)) {
+			vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_NO_MEMORY,
+				"out of memory");
+			return;
+		}
+	} else {
+		close_fds(fds, msg.fd_count);
+	}
+	hook = find_hook(request_post_hooks, HOOK_COUNT(request_post_hooks), interface,
+		header->opcode);
+	if (hook != NULL) {
+		ctx.forwarded = forward;
+		hook(&ctx);
+	}
+	if (desc->destructor) {
+		handle_client_destructor(session, object);
+	}
+}
+
+/* Events: compositor to client */
+
+static void handle_delete_id(struct vd_session *session, const uint8_t *data, uint32_t size) {
+	if (size != 12) {
+		vd_session_upstream_error(session, "wl_display.delete_id of size %u", size);
+		return;
+	}
+	uint32_t id = vd_wire_get_u32(data, 8);
+	struct vd_object *object = vd_object_map_get(&session->upstream_map, id);
+	if (object == NULL || id >= VD_WIRE_SERVER_ID_START) {
+		session_log(session, VD_DEBUG, "delete_id for unknown object %u", id);
+		return;
+	}
+	if (!(object->flags & VD_OBJECT_CLIENT_GONE)) {
+		vd_object_gone(session, object);
+	}
+	if (object->client_id != 0 && object->client_id < VD_WIRE_SERVER_ID_START) {
+		session_send_delete_id(session, object->client_id);
+		object->flags |= VD_OBJECT_DELETE_ID_SENT;
+		if (object->flags & VD_OBJECT_CLIENT_GONE) {
+			vd_object_map_remove(&session->client_map, object->client_id);
+			object->client_id = 0;
+		}
+	}
+	object_release_upstream(session, object);
+}
+
+static void handle_upstream_display_error(struct vd_session *session, const uint8_t *data,
+		uint32_t size) {
+	struct vd_wire_message msg;
+	char err[256];
+	if (!vd_wire_parse(&vd_iface_wl_display.events[DISPLAY_EVENT_ERROR], data, &msg, err,
+			sizeof(err))) {
+		vd_session_upstream_error(session, "%s", err);
+		return;
+	}
+	struct vd_object *object = vd_object_map_get(&session->upstream_map, msg.args[0].id);
+	uint32_t client_id = object != NULL && object->client_id != 0 ?
+		object->client_id : DISPLAY_ID;
+	const char *text = msg.args[2].str.data ? msg.args[2].str.data : "";
+	session_log(session, VD_WARN, "compositor posted error %u on %s: %s", msg.args[1].u,
+		object ? object->interface->name : "?", text);
+	session_send_display_error(session, client_id, msg.args[1].u, text);
+	snprintf(session->error, sizeof(session->error), "compositor error");
+	session->closing = true;
+}
+
+/* Checks and translates the object arguments of an event; false: drop it. */
+static bool translate_event_args(struct vd_session *session, struct vd_wire_message *msg,
+		uint8_t *out, bool *fatal) {
+	const struct vd_message *desc = msg->desc;
+	for (uint32_t i = 0; i < msg->arg_count; i++) {
+		const struct vd_arg *spec = &desc->args[i];
+		struct vd_wire_arg *arg = &msg->args[i];
+		if (spec->type != VD_ARG_OBJECT || arg->id == 0) {
+			continue;
+		}
+		struct vd_object *target = vd_object_map_get(&session->upstream_map, arg->id);
+		if (target == NULL) {
+			if (arg->id < VD_WIRE_SERVER_ID_START) {
+				vd_session_upstream_error(session, "%s names unknown object %u",
+					desc->name, arg->id);
+				*fatal = true;
+			}
+			return false;
+		}
+		if (spec->interface != NULL && target->interface != spec->interface) {
+			vd_session_upstream_error(session, "%s: object %u is a %s, not a %s",
+				desc->name, arg->id, target->interface->name, spec->interface->name);
+			*fatal = true;
+			return false;
+		}
+		/* the client's own zombies keep their IDs: libwayland turns them
+		 * into NULL; an object the client cannot know cannot be named */
+		if (target->client_id == 0) {
+			return false;
+		}
+		if (out != NULL) {
+			vd_wire_put_u32(out, arg->offset, target->client_id);
+		}
+	}
+	return true;
+}
+
+/* Registers the compositor's new objects; visible ones get a client ID. */
+static bool create_event_objects(struct vd_session *session, struct vd_object *parent,
+		struct vd_wire_message *msg, uint8_t *out, bool visible, struct vd_hook_ctx *ctx) {
+	const struct vd_message *desc = msg->desc;
+	for (uint32_t i = 0; i < msg->arg_count; i++) {
+		const struct vd_arg *spec = &desc->args[i];
+		struct vd_wire_arg *arg = &msg->args[i];
+		if (spec->type != VD_ARG_NEW_ID) {
+			continue;
+		}
+		if (arg->id < VD_WIRE_SERVER_ID_START || spec->interface == NULL) {
+			vd_session_upstream_error(session, "%s: bad new id %u", desc->name, arg->id);
+			return false;
+		}
+		struct vd_object *old = vd_object_map_get(&session->upstream_map, arg->id);
+		if (old != NULL) {
+			if (!(old->flags & VD_OBJECT_CLIENT_GONE) && old->client_id != 0) {
+				vd_session_upstream_error(session, "%s: new id %u in use",
+					desc->name, arg->id);
+				return false;
+			}
+			/* the compositor reused a server ID: the old object is gone */
+			object_release_upstream(session, old);
+		}
+		if (!vd_object_map_can_insert(&session->upstream_map, arg->id)) {
+			vd_session_upstream_error(session, "%s: invalid new id %u", desc->name,
+				arg->id);
+			return false;
+		}
+		struct vd_object *child = object_create(session, spec->interface, parent->version);
+		if (child == NULL) {
+			goto no_memory;
+		}
+		child->upstream_id = arg->id;
+		if (!vd_object_map_insert(&session->upstream_map, arg->id, child)) {
+			child->upstream_id = 0;
+			object_maybe_free(session, child);
+			goto no_memory;
+		}
+		if (ctx != NULL && ctx->new_object_count < 4) {
+			ctx->new_objects[ctx->new_object_count++] = child;
+		}
+		if (visible) {
+			child->client_id = vd_object_map_alloc(&session->client_map, true, child);
+			if (child->client_id == 0) {
+				goto no_memory;
+			}
+			vd_wire_put_u32(out, arg->offset, child->client_id);
+		}
+	}
+	return true;
+
+no_memory:
+	vd_session_upstream_error(session, "out of memory");
+	return false;
+}
+
+void dispatch_event(struct vd_session *session, const uint8_t *data,
+		const struct vd_wire_header *header) {
+	if (header->object == DISPLAY_ID) {
+		if (header->opcode == DISPLAY_EVENT_DELETE_ID) {
+			handle_delete_id(session, data, header->size);
+			return;
+		}
+		if (header->opcode == DISPLAY_EVENT_ERROR) {
+			handle_upstream_display_error(session, data, header->size);
+			return;
+		}
+	}
+	struct vd_object *object = vd_object_map_get(&session->upstream_map, header->object);
+	if (object == NULL) {
+		if (header->object >= VD_WIRE_SERVER_ID_START) {
+			/* an event racing the client's destruction of a server object */
+			return;
+		}
+		vd_session_upstream_error(session, "event for unknown object %u", header->object);
+		return;
+	}
+	const struct vd_interface *interface = object->interface;
+	if (header->opcode >= interface->event_count) {
+		vd_session_upstream_error(session, "invalid event opcode %u for %s",
+			header->opcode, interface->name);
+		return;
+	}
+	const struct vd_message *desc = &interface->events[header->opcode];
+	struct vd_wire_message msg;
+	char err[256];
+	if (!vd_wire_parse(desc, data, &msg, err, sizeof(err))) {
+		vd_session_upstream_error(session, "%s", err);
+		return;
+	}
+	if (msg.fd_count > vd_connection_in_fd_count(&session->upstream)) {
+		vd_session_upstream_error(session, "%s.%s: file descriptor expected",
+			interface->name, desc->name);
+		return;
+	}
+	int fds[VD_WIRE_MAX_ARGS];
+	for (uint32_t i = 0; i < msg.fd_count; i++) {
+		fds[i] = vd_connection_take_fd(&session->upstream);
+	}
+
+	if (desc->since > object->version) {
+		vd_session_upstream_error(session, "%s.%s needs version %u, object has %u",
+			interface->name, desc->name, desc->since, object->version);
+		close_fds(fds, msg.fd_count);
+		return;
+	}
+	if (object->flags & VD_OBJECT_PROXY_OWNED) {
+		if (!(object->flags & VD_OBJECT_CLIENT_GONE) && object->impl != NULL &&
+				object->impl->event != NULL) {
+			object->impl->event(session, object, &msg, fds);
+		}
+		close_fds(fds, msg.fd_count);
+		create_event_objects(session, object, &msg, NULL, false, NULL);
+		return;
+	}
+
+	bool visible = object->client_id != 0 && !(object->flags & VD_OBJECT_CLIENT_GONE);
+	uint8_t scratch[VD_WIRE_MAX_MESSAGE_SIZE];
+	memcpy(scratch, data, header->size);
+	bool fatal = false;
+	if (visible && !translate_event_args(session, &msg, scratch, &fatal)) {
+		visible = false;
+	}
+	if (fatal) {
+		close_fds(fds, msg.fd_count);
+		return;
+	}
+	hook_func hook = find_hook(event_hooks, HOOK_COUNT(event_hooks), interface,
+		header->opcode);
+	struct vd_hook_ctx ctx = {
+		.session = session, .object = object, .msg = &msg, .data = scratch, .fds = fds,
+	};
+	if (hook != NULL && !hook(&ctx)) {
+		visible = false;
+	}
+	if (session->closing || !create_event_objects(session, object, &msg, scratch, visible, &ctx)) {
+		close_fds(fds, msg.fd_count);
+		return;
+	}
+	if (session->server->trace) {
+		trace_message(session, false, object, &msg, !visible);
+	}
+	if (visible) {
+		vd_wire_put_u32(scratch, 0, object->client_id);
+		if (!vd_connection_queue(&session->client, scratch, header->size, fds,
+				msg.fd_count)) {
+			session_log(session, VD_WARN, "cut off: the client does not read its events "
+				"(%zu bytes queued)", vd_connection_out_size(&session->client));
+			session->closing = true;
+			snprintf(session->error, sizeof(session->error),
+				"client not reading its events");
+			return;
+		}
+	} else {
+		close_fds(fds, msg.fd_count);
+	}
+	hook = find_hook(event_post_hooks, HOOK_COUNT(event_post_hooks), interface,
+		header->opcode);
+	if (hook != NULL) {
+		ctx.object = object;
+		hook(&ctx);
+	}
+	if (desc->destructor && visible) {
+		/* the client destroys the object on this event */
+		vd_object_gone(session, object);
+		object->flags |= VD_OBJECT_CLIENT_GONE;
+	}
+}
