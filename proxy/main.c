@@ -16,6 +16,7 @@
 #include "decoration/render.h"
 #include "decoration/title.h"
 #include "protocols/log.h"
+#include "proxy/hostd-link.h"
 #include "proxy/policy.h"
 #include "proxy/server.h"
 
@@ -149,6 +150,9 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 			break;
 		case OPT_SOCKET:
 			opts->socket = optarg;
+			break;
+		case OPT_HOSTD:
+			opts->hostd = optarg;
 			break;
 		case OPT_MAX_OBJECTS:
 			if (!parse_number(optarg, 16, 10000000, &n)) {
@@ -331,6 +335,114 @@ static bool make_private_socket(const char *vm, char *dir, size_t dir_size, char
 	return n > 0 && (size_t)n < path_size;
 }
 
+/* Checks the options that need more than parsing; -1 to go on, or an exit status. */
+static int configure(const struct options *opts, struct vd_server *server, int *listen_fd) {
+	char err[512];
+	if (!vd_color_parse(opts->color, &server->color, err, sizeof(err))) {
+		return usage_error("invalid --color: %s", err);
+	}
+	const char *display = opts->display ? opts->display : getenv("WAYLAND_DISPLAY");
+	if (!vd_server_resolve_display(display, server->upstream_path,
+			sizeof(server->upstream_path), err, sizeof(err))) {
+		return usage_error("%s", err);
+	}
+	*listen_fd = opts->socket == NULL && opts->command == NULL ? listen_fd_from_env() : -1;
+	if (*listen_fd == -2) {
+		return EXIT_USAGE;
+	}
+	if (opts->socket == NULL && opts->command == NULL && *listen_fd < 0) {
+		return usage_error("no socket to serve: give --socket PATH, a command after "
+			"'--', or start me with systemd socket activation");
+	}
+	struct stat st;
+	if (stat(server->upstream_path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+		vd_log(VD_WARN, "no compositor socket at %s (yet): clients will be refused until "
+			"one is there", server->upstream_path);
+	}
+	server->vm = opts->vm;
+	server->limits = opts->limits;
+	server->trace = opts->trace;
+	server->frames = !opts->no_frames;
+	if (!server->frames) {
+		vd_log(VD_WARN, "vm=%s: --no-frames: this VM's windows get no frame", opts->vm);
+	}
+	server->policy = load_policy(opts->policy);
+	return server->policy != NULL ? -1 : EXIT_USAGE;
+}
+
+/* Listens, runs the command if any, and serves until told to stop. */
+static int serve(const struct options *opts, struct vd_server *server, int listen_fd) {
+	int status = EXIT_FAILURE;
+	struct run_state state = { .running = true };
+	char private_dir[PATH_MAX] = "";
+	char socket_path[PATH_MAX];
+	state.loop = wl_event_loop_create();
+	if (state.loop == NULL) {
+		vd_log(VD_ERROR, "cannot create the event loop");
+		return EXIT_FAILURE;
+	}
+	struct wl_event_source *signals[] = {
+		wl_event_loop_add_signal(state.loop, SIGTERM, handle_signal, &state),
+		wl_event_loop_add_signal(state.loop, SIGINT, handle_signal, &state),
+		wl_event_loop_add_signal(state.loop, SIGCHLD, handle_sigchld, &state),
+	};
+	signal(SIGPIPE, SIG_IGN);
+
+	bool listening = vd_server_init(server, state.loop);
+	if (!listening) {
+		vd_log(VD_ERROR, "out of memory");
+	} else if (opts->command != NULL) {
+		listening = make_private_socket(opts->vm, private_dir, sizeof(private_dir),
+				socket_path, sizeof(socket_path)) &&
+			vd_server_listen(server, socket_path);
+	} else if (listen_fd >= 0) {
+		listening = vd_server_adopt(server, listen_fd);
+	} else {
+		listening = vd_server_listen(server, opts->socket);
+	}
+	if (!listening) {
+		goto out;
+	}
+	vd_log(VD_INFO, "vm=%s: serving %s for the compositor at %s", opts->vm,
+		server->socket_path ? server->socket_path : "an activated socket",
+		server->upstream_path);
+	if (opts->command != NULL) {
+		state.child = spawn_command(opts->command, socket_path);
+		if (state.child < 0) {
+			goto out;
+		}
+	}
+	/* load fonts now, not when the first window maps */
+	vd_frame_render_init();
+
+	while (state.running) {
+		if (wl_event_loop_dispatch(state.loop, -1) < 0 && errno != EINTR) {
+			vd_log_errno(VD_ERROR, "event loop failed");
+			break;
+		}
+	}
+	status = opts->command != NULL ? state.child_status : EXIT_SUCCESS;
+	if (state.child > 0) {
+		/* the loop ended before the command did */
+		kill(state.child, SIGTERM);
+		waitpid(state.child, NULL, 0);
+		status = EXIT_FAILURE;
+	}
+
+out:
+	vd_server_finish(server);
+	if (private_dir[0] != '\0') {
+		rmdir(private_dir);
+	}
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+		if (signals[i] != NULL) {
+			wl_event_source_remove(signals[i]);
+		}
+	}
+	wl_event_loop_destroy(state.loop);
+	return status;
+}
+
 int main(int argc, char *argv[]) {
 	struct options opts = {
 		.color = "gray",
@@ -348,109 +460,11 @@ int main(int argc, char *argv[]) {
 	vd_log_init("vmdesk-proxy", opts.log_level);
 
 	struct vd_server server = {0};
-	char err[512];
-	if (!vd_color_parse(opts.color, &server.color, err, sizeof(err))) {
-		return usage_error("invalid --color: %s", err);
+	int listen_fd;
+	status = configure(&opts, &server, &listen_fd);
+	if (status < 0) {
+		status = serve(&opts, &server, listen_fd);
 	}
-	const char *display = opts.display ? opts.display : getenv("WAYLAND_DISPLAY");
-	if (!vd_server_resolve_display(display, server.upstream_path,
-			sizeof(server.upstream_path), err, sizeof(err))) {
-		return usage_error("%s", err);
-	}
-	int listen_fd = opts.socket == NULL && opts.command == NULL ? listen_fd_from_env() : -1;
-	if (listen_fd == -2) {
-		return EXIT_USAGE;
-	}
-	if (opts.socket == NULL && opts.command == NULL && listen_fd < 0) {
-		return usage_error("no socket to serve: give --socket PATH, a command after "
-			"'--', or start me with systemd socket activation");
-	}
-	struct stat st;
-	if (stat(server.upstream_path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-		vd_log(VD_WARN, "no compositor socket at %s (yet): clients will be refused until "
-			"one is there", server.upstream_path);
-	}
-
-	server.vm = opts.vm;
-	server.limits = opts.limits;
-	server.trace = opts.trace;
-	server.frames = !opts.no_frames;
-	if (!server.frames) {
-		vd_log(VD_WARN, "vm=%s: --no-frames: this VM's windows get no frame", opts.vm);
-	}
-	server.policy = load_policy(opts.policy);
-	if (server.policy == NULL) {
-		return EXIT_USAGE;
-	}
-
-	status = EXIT_FAILURE;
-	struct run_state state = { .running = true };
-	char private_dir[PATH_MAX] = "";
-	char socket_path[PATH_MAX];
-	state.loop = wl_event_loop_create();
-	if (state.loop == NULL) {
-		vd_log(VD_ERROR, "cannot create the event loop");
-		goto out_policy;
-	}
-	struct wl_event_source *signals[] = {
-		wl_event_loop_add_signal(state.loop, SIGTERM, handle_signal, &state),
-		wl_event_loop_add_signal(state.loop, SIGINT, handle_signal, &state),
-		wl_event_loop_add_signal(state.loop, SIGCHLD, handle_sigchld, &state),
-	};
-	signal(SIGPIPE, SIG_IGN);
-	vd_server_init(&server, state.loop);
-
-	bool listening;
-	if (opts.command != NULL) {
-		listening = make_private_socket(opts.vm, private_dir, sizeof(private_dir),
-				socket_path, sizeof(socket_path)) &&
-			vd_server_listen(&server, socket_path);
-	} else if (listen_fd >= 0) {
-		listening = vd_server_adopt(&server, listen_fd);
-	} else {
-		listening = vd_server_listen(&server, opts.socket);
-	}
-	if (!listening) {
-		goto out_server;
-	}
-	vd_log(VD_INFO, "vm=%s: serving %s for the compositor at %s", opts.vm,
-		server.socket_path ? server.socket_path : "an activated socket",
-		server.upstream_path);
-	if (opts.command != NULL) {
-		state.child = spawn_command(opts.command, socket_path);
-		if (state.child < 0) {
-			goto out_server;
-		}
-	}
-	/* load fonts now, not when the first window maps */
-	vd_frame_render_init();
-
-	while (state.running) {
-		if (wl_event_loop_dispatch(state.loop, -1) < 0 && errno != EINTR) {
-			vd_log_errno(VD_ERROR, "event loop failed");
-			break;
-		}
-	}
-	status = opts.command != NULL ? state.child_status : EXIT_SUCCESS;
-	if (state.child > 0) {
-		/* the loop ended before the command did */
-		kill(state.child, SIGTERM);
-		waitpid(state.child, NULL, 0);
-		status = EXIT_FAILURE;
-	}
-
-out_server:
-	vd_server_finish(&server);
-	if (private_dir[0] != '\0') {
-		rmdir(private_dir);
-	}
-	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
-		if (signals[i] != NULL) {
-			wl_event_source_remove(signals[i]);
-		}
-	}
-	wl_event_loop_destroy(state.loop);
-out_policy:
 	vd_policy_destroy(server.policy);
 	vd_frame_render_finish();
 	return status;
