@@ -1,0 +1,358 @@
+#include <glib.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decoration/title.h"
+
+/*
+ * Title and app_id sanitizing. Decoding is done here, byte by byte, so that
+ * the rules do not depend on the locale or on how lenient a library is;
+ * GLib (already linked through pango) only answers "is this a combining
+ * mark", from its Unicode tables.
+ */
+
+#define REPLACEMENT_CHARACTER 0xfffd
+#define ELLIPSIS "\xe2\x80\xa6"
+#define ELLIPSIS_LENGTH 3
+#define VM_NAME_VALID_MAX 31
+
+/*
+ * Decodes one UTF-8 character at s (NUL-terminated). Returns its length and
+ * stores the code point in *cp, or returns the length of the maximal
+ * ill-formed subpart (at least 1, never past the NUL) and stores -1.
+ * Unicode 15, section 3.9, table 3-7 gives the well-formed sequences.
+ */
+static size_t utf8_decode(const unsigned char *s, int32_t *cp) {
+	unsigned char c = s[0];
+	*cp = -1;
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	int count;
+	unsigned char lo = 0x80, hi = 0xbf;
+	int32_t value;
+	if (c >= 0xc2 && c <= 0xdf) {
+		count = 1;
+		value = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		count = 2;
+		value = c & 0x0f;
+		if (c == 0xe0) {
+			lo = 0xa0; // no overlongs
+		} else if (c == 0xed) {
+			hi = 0x9f; // no surrogates
+		}
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		count = 3;
+		value = c & 0x07;
+		if (c == 0xf0) {
+			lo = 0x90; // no overlongs
+		} else if (c == 0xf4) {
+			hi = 0x8f; // nothing above U+10FFFF
+		}
+	} else {
+		return 1; // continuation byte, C0, C1, F5-FF
+	}
+	for (int i = 1; i <= count; i++) {
+		unsigned char b = s[i];
+		if (b < lo || b > hi) {
+			return (size_t)i; // a NUL stops here too
+		}
+		value = value << 6 | (b & 0x3f);
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	*cp = value;
+	return (size_t)count + 1;
+}
+
+static size_t utf8_encode(uint32_t cp, char out[4]) {
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	} else if (cp < 0x800) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	} else if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | cp >> 18);
+	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+enum char_class {
+	CHAR_BASE, // shown, and something marks may attach to
+	CHAR_SPACE, // collapsed into one U+0020
+	CHAR_DROP, // removed
+	CHAR_SELECTOR, // variation selector: only right after a character
+	CHAR_MARK, // non-spacing or enclosing mark: same, and counted
+	CHAR_SPACING_MARK, // spacing mark: only right after a character
+};
+
+static bool in_range(uint32_t cp, uint32_t first, uint32_t last) {
+	return cp >= first && cp <= last;
+}
+
+static bool is_white_space(uint32_t cp) {
+	return in_range(cp, 0x09, 0x0d) || cp == 0x20 || cp == 0x85 || cp == 0xa0 ||
+		cp == 0x1680 || in_range(cp, 0x2000, 0x200a) || cp == 0x2028 || cp == 0x2029 ||
+		cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
+static bool is_variation_selector(uint32_t cp) {
+	return in_range(cp, 0x180b, 0x180d) || cp == 0x180f || in_range(cp, 0xfe00, 0xfe0f) ||
+		in_range(cp, 0xe0100, 0xe01ef);
+}
+
+/* Controls, bidi controls, invisible format characters, noncharacters. */
+static bool is_dropped(uint32_t cp) {
+	if (cp < 0x20 || in_range(cp, 0x7f, 0x9f)) {
+		return true; // C0, DEL, C1
+	}
+	if (cp < 0xad) {
+		return false; // fast path for ASCII and Latin-1
+	}
+	if ((cp & 0xfffe) == 0xfffe || in_range(cp, 0xfdd0, 0xfdef)) {
+		return true; // noncharacters
+	}
+	return cp == 0xad || cp == 0x34f || cp == 0x61c || cp == 0x115f || cp == 0x1160 ||
+		cp == 0x17b4 || cp == 0x17b5 || cp == 0x180e ||
+		in_range(cp, 0x200b, 0x200f) || // zero-width space/non-joiner/joiner, LRM, RLM
+		in_range(cp, 0x202a, 0x202e) || // embeddings and overrides
+		in_range(cp, 0x2060, 0x206f) || // word joiner, invisible operators, isolates
+		cp == 0x3164 || cp == 0xfeff || cp == 0xffa0 ||
+		in_range(cp, 0xfff0, 0xfffb) || // interlinear annotation
+		in_range(cp, 0x1bca0, 0x1bca3) || in_range(cp, 0x1d173, 0x1d17a) ||
+		(in_range(cp, 0xe0000, 0xe0fff) && !is_variation_selector(cp)); // tags
+}
+
+static enum char_class classify(uint32_t cp) {
+	if (is_white_space(cp)) {
+		return CHAR_SPACE;
+	}
+	if (is_dropped(cp)) {
+		return CHAR_DROP;
+	}
+	if (cp < 0x300) {
+		return CHAR_BASE;
+	}
+	if (is_variation_selector(cp)) {
+		return CHAR_SELECTOR;
+	}
+	switch (g_unichar_type(cp)) {
+	case G_UNICODE_NON_SPACING_MARK:
+	case G_UNICODE_ENCLOSING_MARK:
+		return CHAR_MARK;
+	case G_UNICODE_SPACING_MARK:
+		return CHAR_SPACING_MARK;
+	default:
+		return CHAR_BASE;
+	}
+}
+
+struct title_writer {
+	char *out;
+	size_t len;
+	size_t max;
+	bool pending_space; // a space goes before the next base character
+	bool after_base; // a character was kept and no space came after it
+	int marks; // non-spacing marks since the last base character
+	bool truncated;
+};
+
+/* Appends cp (with the pending space before it). False when it does not
+ * fit: the writer is then full. */
+static bool writer_put(struct title_writer *w, uint32_t cp) {
+	char bytes[4];
+	size_t n = utf8_encode(cp, bytes);
+	size_t space = w->pending_space && w->len > 0 ? 1 : 0;
+	if (w->len + space + n > w->max) {
+		w->truncated = true;
+		return false;
+	}
+	if (space) {
+		w->out[w->len++] = ' ';
+	}
+	memcpy(w->out + w->len, bytes, n);
+	w->len += n;
+	w->pending_space = false;
+	w->after_base = true;
+	return true;
+}
+
+/* Processes one character; false when the writer is full. */
+static bool writer_char(struct title_writer *w, uint32_t cp) {
+	switch (classify(cp)) {
+	case CHAR_SPACE:
+		w->pending_space = true;
+		w->after_base = false;
+		return true;
+	case CHAR_DROP:
+		return true;
+	case CHAR_BASE:
+		w->marks = 0;
+		return writer_put(w, cp);
+	case CHAR_MARK:
+		if (!w->after_base || w->marks >= VD_TITLE_MAX_MARKS) {
+			return true;
+		}
+		w->marks++;
+		return writer_put(w, cp);
+	case CHAR_SELECTOR:
+	case CHAR_SPACING_MARK:
+		if (!w->after_base) {
+			return true;
+		}
+		return writer_put(w, cp);
+	}
+	return true;
+}
+
+/* Cuts the end so that the ellipsis fits, then appends it. */
+static void writer_ellipsize(struct title_writer *w) {
+	if (w->max < ELLIPSIS_LENGTH) {
+		return;
+	}
+	while (w->len > 0 && w->len + ELLIPSIS_LENGTH > w->max) {
+		do {
+			w->len--;
+		} while (w->len > 0 && ((unsigned char)w->out[w->len] & 0xc0) == 0x80);
+	}
+	while (w->len > 0 && w->out[w->len - 1] == ' ') {
+		w->len--;
+	}
+	memcpy(w->out + w->len, ELLIPSIS, ELLIPSIS_LENGTH);
+	w->len += ELLIPSIS_LENGTH;
+}
+
+char *vd_title_sanitize(const char *title, size_t max_bytes) {
+	if (title == NULL) {
+		title = "";
+	}
+	/* A character never grows by more than 3x (an invalid byte becomes a
+	 * 3-byte U+FFFD), so short titles need no max_bytes-sized buffer. */
+	size_t len = strlen(title);
+	size_t cap = len <= max_bytes / 3 ? len * 3 : max_bytes;
+	struct title_writer w = { .out = malloc(cap + 1), .max = cap };
+	if (w.out == NULL) {
+		return NULL;
+	}
+	const unsigned char *p = (const unsigned char *)title;
+	bool in_invalid = false;
+	while (*p != '\0') {
+		int32_t cp;
+		p += utf8_decode(p, &cp);
+		if (cp < 0) {
+			if (in_invalid) {
+				continue; // one U+FFFD per run of invalid bytes
+			}
+			in_invalid = true;
+			cp = REPLACEMENT_CHARACTER;
+		} else {
+			in_invalid = false;
+		}
+		if (!writer_char(&w, (uint32_t)cp)) {
+			break;
+		}
+	}
+	if (w.truncated) {
+		writer_ellipsize(&w);
+	}
+	w.out[w.len] = '\0';
+	return w.out;
+}
+
+char *vd_title_format(const char *vm, const char *title) {
+	char *name = vd_title_sanitize(vm, VD_TITLE_VM_MAX_BYTES);
+	char *text = vd_title_sanitize(title, VD_TITLE_MAX_BYTES);
+	char *result = NULL;
+	if (name == NULL || text == NULL) {
+		goto cleanup;
+	}
+	size_t size = strlen(name) + strlen(text) + 4; // "[] " and NUL
+	result = malloc(size);
+	if (result == NULL) {
+		goto cleanup;
+	}
+	if (text[0] == '\0') {
+		snprintf(result, size, "[%s]", name);
+	} else {
+		snprintf(result, size, "[%s] %s", name, text);
+	}
+cleanup:
+	free(text);
+	free(name);
+	return result;
+}
+
+static bool is_app_id_char(unsigned char c, bool allow_dot) {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		c == '_' || c == '-' || (c == '.' && allow_dot);
+}
+
+/* Appends str to out (at most max bytes), mapping every character outside
+ * the app_id alphabet to '_'. Returns the new length of out. */
+static size_t append_app_id_part(char *out, size_t len, const char *str, size_t max,
+		bool allow_dot) {
+	const unsigned char *p = (const unsigned char *)str;
+	size_t written = 0;
+	while (*p != '\0' && written < max) {
+		int32_t cp;
+		size_t n = utf8_decode(p, &cp);
+		out[len + written++] = n == 1 && is_app_id_char(*p, allow_dot) ? (char)*p : '_';
+		p += n;
+	}
+	return len + written;
+}
+
+char *vd_app_id_format(const char *vm, const char *app_id) {
+	static const char prefix[] = "vmdesk.";
+	size_t prefix_len = sizeof(prefix) - 1;
+	char *out = malloc(prefix_len + VD_TITLE_VM_MAX_BYTES + 1 + VD_APP_ID_MAX_BYTES + 1);
+	if (out == NULL) {
+		return NULL;
+	}
+	memcpy(out, prefix, prefix_len);
+	size_t len = append_app_id_part(out, prefix_len, vm != NULL ? vm : "",
+		VD_TITLE_VM_MAX_BYTES, false);
+	if (app_id != NULL && app_id[0] != '\0') {
+		out[len++] = '.';
+		len = append_app_id_part(out, len, app_id, VD_APP_ID_MAX_BYTES, true);
+	}
+	out[len] = '\0';
+	return out;
+}
+
+bool vd_title_vm_name_valid(const char *vm) {
+	if (vm == NULL || !((vm[0] >= 'a' && vm[0] <= 'z') || (vm[0] >= 'A' && vm[0] <= 'Z'))) {
+		return false;
+	}
+	size_t i;
+	for (i = 0; vm[i] != '\0'; i++) {
+		if (i >= VM_NAME_VALID_MAX || !is_app_id_char((unsigned char)vm[i], true)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+struct vd_color vd_color_text_for(struct vd_color background) {
+	static const struct vd_color black = { 0x00, 0x00, 0x00 };
+	static const struct vd_color white = { 0xff, 0xff, 0xff };
+	/* WCAG 2 contrast ratio: (lighter + 0.05) / (darker + 0.05); white has
+	 * luminance 1, black 0. */
+	double lum = vd_color_luminance(background);
+	double with_black = (lum + 0.05) / 0.05;
+	double with_white = 1.05 / (lum + 0.05);
+	return with_black >= with_white ? black : white;
+}
