@@ -1,0 +1,193 @@
+#define LOG_TAG "icons"
+
+#include <cairo.h>
+#include <librsvg/rsvg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "guest/apps.h"
+#include "protocols/agent-wire.h"
+#include "protocols/log.h"
+
+#define MAX_ICON_FILE (8 * 1024 * 1024)
+#define MAX_SOURCE_DIM 4096
+
+static bool is_file(const char *path) {
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= MAX_ICON_FILE;
+}
+
+static bool has_suffix(const char *s, const char *suffix) {
+	size_t len = strlen(s), slen = strlen(suffix);
+	return len >= slen && strcmp(s + len - slen, suffix) == 0;
+}
+
+char *vd_guest_icon_lookup(const char *name, int size, char **data_dirs, size_t ndirs) {
+	if (name[0] == '/') {
+		if ((has_suffix(name, ".png") || has_suffix(name, ".svg")) && is_file(name)) {
+			return strdup(name);
+		}
+		return NULL;
+	}
+	if (strchr(name, '/') != NULL || strcmp(name, "..") == 0) {
+		return NULL;
+	}
+	char base[256];
+	snprintf(base, sizeof(base), "%s", name);
+	if (has_suffix(base, ".png") || has_suffix(base, ".svg") || has_suffix(base, ".xpm")) {
+		base[strlen(base) - 4] = '\0';
+	}
+	/* Sizes at or above the target first (smallest first), then scalable, then smaller. */
+	static const int sizes[] = {16, 22, 24, 32, 48, 64, 96, 128, 192, 256, 512};
+	const size_t nsizes = sizeof(sizes) / sizeof(sizes[0]);
+	char dirs[16][16];
+	size_t ndir = 0;
+	for (size_t i = 0; i < nsizes; i++) {
+		if (sizes[i] >= size) {
+			snprintf(dirs[ndir++], sizeof(dirs[0]), "%dx%d", sizes[i], sizes[i]);
+		}
+	}
+	snprintf(dirs[ndir++], sizeof(dirs[0]), "scalable");
+	for (size_t i = nsizes; i-- > 0;) {
+		if (sizes[i] < size) {
+			snprintf(dirs[ndir++], sizeof(dirs[0]), "%dx%d", sizes[i], sizes[i]);
+		}
+	}
+	char path[4096];
+	for (size_t d = 0; d < ndir; d++) {
+		for (size_t i = 0; i < ndirs; i++) {
+			const char *ext = strcmp(dirs[d], "scalable") == 0 ? "svg" : "png";
+			snprintf(path, sizeof(path), "%s/icons/hicolor/%s/apps/%s.%s", data_dirs[i],
+				dirs[d], base, ext);
+			if (is_file(path)) {
+				return strdup(path);
+			}
+		}
+	}
+	for (size_t i = 0; i < ndirs; i++) {
+		static const char *const exts[] = {"png", "svg"};
+		for (size_t e = 0; e < 2; e++) {
+			snprintf(path, sizeof(path), "%s/pixmaps/%s.%s", data_dirs[i], base, exts[e]);
+			if (is_file(path)) {
+				return strdup(path);
+			}
+		}
+	}
+	return NULL;
+}
+
+struct png_out {
+	uint8_t *data;
+	size_t len, cap;
+	bool failed;
+};
+
+static cairo_status_t png_write(void *closure, const unsigned char *data, unsigned int len) {
+	struct png_out *out = closure;
+	if (out->len + len > VD_AGENT_MAX_ICON_BYTES) {
+		out->failed = true;
+		return CAIRO_STATUS_WRITE_ERROR;
+	}
+	if (out->cap - out->len < len) {
+		size_t cap = out->cap ? out->cap * 2 : 16384;
+		while (cap - out->len < len) {
+			cap *= 2;
+		}
+		uint8_t *d = realloc(out->data, cap);
+		if (d == NULL) {
+			out->failed = true;
+			return CAIRO_STATUS_NO_MEMORY;
+		}
+		out->data = d;
+		out->cap = cap;
+	}
+	memcpy(out->data + out->len, data, len);
+	out->len += len;
+	return CAIRO_STATUS_SUCCESS;
+}
+
+/* Draws src scaled to fit within size x size (never enlarged), returning a new surface. */
+static cairo_surface_t *scale_png(cairo_surface_t *src, int size) {
+	int w = cairo_image_surface_get_width(src), h = cairo_image_surface_get_height(src);
+	if (w <= 0 || h <= 0 || w > MAX_SOURCE_DIM || h > MAX_SOURCE_DIM) {
+		return NULL;
+	}
+	double scale = 1.0;
+	int max = w > h ? w : h;
+	if (max > size) {
+		scale = (double)size / max;
+	}
+	int dw = (int)(w * scale + 0.5), dh = (int)(h * scale + 0.5);
+	dw = dw < 1 ? 1 : dw;
+	dh = dh < 1 ? 1 : dh;
+	cairo_surface_t *dst = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, dw, dh);
+	cairo_t *cr = cairo_create(dst);
+	cairo_scale(cr, scale, scale);
+	cairo_set_source_surface(cr, src, 0, 0);
+	cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_GOOD);
+	cairo_paint(cr);
+	cairo_destroy(cr);
+	return dst;
+}
+
+static cairo_surface_t *render_svg(const char *path, int size) {
+	GError *error = NULL;
+	RsvgHandle *handle = rsvg_handle_new_from_file(path, &error);
+	if (handle == NULL) {
+		vd_log(VD_DEBUG, "%s: %s", path, error ? error->message : "cannot load");
+		g_clear_error(&error);
+		return NULL;
+	}
+	cairo_surface_t *dst = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, size, size);
+	cairo_t *cr = cairo_create(dst);
+	RsvgRectangle viewport = {0, 0, size, size};
+	bool ok = rsvg_handle_render_document(handle, cr, &viewport, &error);
+	cairo_destroy(cr);
+	g_object_unref(handle);
+	if (!ok) {
+		vd_log(VD_DEBUG, "%s: %s", path, error ? error->message : "cannot render");
+		g_clear_error(&error);
+		cairo_surface_destroy(dst);
+		return NULL;
+	}
+	return dst;
+}
+
+bool vd_guest_icon_render(const char *path, int size, uint8_t **png, size_t *png_len,
+		uint16_t *width, uint16_t *height) {
+	if (size > VD_AGENT_MAX_ICON_DIM) {
+		size = VD_AGENT_MAX_ICON_DIM;
+	}
+	bool svg = has_suffix(path, ".svg");
+	cairo_surface_t *src = NULL;
+	if (!svg) {
+		src = cairo_image_surface_create_from_png(path);
+		if (cairo_surface_status(src) != CAIRO_STATUS_SUCCESS) {
+			cairo_surface_destroy(src);
+			return false;
+		}
+	}
+	/* Halve the size until the PNG fits the byte limit. */
+	for (; size >= 16; size /= 2) {
+		cairo_surface_t *img = svg ? render_svg(path, size) : scale_png(src, size);
+		if (img == NULL) {
+			break;
+		}
+		struct png_out out = {0};
+		cairo_status_t status = cairo_surface_write_to_png_stream(img, png_write, &out);
+		int w = cairo_image_surface_get_width(img), h = cairo_image_surface_get_height(img);
+		cairo_surface_destroy(img);
+		if (status == CAIRO_STATUS_SUCCESS && !out.failed) {
+			cairo_surface_destroy(src);
+			*png = out.data;
+			*png_len = out.len;
+			*width = (uint16_t)w;
+			*height = (uint16_t)h;
+			return true;
+		}
+		free(out.data);
+	}
+	cairo_surface_destroy(src);
+	return false;
+}
