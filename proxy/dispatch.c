@@ -29,6 +29,11 @@ struct hook {
 	hook_func func;
 };
 
+/* Run for every opcode of their interface, before the opcode's own hook. */
+static const struct hook request_gates[] = {
+	SHELL_REQUEST_GATES
+};
+
 static const struct hook request_hooks[] = {
 	{ &vd_iface_wl_registry, 0, registry_handle_bind },
 	{ &vd_iface_wl_shm, 0, shm_handle_create_pool },
@@ -255,11 +260,16 @@ void dispatch_request(struct vd_session *session, const uint8_t *data,
 	uint8_t out[VD_WIRE_MAX_MESSAGE_SIZE];
 	memcpy(out, data, header->size);
 
+	hook_func gate = find_hook(request_gates, HOOK_COUNT(request_gates), interface, 0);
 	hook_func hook = find_hook(request_hooks, HOOK_COUNT(request_hooks), interface,
 		header->opcode);
 	struct vd_hook_ctx ctx = {
 		.session = session, .object = object, .msg = &msg, .data = out, .fds = fds,
 	};
+	if (gate != NULL && !gate(&ctx)) {
+		hook = NULL;
+		forward = false;
+	}
 	if (hook != NULL && !hook(&ctx)) {
 		if (session->closing) {
 			close_fds(fds, msg.fd_count);

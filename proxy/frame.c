@@ -13,7 +13,7 @@
 #include "proxy/shell.h"
 
 /*
- * A VM window's frame: four strips around the window geometry, each a
+ * A VM window's frame: five strips around the window geometry, each a
  * subsurface the proxy creates on the client's own compositor connection.
  * The client cannot name these objects, so it cannot move, cover or
  * repaint them. The strips are synchronized subsurfaces: whatever the proxy
@@ -26,6 +26,7 @@
 #define STRIP_LEFT VD_FRAME_LEFT
 #define STRIP_RIGHT VD_FRAME_RIGHT
 #define STRIP_BOTTOM VD_FRAME_BOTTOM
+#define STRIP_CORNER VD_FRAME_CORNER
 #define CORNER 16 // px at the ends of a strip that resize diagonally
 
 /* requests */
@@ -234,7 +235,11 @@ void frame_set_title(struct vd_frame *frame, const char *title) {
 	free(frame->title);
 	frame->title = title != NULL ? strdup(title) : NULL;
 	frame->title_dirty = true;
-	frame_update(frame);
+	if (frame->width > 0) {
+		/* redraw now; it shows with the client's next commit */
+		struct vd_geometry g = { frame->x, frame->y, frame->width, frame->height };
+		frame_update(frame, &g);
+	}
 }
 
 void frame_set_hidden(struct vd_frame *frame, bool hidden) {
@@ -250,25 +255,7 @@ void frame_raise(struct vd_frame *frame, struct vd_object *child_surface) {
 	}
 }
 
-static bool frame_geometry(struct vd_frame *frame, int32_t *x, int32_t *y, int32_t *w,
-		int32_t *h) {
-	struct vd_xdg_surface *xdg = frame->xdg;
-	if (xdg->has_geometry) {
-		*x = xdg->x;
-		*y = xdg->y;
-		*w = xdg->width;
-		*h = xdg->height;
-	} else if (xdg->surface != NULL) {
-		*x = *y = 0;
-		*w = xdg->surface->width;
-		*h = xdg->surface->height;
-	} else {
-		return false;
-	}
-	return *w > 0 && *h > 0;
-}
-
-void frame_update(struct vd_frame *frame) {
+void frame_update(struct vd_frame *frame, const struct vd_geometry *g) {
 	if (frame == NULL) {
 		return;
 	}
@@ -282,8 +269,8 @@ void frame_update(struct vd_frame *frame) {
 		}
 		return;
 	}
-	int32_t x, y, w, h;
-	if (!frame_geometry(frame, &x, &y, &w, &h)) {
+	int32_t x = g->x, y = g->y, w = g->width, h = g->height;
+	if (w <= 0 || h <= 0) {
 		return;
 	}
 	bool resized = w != frame->width || h != frame->height || frame->shown_hidden;
@@ -378,13 +365,16 @@ static uint32_t resize_edges(const struct vd_frame *frame, int index, double x, 
 		if (y >= VD_FRAME_BORDER) {
 			return 0; // the title bar: move
 		}
-		return TOP | (x < CORNER ? LEFT : 0) | (x >= rect->width - CORNER ? RIGHT : 0);
+		return TOP | (x < CORNER ? LEFT : 0) |
+			(x >= rect->width - CORNER + VD_FRAME_BORDER ? RIGHT : 0);
 	case STRIP_LEFT:
 		return LEFT | (y >= rect->height - CORNER ? BOTTOM : 0);
 	case STRIP_RIGHT:
 		return RIGHT | (y >= rect->height - CORNER ? BOTTOM : 0);
 	case STRIP_BOTTOM:
 		return BOTTOM | (x < CORNER ? LEFT : 0) | (x >= rect->width - CORNER ? RIGHT : 0);
+	case STRIP_CORNER:
+		return TOP | RIGHT;
 	}
 	return 0;
 }

@@ -215,6 +215,10 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 		return usage_error("invalid VM name '%s': a letter, then letters, digits, "
 			"'-', '_' or '.', at most 31 characters in all (Qubes' rule)", opts->vm);
 	}
+	if (opts->socket != NULL && strlen(opts->socket) >= 108) {
+		return usage_error("socket path '%s' is too long (a Unix socket path has at "
+			"most 107 bytes)", opts->socket);
+	}
 	if (opts->command != NULL && opts->socket != NULL) {
 		return usage_error("--socket and a command are exclusive: the command gets "
 			"a private socket");
@@ -376,6 +380,7 @@ static int serve(const struct options *opts, struct vd_server *server, int liste
 	struct run_state state = { .running = true };
 	char private_dir[PATH_MAX] = "";
 	char socket_path[PATH_MAX];
+	struct vd_hostd_link *hostd_link = NULL;
 	state.loop = wl_event_loop_create();
 	if (state.loop == NULL) {
 		vd_log(VD_ERROR, "cannot create the event loop");
@@ -412,6 +417,13 @@ static int serve(const struct options *opts, struct vd_server *server, int liste
 			goto out;
 		}
 	}
+	/* the global clipboard (vmdesk-hostd): connects when it is there */
+	char hostd_path[PATH_MAX];
+	if (opts->hostd != NULL && strcmp(opts->hostd, "none") != 0) {
+		hostd_link = hostd_link_create(server, opts->hostd);
+	} else if (opts->hostd == NULL && hostd_link_default_path(hostd_path, sizeof(hostd_path))) {
+		hostd_link = hostd_link_create(server, hostd_path);
+	}
 	/* load fonts now, not when the first window maps */
 	vd_frame_render_init();
 
@@ -431,6 +443,7 @@ static int serve(const struct options *opts, struct vd_server *server, int liste
 
 out:
 	vd_server_finish(server);
+	hostd_link_destroy(hostd_link);
 	if (private_dir[0] != '\0') {
 		rmdir(private_dir);
 	}

@@ -123,6 +123,31 @@ static bool start_listening(struct vd_server *server, int fd) {
 	return server->listen_source != NULL;
 }
 
+/* Takes PATH.lock, so that a second proxy cannot steal a live socket. */
+static bool take_lock(struct vd_server *server, const char *path) {
+	size_t lock_len = strlen(path) + sizeof(".lock");
+	char *lock_path = malloc(lock_len);
+	if (lock_path == NULL) {
+		return false;
+	}
+	snprintf(lock_path, lock_len, "%s.lock", path);
+	int fd = open(lock_path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		vd_log_errno(VD_ERROR, "cannot create lock file %s", lock_path);
+		free(lock_path);
+		return false;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		vd_log(VD_ERROR, "socket %s is in use by another vmdesk-proxy", path);
+		close(fd);
+		free(lock_path);
+		return false;
+	}
+	server->lock_fd = fd;
+	server->lock_path = lock_path;
+	return true;
+}
+
 bool vd_server_listen(struct vd_server *server, const char *path) {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -130,26 +155,7 @@ bool vd_server_listen(struct vd_server *server, const char *path) {
 			sizeof(addr.sun_path) - 1);
 		return false;
 	}
-	size_t lock_len = strlen(path) + sizeof(".lock");
-	server->lock_path = malloc(lock_len);
-	server->socket_path = strdup(path);
-	if (server->lock_path == NULL || server->socket_path == NULL) {
-		return false;
-	}
-	snprintf(server->lock_path, lock_len, "%s.lock", path);
-	server->lock_fd = open(server->lock_path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-	if (server->lock_fd < 0) {
-		vd_log_errno(VD_ERROR, "cannot create lock file %s", server->lock_path);
-		free(server->lock_path);
-		server->lock_path = NULL;
-		return false;
-	}
-	if (flock(server->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-		vd_log(VD_ERROR, "socket %s is in use by another vmdesk-proxy", path);
-		close(server->lock_fd);
-		server->lock_fd = -1;
-		free(server->lock_path);
-		server->lock_path = NULL;
+	if (!take_lock(server, path)) {
 		return false;
 	}
 	/* we hold the lock: a socket file left there is stale */
@@ -168,11 +174,11 @@ bool vd_server_listen(struct vd_server *server, const char *path) {
 		close(fd);
 		return false;
 	}
-	if (listen(fd, 128) != 0) {
+	server->socket_path = strdup(path);
+	if (server->socket_path == NULL || listen(fd, 128) != 0) {
 		vd_log_errno(VD_ERROR, "cannot listen on %s", path);
 		close(fd);
-		unlink(path);
-		return false;
+		return false; // vd_server_finish removes the socket file
 	}
 	return start_listening(server, fd);
 }
