@@ -87,6 +87,8 @@ def main():
     for _, iface in ifaces:
         w('extern const struct vd_interface vd_iface_%s;' % iface.get('name'))
     w('')
+    order = {iface.get('name'): i for i, (_, iface) in
+             enumerate(sorted(ifaces, key=lambda x: x[1].get('name')))}
     for proto, iface in ifaces:
         name = iface.get('name')
         tables = {}
@@ -116,6 +118,7 @@ def main():
                 tables[kind] = ('NULL', 0)
         w('const struct vd_interface vd_iface_%s = {' % name)
         w('\t.name = %s,' % c_str(name))
+        w('\t.index = %d,' % order[name])
         w('\t.protocol = %s,' % c_str(proto))
         w('\t.version = %s,' % iface.get('version', '1'))
         w('\t.request_count = %d,' % tables['request'][1])

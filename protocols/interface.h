@@ -42,6 +42,7 @@ struct vd_message {
 
 struct vd_interface {
 	const char *name;
+	uint16_t index; // in vd_interfaces[]
 	const char *protocol; // the XML <protocol name=...>
 	uint32_t version;
 	uint16_t request_count;

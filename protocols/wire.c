@@ -3,24 +3,6 @@
 
 #include "protocols/wire.h"
 
-uint32_t vd_wire_get_u32(const uint8_t *data, uint32_t offset) {
-	uint32_t v;
-	memcpy(&v, data + offset, sizeof(v));
-	return v;
-}
-
-void vd_wire_put_u32(uint8_t *data, uint32_t offset, uint32_t value) {
-	memcpy(data + offset, &value, sizeof(value));
-}
-
-void vd_wire_header_read(const void *data, struct vd_wire_header *header) {
-	uint32_t words[2];
-	memcpy(words, data, sizeof(words));
-	header->object = words[0];
-	header->opcode = words[1] & 0xffff;
-	header->size = words[1] >> 16;
-}
-
 const char *vd_wire_arg_type_name(enum vd_arg_type type) {
 	switch (type) {
 	case VD_ARG_INT:

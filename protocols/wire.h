@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "protocols/interface.h"
 
@@ -61,7 +62,13 @@ struct vd_wire_message {
 };
 
 /* Reads the header of the message at data (at least 8 bytes, any alignment). */
-void vd_wire_header_read(const void *data, struct vd_wire_header *header);
+static inline void vd_wire_header_read(const void *data, struct vd_wire_header *header) {
+	uint32_t words[2];
+	memcpy(words, data, sizeof(words));
+	header->object = words[0];
+	header->opcode = words[1] & 0xffff;
+	header->size = words[1] >> 16;
+}
 
 /*
  * Parses and checks the message at data (header.size bytes) against desc.
@@ -70,8 +77,15 @@ void vd_wire_header_read(const void *data, struct vd_wire_header *header);
 bool vd_wire_parse(const struct vd_message *desc, const uint8_t *data,
 	struct vd_wire_message *msg, char *err, size_t err_size);
 
-uint32_t vd_wire_get_u32(const uint8_t *data, uint32_t offset);
-void vd_wire_put_u32(uint8_t *data, uint32_t offset, uint32_t value);
+static inline uint32_t vd_wire_get_u32(const uint8_t *data, uint32_t offset) {
+	uint32_t v;
+	memcpy(&v, data + offset, sizeof(v));
+	return v;
+}
+
+static inline void vd_wire_put_u32(uint8_t *data, uint32_t offset, uint32_t value) {
+	memcpy(data + offset, &value, sizeof(value));
+}
 
 /* Builds a message in a caller-provided buffer of VD_WIRE_MAX_MESSAGE_SIZE. */
 struct vd_wire_writer {

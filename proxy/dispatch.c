@@ -62,14 +62,57 @@ static const struct hook event_post_hooks[] = {
 
 #define HOOK_COUNT(hooks) (sizeof(hooks) / sizeof((hooks)[0]))
 
-static hook_func find_hook(const struct hook *hooks, size_t count,
-		const struct vd_interface *interface, uint16_t opcode) {
+/*
+ * The hooks by interface and opcode, built once from the tables above, so
+ * that a message costs one lookup whatever the number of hooks.
+ */
+struct interface_hooks {
+	hook_func gate;
+	hook_func *request, *request_post; // [request_count]
+	hook_func *event, *event_post; // [event_count]
+};
+
+static struct interface_hooks *hooks_by_interface; // [vd_interface_count]
+
+static bool add_hooks(const struct hook *hooks, size_t count, size_t slot) {
 	for (size_t i = 0; i < count; i++) {
-		if (hooks[i].interface == interface && hooks[i].opcode == opcode) {
-			return hooks[i].func;
+		const struct vd_interface *interface = hooks[i].interface;
+		struct interface_hooks *entry = &hooks_by_interface[interface->index];
+		if (slot == 0) {
+			entry->gate = hooks[i].func;
+			continue;
 		}
+		bool request = slot <= 2;
+		size_t n = request ? interface->request_count : interface->event_count;
+		hook_func **table = slot == 1 ? &entry->request : slot == 2 ? &entry->request_post :
+			slot == 3 ? &entry->event : &entry->event_post;
+		if (*table == NULL) {
+			*table = calloc(n, sizeof(hook_func));
+			if (*table == NULL) {
+				return false;
+			}
+		}
+		assert(hooks[i].opcode < n);
+		(*table)[hooks[i].opcode] = hooks[i].func;
 	}
-	return NULL;
+	return true;
+}
+
+bool dispatch_init(void) {
+	if (hooks_by_interface != NULL) {
+		return true;
+	}
+	hooks_by_interface = calloc(vd_interface_count, sizeof(*hooks_by_interface));
+	return hooks_by_interface != NULL &&
+		add_hooks(request_gates, HOOK_COUNT(request_gates), 0) &&
+		add_hooks(request_hooks, HOOK_COUNT(request_hooks), 1) &&
+		add_hooks(request_post_hooks, HOOK_COUNT(request_post_hooks), 2) &&
+		add_hooks(event_hooks, HOOK_COUNT(event_hooks), 3) &&
+		add_hooks(event_post_hooks, HOOK_COUNT(event_post_hooks), 4);
+}
+
+static hook_func find_hook(hook_func *table, uint16_t opcode) {
+	return table != NULL ? table[opcode] : NULL;
 }
 
 /* Requests: client to compositor */
@@ -260,9 +303,9 @@ void dispatch_request(struct vd_session *session, const uint8_t *data,
 	uint8_t out[VD_WIRE_MAX_MESSAGE_SIZE];
 	memcpy(out, data, header->size);
 
-	hook_func gate = find_hook(request_gates, HOOK_COUNT(request_gates), interface, 0);
-	hook_func hook = find_hook(request_hooks, HOOK_COUNT(request_hooks), interface,
-		header->opcode);
+	const struct interface_hooks *hooks = &hooks_by_interface[interface->index];
+	hook_func gate = hooks->gate;
+	hook_func hook = find_hook(hooks->request, header->opcode);
 	struct vd_hook_ctx ctx = {
 		.session = session, .object = object, .msg = &msg, .data = out, .fds = fds,
 	};
@@ -300,8 +343,7 @@ void dispatch_request(struct vd_session *session, const uint8_t *data,
 	} else {
 		close_fds(fds, msg.fd_count);
 	}
-	hook = find_hook(request_post_hooks, HOOK_COUNT(request_post_hooks), interface,
-		header->opcode);
+	hook = find_hook(hooks->request_post, header->opcode);
 	if (hook != NULL) {
 		ctx.forwarded = forward;
 		hook(&ctx);
@@ -523,8 +565,8 @@ void dispatch_event(struct vd_session *session, const uint8_t *data,
 		close_fds(fds, msg.fd_count);
 		return;
 	}
-	hook_func hook = find_hook(event_hooks, HOOK_COUNT(event_hooks), interface,
-		header->opcode);
+	const struct interface_hooks *hooks = &hooks_by_interface[interface->index];
+	hook_func hook = find_hook(hooks->event, header->opcode);
 	struct vd_hook_ctx ctx = {
 		.session = session, .object = object, .msg = &msg, .data = scratch, .fds = fds,
 	};
@@ -552,8 +594,7 @@ void dispatch_event(struct vd_session *session, const uint8_t *data,
 	} else {
 		close_fds(fds, msg.fd_count);
 	}
-	hook = find_hook(event_post_hooks, HOOK_COUNT(event_post_hooks), interface,
-		header->opcode);
+	hook = find_hook(hooks->event_post, header->opcode);
 	if (hook != NULL) {
 		ctx.object = object;
 		hook(&ctx);

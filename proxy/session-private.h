@@ -35,6 +35,8 @@ void object_maybe_free(struct vd_session *session, struct vd_object *object);
 void object_release_client(struct vd_session *session, struct vd_object *object);
 void object_release_upstream(struct vd_session *session, struct vd_object *object);
 
+/* Builds the hook index; once per process, before any session. */
+bool dispatch_init(void);
 /* One complete message from the client or the compositor. */
 void dispatch_request(struct vd_session *session, const uint8_t *data,
 	const struct vd_wire_header *header);

@@ -312,7 +312,7 @@ static int handle_upstream_fd(int fd, uint32_t mask, void *data) {
 /* Lifetime */
 
 struct vd_session *vd_session_create(struct vd_server *server, int client_fd, int upstream_fd) {
-	struct vd_session *session = calloc(1, sizeof(*session));
+	struct vd_session *session = dispatch_init() ? calloc(1, sizeof(*session)) : NULL;
 	if (session == NULL) {
 		goto error_fds;
 	}
