@@ -91,6 +91,7 @@ while read -r t binary seed_dir; do
 	seeds=$(count_files "$dir/corpus")
 	rc=0
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	LSAN_OPTIONS=suppressions="$src/tests/lsan.supp" \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		"$build/$binary" -max_total_time="$seconds" -timeout=10 \
 		-print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
