@@ -62,7 +62,9 @@ void object_release_upstream(struct vd_session *session, struct vd_object *objec
 
 /* The proxy's own objects */
 
-struct vd_object *vd_session_new_object(struct vd_session *session,
+/* An object that lives on one side only: the compositor's (the proxy's own)
+ * or the client's (served by the proxy). */
+static struct vd_object *new_one_sided_object(struct vd_session *session, bool for_client,
 		const struct vd_interface *interface, uint32_t version,
 		const struct vd_object_impl *impl, void *data) {
 	if (session->closing || session->tearing_down) {
@@ -72,16 +74,29 @@ struct vd_object *vd_session_new_object(struct vd_session *session,
 	if (object == NULL) {
 		return NULL;
 	}
-	object->flags = VD_OBJECT_PROXY_OWNED;
 	object->impl = impl;
 	object->data = data;
-	object->upstream_id = vd_object_map_alloc(&session->upstream_map, false, object);
-	if (object->upstream_id == 0) {
+	uint32_t id;
+	if (for_client) {
+		object->flags = VD_OBJECT_UPSTREAM_GONE;
+		id = object->client_id = vd_object_map_alloc(&session->client_map, true, object);
+	} else {
+		object->flags = VD_OBJECT_PROXY_OWNED;
+		id = object->upstream_id =
+			vd_object_map_alloc(&session->upstream_map, false, object);
+	}
+	if (id == 0) {
 		session->object_count--;
 		free(object);
 		return NULL;
 	}
 	return object;
+}
+
+struct vd_object *vd_session_new_object(struct vd_session *session,
+		const struct vd_interface *interface, uint32_t version,
+		const struct vd_object_impl *impl, void *data) {
+	return new_one_sided_object(session, false, interface, version, impl, data);
 }
 
 struct vd_object *vd_session_client_object(struct vd_session *session, uint32_t client_id) {
@@ -190,23 +205,7 @@ bool vd_session_event(struct vd_session *session, struct vd_object *object, uint
 struct vd_object *vd_session_new_client_object(struct vd_session *session,
 		const struct vd_interface *interface, uint32_t version,
 		const struct vd_object_impl *impl, void *data) {
-	if (session->closing || session->tearing_down) {
-		return NULL;
-	}
-	struct vd_object *object = object_create(session, interface, version);
-	if (object == NULL) {
-		return NULL;
-	}
-	object->flags = VD_OBJECT_UPSTREAM_GONE;
-	object->impl = impl;
-	object->data = data;
-	object->client_id = vd_object_map_alloc(&session->client_map, true, object);
-	if (object->client_id == 0) {
-		session->object_count--;
-		free(object);
-		return NULL;
-	}
-	return object;
+	return new_one_sided_object(session, true, interface, version, impl, data);
 }
 
 void vd_session_destroy_object(struct vd_session *session, struct vd_object *object,
