@@ -248,7 +248,10 @@ static bool flush_side(struct vd_session *session, bool to_client) {
 		return true;
 	}
 	if (vd_connection_flush(conn) == VD_IO_ERROR) {
-		if (session->error[0] == '\0') {
+		if (session->error[0] == '\0' && to_client && (errno == EPIPE ||
+				errno == ECONNRESET)) {
+			snprintf(session->error, sizeof(session->error), "closed");
+		} else if (session->error[0] == '\0') {
 			snprintf(session->error, sizeof(session->error), "%s write error: %s",
 				to_client ? "client" : "compositor", strerror(errno));
 		}
