@@ -300,6 +300,9 @@ static void finish_copy(struct vd_gclip *gclip, uint8_t status, const uint8_t *b
 		} else if (clip_link_utf8_mime(mime) && !clip_link_utf8_valid(bytes, size)) {
 			status = VD_CLIP_INVALID;
 			error = "the data is not valid UTF-8";
+		} else if (!clip_link_data_safe(bytes, size, clip_link_utf8_mime(mime))) {
+			status = VD_CLIP_INVALID;
+			error = "the text holds control characters (escape sequences, NUL)";
 		} else if (size == 0) {
 			status = VD_CLIP_EMPTY;
 			error = "the clipboard is empty";
