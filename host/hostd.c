@@ -93,7 +93,7 @@ static int loop_timeout(void) {
 }
 
 static void run_loop(void) {
-	size_t max = 2 + h.nvms + MAX_CLIENTS;
+	size_t max = 2 + h.nvms + MAX_CLIENTS + VD_GCLIP_MAX_FDS;
 	struct pollfd *pfds = calloc(max, sizeof(*pfds));
 	struct slot *slots = calloc(max, sizeof(*slots));
 	if (pfds == NULL || slots == NULL) {
@@ -131,10 +131,21 @@ static void run_loop(void) {
 			pfds[n] = (struct pollfd){.fd = client->conn.fd, .events = events};
 			slots[n++] = (struct slot){SLOT_CLIENT, client};
 		}
-		int ready = poll(pfds, n, loop_timeout());
+		/* the global clipboard's fds go last; it finds them by number */
+		int clip_n = h.gclip != NULL ? gclip_pollfds(h.gclip, pfds + n, VD_GCLIP_MAX_FDS) : 0;
+		int timeout = loop_timeout();
+		int clip_timeout = h.gclip != NULL ? gclip_timeout_ms(h.gclip) : -1;
+		if (clip_timeout >= 0 && (timeout < 0 || clip_timeout < timeout)) {
+			timeout = clip_timeout;
+		}
+		int ready = poll(pfds, n + (size_t)clip_n, timeout);
 		if (ready < 0 && errno != EINTR) {
 			vd_log_errno(VD_ERROR, "poll");
 			break;
+		}
+		if (h.gclip != NULL) {
+			/* also after a timeout: its timers run here */
+			gclip_dispatch(h.gclip, pfds + n, clip_n);
 		}
 		for (size_t i = 0; i < n && ready > 0; i++) {
 			if (pfds[i].revents == 0) {
@@ -269,6 +280,7 @@ static void usage(FILE *f) {
 		"  --retry-max-ms N         longest pause between connection attempts (default 30000)\n"
 		"  --request-timeout-ms N   time for the agent to start a program (default 30000)\n"
 		"  --no-menu                do not write host menu entries\n"
+		"  --no-clipboard           do not run the global clipboard (see vmdesk clip)\n"
 		"  --cli PATH               the vmdesk command written in menu entries\n"
 		"  --log-level LEVEL        error, warn, info or debug (default info)\n"
 		"  --help, --version\n");
@@ -294,6 +306,7 @@ int main(int argc, char *argv[]) {
 		{"retry-max-ms", required_argument, NULL, 'r'},
 		{"request-timeout-ms", required_argument, NULL, 'q'},
 		{"no-menu", no_argument, NULL, 'n'},
+		{"no-clipboard", no_argument, NULL, 'N'},
 		{"cli", required_argument, NULL, 'x'},
 		{"log-level", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
@@ -306,6 +319,7 @@ int main(int argc, char *argv[]) {
 	h.request_timeout_ms = 30000;
 	int retry_max = 30000;
 	h.menu_enabled = true;
+	h.clipboard_enabled = true;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
@@ -331,6 +345,9 @@ int main(int argc, char *argv[]) {
 		}
 		case 'n':
 			h.menu_enabled = false;
+			break;
+		case 'N':
+			h.clipboard_enabled = false;
 			break;
 		case 'x':
 			cli = optarg;
@@ -448,7 +465,17 @@ int main(int argc, char *argv[]) {
 		return 1;
 	}
 	vd_log(VD_INFO, "listening on %s, %zu VMs", h.socket_path, h.nvms);
+	/* the global clipboard: proxies and `vmdesk clip` reach it on
+	 * $XDG_RUNTIME_DIR/vmdesk/clipboard.sock */
+	if (h.clipboard_enabled) {
+		h.gclip = gclip_create(getenv("XDG_RUNTIME_DIR"));
+		if (h.gclip == NULL) {
+			vd_log(VD_WARN, "the global clipboard is not available");
+		}
+	}
 	run_loop();
+	gclip_destroy(h.gclip);
+	h.gclip = NULL;
 
 	while (h.nclients > 0) {
 		client_destroy(h.clients[0]);

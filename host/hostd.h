@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "host/clipboard/clipboard.h"
 #include "host/menu.h"
 #include "host/vmconf.h"
 #include "protocols/agent-conn.h"
@@ -103,6 +104,8 @@ struct hostd {
 	uint32_t retry_max_ms;
 	int request_timeout_ms;
 	bool quit;
+	bool clipboard_enabled; // run the global clipboard (--no-clipboard: off)
+	struct vd_gclip *gclip; // may be NULL
 };
 
 /* The daemon's state (host/hostd.c). */

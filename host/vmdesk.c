@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "host/clipboard/clip-cli.h"
 #include "protocols/agent-conn.h"
 #include "protocols/agent-wire.h"
 #include "protocols/log.h"
@@ -33,6 +34,8 @@ static void usage(FILE *f) {
 		"  vmdesk apps VM       list the VM's applications\n"
 		"  vmdesk list          list the VMs and their agent channels\n"
 		"  vmdesk status VM     show a VM's agent channel\n"
+		"  vmdesk clip copy|paste|show|clear [DOMAIN]\n"
+		"                       the global clipboard (vmdesk clip --help)\n"
 		"vm-run VM ... is vmdesk run VM ...\n"
 		"With --wait the program's output and exit status come back; vmdesk's own\n"
 		"failures exit 125 (126: cannot execute, 127: not found), bad usage 2.\n");
@@ -299,6 +302,10 @@ int main(int argc, char *argv[]) {
 		} else {
 			break;
 		}
+	}
+	if (strcmp(prog, "vm-run") != 0 && i < argc && strcmp(argv[i], "clip") == 0) {
+		/* the global clipboard has its own socket: "clip" becomes argv[0] */
+		return vd_clip_cli_main(argc - i, argv + i);
 	}
 	if (socket_path[0] == '\0') {
 		fprintf(stderr, "%s: XDG_RUNTIME_DIR is not set; use --socket\n", prog);

@@ -108,6 +108,25 @@ bool clip_link_utf8_valid(const uint8_t *s, size_t size) {
 	return true;
 }
 
+bool clip_link_data_safe(const uint8_t *bytes, size_t size, bool utf8) {
+	if (utf8 && !clip_link_utf8_valid(bytes, size)) {
+		return false;
+	}
+	for (size_t i = 0; i < size; i++) {
+		uint8_t c = bytes[i];
+		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+			return false;
+		}
+		if (utf8 && c == 0xc2 && i + 1 < size && bytes[i + 1] <= 0x9f) {
+			return false; // U+0080..U+009F (a continuation byte: >= 0x80)
+		}
+		if (!utf8 && c >= 0x80 && c <= 0x9f) {
+			return false;
+		}
+	}
+	return true;
+}
+
 bool clip_link_text_valid(const char *text) {
 	size_t len = strlen(text);
 	for (size_t i = 0; i < len; i++) {
@@ -570,8 +589,8 @@ void clip_conn_finish(struct vd_clip_conn *conn) {
 	*conn = (struct vd_clip_conn){ .fd = -1 };
 }
 
-/* in[0..in_size) holds unconsumed bytes; in_skip bytes at the front were
- * consumed by the last clip_conn_next and are dropped on the next call. */
+/* in[0..in_size) holds the start of one frame: clip_conn_read never reads
+ * past the frame's end, clip_conn_next takes it whole. */
 static size_t frame_need(const struct vd_clip_conn *conn) {
 	if (conn->in_size < VD_CLIP_HEADER_SIZE) {
 		return VD_CLIP_HEADER_SIZE;

@@ -89,6 +89,14 @@ bool clip_link_name_valid(const char *name);
 bool clip_link_mime_valid(const char *mime);
 /* RFC 3629 UTF-8: no overlong forms, surrogates or code points past U+10FFFF. */
 bool clip_link_utf8_valid(const uint8_t *bytes, size_t size);
+/*
+ * Clipboard data a terminal cannot be tricked by: no C0 control characters
+ * but tab, newline and carriage return, no DEL, no C1 controls (U+0080 to
+ * U+009F, or bytes 0x80 to 0x9F in ISO 8859-1 data), so no escape sequence
+ * (such as the bracketed-paste terminator ESC [ 201 ~) and no NUL; for
+ * UTF-8 data, valid UTF-8.
+ */
+bool clip_link_data_safe(const uint8_t *bytes, size_t size, bool utf8);
 /* Text: valid UTF-8 without control characters other than \t and \n. */
 bool clip_link_text_valid(const char *text);
 /* Whether a MIME type is a text type the global clipboard moves, and

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host/clipboard/clip-cli.h"
 #include "protocols/clip-link.h"
 
 /*
@@ -52,7 +53,7 @@ static int64_t now_ms(void) {
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int main(int argc, char *argv[]) {
+int vd_clip_cli_main(int argc, char *argv[]) {
 	static const struct option options[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
