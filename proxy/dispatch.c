@@ -335,6 +335,7 @@ void dispatch_request(struct vd_session *session, const uint8_t *data,
 			size = ctx.replacement_size;
 		}
 		vd_wire_put_u32(out, 0, object->upstream_id);
+		session->unfenced += size;
 		if (!vd_connection_queue(&session->upstream, out, size, fds, msg.fd_count)) {
 			vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_NO_MEMORY,
 				"out of memory");

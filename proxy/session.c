@@ -25,6 +25,22 @@
  */
 #define OUT_SLACK (4 * VD_CONNECTION_IN_SIZE)
 /*
+ * Requests queued toward the compositor before the client is read no more.
+ * Small: every request queued (and in the compositor's socket) may still
+ * owe events to the client, which must fit under the client's hard limit
+ * even if the client never reads.
+ */
+#define UPSTREAM_PAUSE 65536
+/*
+ * Fences: after this many bytes of requests, the proxy sends a
+ * wl_display.sync of its own; with FENCES_MAX of them unanswered it reads
+ * no more requests. The compositor's answer comes after every event it owed
+ * for the requests before it, so the events it has not yet sent (or the
+ * proxy not yet read) are bounded whatever the relative speeds of the two.
+ */
+#define FENCE_BYTES 32768
+#define FENCES_MAX 2
+/*
  * Requests read from a client per wakeup. The compositor's replies to one
  * batch must fit in its socket buffer before the proxy reads them (a
  * libwayland compositor drops a client whose buffer overflows), so client
@@ -53,8 +69,10 @@ static void update_masks(struct vd_session *session) {
 	uint32_t client_mask = 0, upstream_mask = 0;
 	/* a client that does not read its events gets no more requests read:
 	 * its requests would only produce more events for it */
-	if (!session->closing && vd_connection_out_size(&session->upstream) < max_queue &&
-			vd_connection_out_size(&session->client) < max_queue) {
+	size_t upstream_pause = max_queue < UPSTREAM_PAUSE ? max_queue : UPSTREAM_PAUSE;
+	if (!session->closing && vd_connection_out_size(&session->upstream) < upstream_pause &&
+			vd_connection_out_size(&session->client) < max_queue &&
+			session->fences_pending < FENCES_MAX) {
 		client_mask |= WL_EVENT_READABLE;
 	}
 	if (vd_connection_out_size(&session->client) > 0) {
@@ -210,11 +228,40 @@ static void session_end(struct vd_session *session) {
 	vd_session_destroy(session);
 }
 
+static void fence_event(struct vd_session *session, struct vd_object *object,
+		const struct vd_wire_message *msg, const int *fds) {
+	/* wl_callback.done: the compositor has sent all it owed before it */
+	if (session->fences_pending > 0) {
+		session->fences_pending--;
+	}
+	object->flags |= VD_OBJECT_CLIENT_GONE; // destroyed by this event
+}
+
+static const struct vd_object_impl fence_impl = {
+	.event = fence_event,
+};
+
+static void maybe_send_fence(struct vd_session *session) {
+	if (session->unfenced < FENCE_BYTES) {
+		return;
+	}
+	struct vd_object *display = vd_object_map_get(&session->upstream_map, DISPLAY_ID);
+	struct vd_object *callback = vd_session_new_object(session, &vd_iface_wl_callback, 1,
+		&fence_impl, NULL);
+	if (callback != NULL && vd_session_request(session, display, 0, "n", callback)) {
+		session->fences_pending++;
+	}
+	session->unfenced = 0;
+}
+
 static bool read_side(struct vd_session *session, bool from_client) {
 	struct vd_connection *conn = from_client ? &session->client : &session->upstream;
 	switch (vd_connection_read(conn, from_client ? CLIENT_READ_SIZE : VD_CONNECTION_IN_SIZE)) {
 	case VD_IO_OK:
 		process_input(session, from_client);
+		if (from_client) {
+			maybe_send_fence(session);
+		}
 		return true;
 	case VD_IO_AGAIN:
 		return true;

@@ -102,6 +102,9 @@ struct vd_session {
 	struct vd_shell *shell; // proxy/shell.h
 	void *clipboard_serials; // proxy/clipboard.c: recent input serials
 
+	size_t unfenced; // request bytes sent since the last fence
+	uint32_t fences_pending; // the proxy's own syncs not yet answered
+
 	bool closing; // a fatal error: flush what is queued, then close
 	bool tearing_down; // no more messages: the session is being freed
 	char error[256]; // why the session ended
