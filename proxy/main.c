@@ -16,6 +16,7 @@
 #include "decoration/render.h"
 #include "decoration/title.h"
 #include "protocols/log.h"
+#include "protocols/number.h"
 #include "proxy/hostd-link.h"
 #include "proxy/policy.h"
 #include "proxy/server.h"
@@ -82,21 +83,6 @@ static int usage_error(const char *fmt, ...) {
 	return EXIT_USAGE;
 }
 
-static bool parse_number(const char *str, unsigned long long min, unsigned long long max,
-		unsigned long long *out) {
-	if (str[0] < '0' || str[0] > '9') {
-		return false;
-	}
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(str, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max) {
-		return false;
-	}
-	*out = v;
-	return true;
-}
-
 enum {
 	OPT_VM = 256,
 	OPT_COLOR,
@@ -131,7 +117,7 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	unsigned long long n;
+	long long n;
 	opterr = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "+:hV", long_options, NULL)) != -1) {
@@ -155,21 +141,21 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 			opts->hostd = optarg;
 			break;
 		case OPT_MAX_OBJECTS:
-			if (!parse_number(optarg, 16, 10000000, &n)) {
+			if (!vd_parse_number(optarg, 16, 10000000, &n)) {
 				return usage_error("--max-objects wants a number from 16 to "
 					"10000000, not '%s'", optarg);
 			}
 			opts->limits.max_objects = (uint32_t)n;
 			break;
 		case OPT_MAX_QUEUE:
-			if (!parse_number(optarg, 65536, 1ull << 30, &n)) {
+			if (!vd_parse_number(optarg, 65536, 1ll << 30, &n)) {
 				return usage_error("--max-queue wants bytes from 65536 to "
 					"1073741824, not '%s'", optarg);
 			}
 			opts->limits.max_queue = (size_t)n;
 			break;
 		case OPT_MAX_FDS:
-			if (!parse_number(optarg, 28, 4096, &n)) {
+			if (!vd_parse_number(optarg, 28, 4096, &n)) {
 				return usage_error("--max-fds wants a number from 28 to 4096, "
 					"not '%s'", optarg);
 			}
@@ -233,11 +219,11 @@ static int listen_fd_from_env(void) {
 	if (pid == NULL || fds == NULL) {
 		return -1;
 	}
-	unsigned long long n;
-	if (!parse_number(pid, 1, INT_MAX, &n) || (pid_t)n != getpid()) {
+	long long n;
+	if (!vd_parse_number(pid, 1, INT_MAX, &n) || (pid_t)n != getpid()) {
 		return -1;
 	}
-	if (!parse_number(fds, 1, 1, &n)) {
+	if (!vd_parse_number(fds, 1, 1, &n)) {
 		vd_log(VD_ERROR, "LISTEN_FDS=%s: exactly one socket is supported", fds);
 		return -2;
 	}

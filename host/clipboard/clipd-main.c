@@ -13,6 +13,7 @@
 #include "host/clipboard/clipboard.h"
 #include "protocols/clip-link.h"
 #include "protocols/log.h"
+#include "protocols/number.h"
 
 /*
  * vmdesk-clipd: the global clipboard module (host/clipboard/clipboard.h)
@@ -56,20 +57,6 @@ static int usage_error(const char *msg, const char *arg) {
 	return 2;
 }
 
-static bool parse_number(const char *s, long long min, long long max, long long *out) {
-	if (s[0] < '0' || s[0] > '9') {
-		return false;
-	}
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max) {
-		return false;
-	}
-	*out = v;
-	return true;
-}
-
 int main(int argc, char *argv[]) {
 	static const struct option options[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -103,14 +90,14 @@ int main(int argc, char *argv[]) {
 			config.host_display = strcmp(optarg, "none") == 0 ? "" : optarg;
 			break;
 		case OPT_MAX_SIZE:
-			if (!parse_number(optarg, 1, VD_CLIP_MAX_DATA, &n)) {
+			if (!vd_parse_number(optarg, 1, VD_CLIP_MAX_DATA, &n)) {
 				return usage_error("--max-size wants bytes from 1 to 2097152, not ",
 					optarg);
 			}
 			config.max_size = (size_t)n;
 			break;
 		case OPT_TIMEOUT:
-			if (!parse_number(optarg, 10, 600000, &n)) {
+			if (!vd_parse_number(optarg, 10, 600000, &n)) {
 				return usage_error("--timeout-ms wants 10 to 600000, not ", optarg);
 			}
 			config.timeout_ms = (int)n;

@@ -6,6 +6,7 @@
 
 #include "host/clipboard/policy.h"
 #include "protocols/clip-link.h"
+#include "protocols/number.h"
 
 #define MAX_FILE_SIZE (1u << 20)
 
@@ -39,20 +40,6 @@ static size_t split(char *line, char **words, size_t max) {
 		words[n++] = w;
 	}
 	return n;
-}
-
-static bool parse_number(const char *s, long long min, long long max, long long *out) {
-	if (s[0] < '0' || s[0] > '9') {
-		return false;
-	}
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max) {
-		return false;
-	}
-	*out = v;
-	return true;
 }
 
 static bool parse_line(struct vd_clip_policy *policy, const char *file, int lineno, char *line,
@@ -106,7 +93,7 @@ static bool parse_line(struct vd_clip_policy *policy, const char *file, int line
 	}
 	long long v;
 	if (strcmp(w[0], "max-size") == 0) {
-		if (n != 2 || !parse_number(w[1], 256, VD_CLIP_MAX_DATA, &v)) {
+		if (n != 2 || !vd_parse_number(w[1], 256, VD_CLIP_MAX_DATA, &v)) {
 			return fail(err, err_size, file, lineno, "max-size wants bytes from 256 "
 				"to %u", VD_CLIP_MAX_DATA);
 		}
@@ -114,7 +101,7 @@ static bool parse_line(struct vd_clip_policy *policy, const char *file, int line
 		return true;
 	}
 	if (strcmp(w[0], "timeout-ms") == 0) {
-		if (n != 2 || !parse_number(w[1], 100, 60000, &v)) {
+		if (n != 2 || !vd_parse_number(w[1], 100, 60000, &v)) {
 			return fail(err, err_size, file, lineno,
 				"timeout-ms wants milliseconds from 100 to 60000");
 		}
