@@ -269,9 +269,9 @@ def test_stale_serial_and_foreign_offer():
 
 @suite.test
 def test_clipd_restart():
-	"""vmdesk-clipd restarts under running proxies: they reconnect, the VMs' own
-	clipboards survive, copy works again."""
-	with Desk() as d:
+	"""vmdesk-hostd (holding the global clipboard) restarts under running
+	proxies: they reconnect, the VMs' own clipboards survive, copy works again."""
+	with Desk(daemon=HostdClipboard) as d:
 		text = unique("survivor")
 		d.copy_in(d.a, text)
 		d.wait_paste(d.a, text)
