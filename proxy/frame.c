@@ -36,6 +36,7 @@
 #define SURFACE_ATTACH 1
 #define SURFACE_DAMAGE 2
 #define SURFACE_COMMIT 6
+#define SURFACE_SET_BUFFER_SCALE 8
 #define SURFACE_DAMAGE_BUFFER 9
 #define SUBSURFACE_DESTROY 0
 #define SUBSURFACE_SET_POSITION 1
@@ -63,6 +64,7 @@ struct vd_frame {
 	bool title_dirty;
 	char *title;
 	int32_t x, y, width, height; // geometry laid out last
+	int32_t scale; // buffer scale of the strips: the client's own
 	struct vd_strip strips[STRIPS];
 };
 
@@ -97,7 +99,8 @@ static const struct vd_object_impl buffer_impl = {
 	.event = buffer_event,
 };
 
-/* Draws a strip into a new shm buffer; NULL on failure. */
+/* Draws a strip into a new shm buffer of width x height (buffer pixels);
+ * NULL on failure. */
 static struct vd_object *render_strip(struct vd_frame *frame, int index, int width,
 		int height) {
 	struct vd_session *session = frame->session;
@@ -122,8 +125,8 @@ static struct vd_object *render_strip(struct vd_frame *frame, int index, int wid
 	}
 	struct vd_color color = session->server->color;
 	bool drawn = index == STRIP_TOP && !frame->popup ?
-		vd_frame_render_title(pixels, width, height, stride, 1, color, session->server->vm,
-			frame->title) :
+		vd_frame_render_title(pixels, width, height, stride, frame->scale, color,
+			session->server->vm, frame->title) :
 		(vd_frame_render_solid(pixels, width, height, stride, color), true);
 	munmap(pixels, size);
 	if (!drawn) {
@@ -162,7 +165,7 @@ static void strip_set_buffer(struct vd_frame *frame, struct vd_strip *strip,
 	if (buffer != NULL) {
 		if (session->shell->compositor->version >= 4) {
 			vd_session_request(session, strip->surface, SURFACE_DAMAGE_BUFFER, "iiii", 0,
-				0, strip->rect.width, strip->rect.height);
+				0, strip->rect.width * frame->scale, strip->rect.height * frame->scale);
 		} else {
 			vd_session_request(session, strip->surface, SURFACE_DAMAGE, "iiii", 0, 0,
 				strip->rect.width, strip->rect.height);
@@ -195,6 +198,7 @@ struct vd_frame *frame_create(struct vd_session *session, struct vd_xdg_surface 
 	frame->xdg = xdg;
 	frame->popup = popup;
 	frame->title_dirty = true;
+	frame->scale = 1;
 	for (int i = 0; i < STRIPS; i++) {
 		struct vd_strip *strip = &frame->strips[i];
 		strip->surface = vd_session_new_object(session, &vd_iface_wl_surface,
@@ -238,7 +242,7 @@ void frame_set_title(struct vd_frame *frame, const char *title) {
 	if (frame->width > 0) {
 		/* redraw now; it shows with the client's next commit */
 		struct vd_geometry g = { frame->x, frame->y, frame->width, frame->height };
-		frame_update(frame, &g);
+		frame_update(frame, &g, frame->scale);
 	}
 }
 
@@ -255,7 +259,7 @@ void frame_raise(struct vd_frame *frame, struct vd_object *child_surface) {
 	}
 }
 
-void frame_update(struct vd_frame *frame, const struct vd_geometry *g) {
+void frame_update(struct vd_frame *frame, const struct vd_geometry *g, int32_t scale) {
 	if (frame == NULL) {
 		return;
 	}
@@ -273,7 +277,21 @@ void frame_update(struct vd_frame *frame, const struct vd_geometry *g) {
 	if (w <= 0 || h <= 0) {
 		return;
 	}
-	bool resized = w != frame->width || h != frame->height || frame->shown_hidden;
+	/* draw at the client's scale (its output's), so the frame is as sharp */
+	if (scale < 1 || scale > VD_FRAME_MAX_SCALE ||
+			session->shell->compositor->version < 3) {
+		scale = 1;
+	}
+	bool rescaled = scale != frame->scale;
+	if (rescaled) {
+		frame->scale = scale;
+		for (int i = 0; i < STRIPS; i++) {
+			vd_session_request(session, frame->strips[i].surface,
+				SURFACE_SET_BUFFER_SCALE, "i", scale);
+		}
+	}
+	bool resized = w != frame->width || h != frame->height || frame->shown_hidden ||
+		rescaled;
 	bool moved = x != frame->x || y != frame->y;
 	if (!resized && !moved && !frame->title_dirty) {
 		return; // the common case: nothing to do on this commit
@@ -295,7 +313,8 @@ void frame_update(struct vd_frame *frame, const struct vd_geometry *g) {
 			strip->buffer == NULL;
 		strip->rect = rect;
 		if (redraw && rect.width > 0 && rect.height > 0) {
-			struct vd_object *buffer = render_strip(frame, i, rect.width, rect.height);
+			struct vd_object *buffer = render_strip(frame, i, rect.width * scale,
+				rect.height * scale);
 			if (buffer != NULL) {
 				strip_set_buffer(frame, strip, buffer);
 			}

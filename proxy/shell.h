@@ -180,8 +180,9 @@ void frame_destroy(struct vd_frame *frame);
 void frame_set_title(struct vd_frame *frame, const char *title);
 void frame_set_hidden(struct vd_frame *frame, bool hidden);
 /* Before the parent surface's commit: lay out around the client's window
- * geometry g (surface coordinates) and draw if needed. */
-void frame_update(struct vd_frame *frame, const struct vd_geometry *g);
+ * geometry g (surface coordinates), drawn at the client's buffer scale, and
+ * draw if needed. */
+void frame_update(struct vd_frame *frame, const struct vd_geometry *g, int32_t scale);
 /* A client subsurface (its wl_surface) was added on the framed surface:
  * stay on top of it. */
 void frame_raise(struct vd_frame *frame, struct vd_object *child_surface);

@@ -173,7 +173,7 @@ void xdg_surface_commit(struct vd_session *session, struct vd_xdg_surface *xdg) 
 			xdg->sent_geometry = want;
 		}
 	}
-	frame_update(xdg->frame, &g);
+	frame_update(xdg->frame, &g, xdg->surface->scale);
 }
 
 bool xdg_surface_handle_set_window_geometry(struct vd_hook_ctx *ctx) {
