@@ -75,6 +75,28 @@ def test_command_wayland_info_sees_filtered_globals():
 
 
 @suite.test
+def test_trace_prints_every_message_with_client_ids():
+	"""--trace (and VMDESK_TRACE=1) print one line per message, requests "->",
+	events "<-", messages the proxy drops " x", all with the client's IDs."""
+	with Sway() as comp:
+		for args, env in ((["--trace"], None), ([], dict(os.environ, VMDESK_TRACE="1"))):
+			result = run_through_proxy(VM, comp.display, ["wayland-info"], args=args, env=env,
+			                           timeout=20)
+			assert result.returncode == 0, result
+			lines = result.stderr.splitlines()
+			wanted = ("-> wl_display@1.get_registry(new wl_registry@2)",
+			          "<- wl_registry@2.global(1, \"",
+			          " x wl_registry@2.global(")  # a global the policy hides
+			for part in wanted:
+				assert any(part in line for line in lines), \
+					"no trace line with %r in:\n%s" % (part, "\n".join(lines[:40]))
+			hidden = [line for line in lines if " x wl_registry@2.global(" in line]
+			assert any("zwlr_layer_shell_v1" in line for line in hidden), hidden[:5]
+		quiet = run_through_proxy(VM, comp.display, ["wayland-info"], timeout=20)
+		assert "wl_display@1.get_registry" not in quiet.stderr, "trace without --trace"
+
+
+@suite.test
 def test_command_foot_with_color_maps_a_window():
 	with Sway() as comp, tempfile.TemporaryDirectory() as tmp:
 		go = os.path.join(tmp, "go")
