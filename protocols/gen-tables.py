@@ -9,6 +9,11 @@
 # version a message appeared in and whether it is a destructor. The proxy
 # parses and validates every message with these tables; nothing about a
 # message is written by hand.
+#
+# The header also names every opcode and enum value, so that no code writes
+# one by hand:
+#   VD_<INTERFACE>_REQUEST_<NAME>, VD_<INTERFACE>_EVENT_<NAME>  opcodes
+#   VD_<INTERFACE>_<ENUM>_<ENTRY>                             enum values
 import sys
 import xml.etree.ElementTree as ET
 
@@ -65,6 +70,33 @@ def message(iface_name, msg, known, out_args):
     }
 
 
+def constants(ifaces):
+    """#defines for every opcode and enum value; a name defined twice is an error."""
+    lines = []
+    seen = {}
+
+    def define(name, value, where):
+        name = name.upper()
+        if name in seen:
+            sys.exit('%s: constant %s also defined by %s' % (where, name, seen[name]))
+        seen[name] = where
+        lines.append('#define %s %s' % (name, value))
+
+    for _, iface in ifaces:
+        iname = iface.get('name')
+        for kind in ('request', 'event'):
+            for i, m in enumerate(iface.findall(kind)):
+                define('VD_%s_%s_%s' % (iname, kind, m.get('name')), i,
+                       '%s.%s' % (iname, m.get('name')))
+        for enum in iface.findall('enum'):
+            for entry in enum.findall('entry'):
+                define('VD_%s_%s_%s' % (iname, enum.get('name'), entry.get('name')),
+                       '%su' % int(entry.get('value'), 0),
+                       '%s.%s.%s' % (iname, enum.get('name'), entry.get('name')))
+        lines.append('')
+    return lines
+
+
 def main():
     if len(sys.argv) < 4:
         sys.exit('usage: gen-tables.py OUTPUT.c OUTPUT.h XML [XML...]')
@@ -74,7 +106,7 @@ def main():
               'struct vd_interface;', '']
     for _, iface in ifaces:
         header.append('extern const struct vd_interface vd_iface_%s;' % iface.get('name'))
-    header += ['', '#endif', '']
+    header += [''] + constants(ifaces) + ['', '#endif', '']
     with open(sys.argv[2], 'w') as f:
         f.write('\n'.join(header))
     out = []
