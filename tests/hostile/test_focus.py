@@ -119,6 +119,9 @@ def run_attack(what, attack, keyboard=True):
 		try:
 			extra = attack(d, win) or []
 			paste_goes_to_host(d, secret, [win] + extra, what)
+		except BaseException:
+			tap.diag("--- proxy a ---\n" + d.a.log()[-6000:])
+			raise
 		finally:
 			win.close()
 
@@ -175,6 +178,7 @@ def test_surface_destroyed_while_focused():
 	but stays connected, its keyboard released."""
 	def attack(d, win):
 		c = win.conn
+		c.on(win.xdg_surface, lambda ev: None)  # no ack_configure once it is gone
 		c.send(win.keyboard, KEYBOARD_RELEASE)
 		c.send(win.toplevel, XDG_TOPLEVEL_DESTROY)
 		c.send(win.xdg_surface, XDG_SURFACE_DESTROY)
