@@ -86,7 +86,8 @@ static long unescape(const char *s, unsigned char *out, size_t out_size) {
 		}
 		char c = s[++i];
 		if (c == 'n' || c == 'r' || c == 't' || c == '\\' || c == '"') {
-			out[n++] = c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : (unsigned char)c;
+			out[n++] = c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' :
+				(unsigned char)c;
 		} else if (c == 'x' && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
 			out[n++] = (unsigned char)(hex_value(s[i + 1]) << 4 | hex_value(s[i + 2]));
 			i += 2;
