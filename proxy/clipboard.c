@@ -1,5 +1,6 @@
 #define LOG_TAG "clipboard"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -8,9 +9,9 @@
 
 #include "protocols/log.h"
 #include "proxy/clipboard.h"
+#include "proxy/focus.h"
 #include "proxy/server.h"
 
-#define SERIALS 16
 #define WRITE_TIMEOUT_MS 10000
 #define READ_CHUNK 65536
 
@@ -28,23 +29,23 @@ static const struct selection_protocol protocols[VD_SELECTION_COUNT] = {
 		.device = &vd_iface_wl_data_device,
 		.source = &vd_iface_wl_data_source,
 		.offer = &vd_iface_wl_data_offer,
-		.device_data_offer = 0,
-		.device_selection = 5,
-		.offer_offer = 0,
-		.source_send = 1,
-		.source_cancelled = 2,
-		.device_set_selection = 1,
+		.device_data_offer = VD_WL_DATA_DEVICE_EVENT_DATA_OFFER,
+		.device_selection = VD_WL_DATA_DEVICE_EVENT_SELECTION,
+		.offer_offer = VD_WL_DATA_OFFER_EVENT_OFFER,
+		.source_send = VD_WL_DATA_SOURCE_EVENT_SEND,
+		.source_cancelled = VD_WL_DATA_SOURCE_EVENT_CANCELLED,
+		.device_set_selection = VD_WL_DATA_DEVICE_REQUEST_SET_SELECTION,
 	},
 	[VD_SELECTION_PRIMARY] = {
 		.device = &vd_iface_zwp_primary_selection_device_v1,
 		.source = &vd_iface_zwp_primary_selection_source_v1,
 		.offer = &vd_iface_zwp_primary_selection_offer_v1,
-		.device_data_offer = 0,
-		.device_selection = 1,
-		.offer_offer = 0,
-		.source_send = 0,
-		.source_cancelled = 1,
-		.device_set_selection = 0,
+		.device_data_offer = VD_ZWP_PRIMARY_SELECTION_DEVICE_V1_EVENT_DATA_OFFER,
+		.device_selection = VD_ZWP_PRIMARY_SELECTION_DEVICE_V1_EVENT_SELECTION,
+		.offer_offer = VD_ZWP_PRIMARY_SELECTION_OFFER_V1_EVENT_OFFER,
+		.source_send = VD_ZWP_PRIMARY_SELECTION_SOURCE_V1_EVENT_SEND,
+		.source_cancelled = VD_ZWP_PRIMARY_SELECTION_SOURCE_V1_EVENT_CANCELLED,
+		.device_set_selection = VD_ZWP_PRIMARY_SELECTION_DEVICE_V1_REQUEST_SET_SELECTION,
 	},
 };
 
@@ -92,13 +93,7 @@ struct vd_clipboard {
 	struct selection selections[VD_SELECTION_COUNT];
 	struct wl_list devices; // device.link
 	struct wl_list transfers; // transfer.link
-	struct vd_session *focus; // may be NULL
-};
-
-/* Per-session input serials, kept in the session's clipboard slot. */
-struct session_serials {
-	uint32_t serials[SERIALS];
-	size_t next;
+	size_t focused_sessions; // sessions with keyboard focus (proxy/focus.c)
 };
 
 static struct vd_clipboard *clipboard_of(struct vd_session *session) {
@@ -179,14 +174,14 @@ static void send_selection_to(struct vd_clipboard *clipboard, struct device *dev
 	vd_session_event(session, device->object, proto->device_selection, "o", offer);
 }
 
-/* Sends a selection to the devices of the focused session. */
+/* Sends a selection to the devices of the focused sessions. */
 static void broadcast(struct vd_clipboard *clipboard, enum vd_selection_type type) {
-	if (clipboard->focus == NULL) {
+	if (clipboard->focused_sessions == 0) {
 		return;
 	}
 	struct device *device;
 	wl_list_for_each(device, &clipboard->devices, link) {
-		if (device->session == clipboard->focus && device->type == type) {
+		if (device->type == type && focus_session_has_focus(device->session)) {
 			send_selection_to(clipboard, device);
 		}
 	}
@@ -305,23 +300,10 @@ bool clipboard_handle_get_device(struct vd_hook_ctx *ctx) {
 	object->impl = &device_impl;
 	object->data = device;
 	wl_list_insert(&clipboard->devices, &device->link);
-	if (clipboard->focus == ctx->session) {
+	if (focus_session_has_focus(ctx->session)) {
 		send_selection_to(clipboard, device);
 	}
 	return true;
-}
-
-static bool serial_recent(struct vd_session *session, uint32_t serial) {
-	const struct session_serials *serials = session->clipboard_serials;
-	if (serials == NULL) {
-		return false;
-	}
-	for (size_t i = 0; i < SERIALS; i++) {
-		if (serials->serials[i] == serial && serial != 0) {
-			return true;
-		}
-	}
-	return false;
 }
 
 bool clipboard_handle_set_selection(struct vd_hook_ctx *ctx) {
@@ -339,8 +321,9 @@ bool clipboard_handle_set_selection(struct vd_hook_ctx *ctx) {
 	if (source != NULL && source->type != type) {
 		return false;
 	}
-	/* as compositors do: only a client that had input recently may set it */
-	if (clipboard->focus != session || !serial_recent(session, serial)) {
+	/* as compositors do: only a client that had input recently may set it;
+	 * here also only while it has keyboard focus (proxy/focus.h) */
+	if (!focus_serial_valid(session, serial)) {
 		vd_log(VD_INFO, "vm=%s pid=%d: selection refused: stale serial %u or no "
 			"keyboard focus", session->server->vm, (int)session->pid, serial);
 		if (source != NULL) {
@@ -554,66 +537,36 @@ bool clipboard_handle_receive(struct vd_hook_ctx *ctx) {
 	return false;
 }
 
-/* Focus */
-
-static struct session_serials *serials_of(struct vd_session *session) {
-	if (session->clipboard_serials == NULL) {
-		session->clipboard_serials = calloc(1, sizeof(struct session_serials));
-	}
-	return session->clipboard_serials;
-}
+/* Focus (proxy/focus.c tells) */
 
 void clipboard_note_serial(struct vd_session *session, uint32_t serial) {
-	struct session_serials *serials = serials_of(session);
-	if (serials != NULL) {
-		serials->serials[serials->next] = serial;
-		serials->next = (serials->next + 1) % SERIALS;
-	}
+	focus_note_serial(session, serial);
 }
 
-void clipboard_keyboard_enter(struct vd_session *session, uint32_t serial) {
+void clipboard_focus_in(struct vd_session *session) {
 	struct vd_clipboard *clipboard = clipboard_of(session);
-	clipboard_note_serial(session, serial);
-	if (clipboard->focus == session) {
-		return;
-	}
-	clipboard->focus = session;
+	/* as a compositor would: the focused client learns the selection */
 	struct device *device;
 	wl_list_for_each(device, &clipboard->devices, link) {
 		if (device->session == session) {
 			send_selection_to(clipboard, device);
 		}
 	}
-	server_focus_changed(session->server, true);
+	if (clipboard->focused_sessions++ == 0) {
+		server_focus_changed(session->server, true);
+	}
 }
 
-void clipboard_keyboard_leave(struct vd_session *session) {
+void clipboard_focus_out(struct vd_session *session) {
 	struct vd_clipboard *clipboard = clipboard_of(session);
-	if (clipboard->focus == session) {
-		clipboard->focus = NULL;
+	assert(clipboard->focused_sessions > 0);
+	if (--clipboard->focused_sessions == 0) {
 		server_focus_changed(session->server, false);
 	}
 }
 
 bool clipboard_has_focus(const struct vd_clipboard *clipboard) {
-	return clipboard->focus != NULL;
-}
-
-bool clipboard_handle_keyboard_event(struct vd_hook_ctx *ctx) {
-	enum { ENTER = 1, LEAVE = 2, KEY = 3 };
-	const struct vd_wire_message *msg = ctx->msg;
-	switch (msg->header.opcode) {
-	case ENTER:
-		clipboard_keyboard_enter(ctx->session, msg->args[0].u);
-		break;
-	case LEAVE:
-		clipboard_keyboard_leave(ctx->session);
-		break;
-	case KEY:
-		clipboard_note_serial(ctx->session, msg->args[0].u);
-		break;
-	}
-	return true;
+	return clipboard->focused_sessions > 0;
 }
 
 /* The global clipboard's side */
@@ -717,12 +670,7 @@ struct vd_clipboard *clipboard_create(struct vd_server *server) {
 }
 
 void clipboard_session_gone(struct vd_clipboard *clipboard, struct vd_session *session) {
-	if (clipboard->focus == session) {
-		clipboard->focus = NULL;
-		server_focus_changed(session->server, false);
-	}
-	free(session->clipboard_serials);
-	session->clipboard_serials = NULL;
+	focus_session_finish(session);
 }
 
 void clipboard_destroy(struct vd_clipboard *clipboard) {

@@ -37,9 +37,12 @@ void clipboard_destroy(struct vd_clipboard *clipboard);
 /* A session ends: forget it. */
 void clipboard_session_gone(struct vd_clipboard *clipboard, struct vd_session *session);
 
-/* Keyboard focus and input serials, from the session's event hooks. */
-void clipboard_keyboard_enter(struct vd_session *session, uint32_t serial);
-void clipboard_keyboard_leave(struct vd_session *session);
+/* Keyboard focus of the VM's sessions, from proxy/focus.c: a session got
+ * or lost focus (on any seat). */
+void clipboard_focus_in(struct vd_session *session);
+void clipboard_focus_out(struct vd_session *session);
+/* An input serial of the client's own objects (proxy/frame.c: pointer
+ * buttons); see focus_note_serial. */
 void clipboard_note_serial(struct vd_session *session, uint32_t serial);
 /* Whether the VM has keyboard focus (one of its windows). */
 bool clipboard_has_focus(const struct vd_clipboard *clipboard);
@@ -75,34 +78,49 @@ bool clipboard_handle_receive(struct vd_hook_ctx *ctx);
 /* Request post-hooks. */
 bool clipboard_handle_create_source(struct vd_hook_ctx *ctx);
 bool clipboard_handle_get_device(struct vd_hook_ctx *ctx);
-/* Event hooks. */
-bool clipboard_handle_keyboard_event(struct vd_hook_ctx *ctx);
 
 #define CLIPBOARD_REQUEST_HOOKS \
-	{ &vd_iface_wl_data_device_manager, 0, clipboard_handle_manager_local }, \
-	{ &vd_iface_wl_data_device_manager, 1, clipboard_handle_manager_local }, \
-	{ &vd_iface_zwp_primary_selection_device_manager_v1, 0, \
+	{ &vd_iface_wl_data_device_manager, \
+		VD_WL_DATA_DEVICE_MANAGER_REQUEST_CREATE_DATA_SOURCE, \
 		clipboard_handle_manager_local }, \
-	{ &vd_iface_zwp_primary_selection_device_manager_v1, 1, \
+	{ &vd_iface_wl_data_device_manager, VD_WL_DATA_DEVICE_MANAGER_REQUEST_GET_DATA_DEVICE, \
 		clipboard_handle_manager_local }, \
-	{ &vd_iface_wl_data_source, 0, clipboard_handle_source_offer }, \
-	{ &vd_iface_zwp_primary_selection_source_v1, 0, clipboard_handle_source_offer }, \
-	{ &vd_iface_wl_data_device, 0, clipboard_handle_start_drag }, \
-	{ &vd_iface_wl_data_device, 1, clipboard_handle_set_selection }, \
-	{ &vd_iface_zwp_primary_selection_device_v1, 0, clipboard_handle_set_selection }, \
-	{ &vd_iface_wl_data_offer, 1, clipboard_handle_receive }, \
-	{ &vd_iface_zwp_primary_selection_offer_v1, 0, clipboard_handle_receive },
+	{ &vd_iface_zwp_primary_selection_device_manager_v1, \
+		VD_ZWP_PRIMARY_SELECTION_DEVICE_MANAGER_V1_REQUEST_CREATE_SOURCE, \
+		clipboard_handle_manager_local }, \
+	{ &vd_iface_zwp_primary_selection_device_manager_v1, \
+		VD_ZWP_PRIMARY_SELECTION_DEVICE_MANAGER_V1_REQUEST_GET_DEVICE, \
+		clipboard_handle_manager_local }, \
+	{ &vd_iface_wl_data_source, VD_WL_DATA_SOURCE_REQUEST_OFFER, \
+		clipboard_handle_source_offer }, \
+	{ &vd_iface_zwp_primary_selection_source_v1, \
+		VD_ZWP_PRIMARY_SELECTION_SOURCE_V1_REQUEST_OFFER, clipboard_handle_source_offer }, \
+	{ &vd_iface_wl_data_device, VD_WL_DATA_DEVICE_REQUEST_START_DRAG, \
+		clipboard_handle_start_drag }, \
+	{ &vd_iface_wl_data_device, VD_WL_DATA_DEVICE_REQUEST_SET_SELECTION, \
+		clipboard_handle_set_selection }, \
+	{ &vd_iface_zwp_primary_selection_device_v1, \
+		VD_ZWP_PRIMARY_SELECTION_DEVICE_V1_REQUEST_SET_SELECTION, \
+		clipboard_handle_set_selection }, \
+	{ &vd_iface_wl_data_offer, VD_WL_DATA_OFFER_REQUEST_RECEIVE, clipboard_handle_receive }, \
+	{ &vd_iface_zwp_primary_selection_offer_v1, \
+		VD_ZWP_PRIMARY_SELECTION_OFFER_V1_REQUEST_RECEIVE, clipboard_handle_receive },
 
 #define CLIPBOARD_REQUEST_POST_HOOKS \
-	{ &vd_iface_wl_data_device_manager, 0, clipboard_handle_create_source }, \
-	{ &vd_iface_wl_data_device_manager, 1, clipboard_handle_get_device }, \
-	{ &vd_iface_zwp_primary_selection_device_manager_v1, 0, \
+	{ &vd_iface_wl_data_device_manager, \
+		VD_WL_DATA_DEVICE_MANAGER_REQUEST_CREATE_DATA_SOURCE, \
 		clipboard_handle_create_source }, \
-	{ &vd_iface_zwp_primary_selection_device_manager_v1, 1, clipboard_handle_get_device },
+	{ &vd_iface_wl_data_device_manager, VD_WL_DATA_DEVICE_MANAGER_REQUEST_GET_DATA_DEVICE, \
+		clipboard_handle_get_device }, \
+	{ &vd_iface_zwp_primary_selection_device_manager_v1, \
+		VD_ZWP_PRIMARY_SELECTION_DEVICE_MANAGER_V1_REQUEST_CREATE_SOURCE, \
+		clipboard_handle_create_source }, \
+	{ &vd_iface_zwp_primary_selection_device_manager_v1, \
+		VD_ZWP_PRIMARY_SELECTION_DEVICE_MANAGER_V1_REQUEST_GET_DEVICE, \
+		clipboard_handle_get_device },
 
-#define CLIPBOARD_EVENT_HOOKS \
-	{ &vd_iface_wl_keyboard, 1, clipboard_handle_keyboard_event }, \
-	{ &vd_iface_wl_keyboard, 2, clipboard_handle_keyboard_event }, \
-	{ &vd_iface_wl_keyboard, 3, clipboard_handle_keyboard_event },
+/* None: the clients' own keyboards say nothing about focus the proxy
+ * trusts; it follows its own keyboards (proxy/focus.h). */
+#define CLIPBOARD_EVENT_HOOKS
 
 #endif

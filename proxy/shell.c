@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "protocols/log.h"
+#include "proxy/focus.h"
 #include "proxy/server.h"
 #include "proxy/shell.h"
 
@@ -17,12 +18,14 @@
 static void registry_event(struct vd_session *session, struct vd_object *object,
 		const struct vd_wire_message *msg, const int *fds) {
 	struct vd_shell *shell = session->shell;
-	if (msg->header.opcode != 0) {
-		return; // global_remove: ours stay bound until the session ends
+	if (msg->header.opcode == VD_WL_REGISTRY_EVENT_GLOBAL_REMOVE) {
+		focus_handle_global_remove(session, msg->args[0].u);
+		return; // the others stay bound until the session ends
 	}
 	uint32_t name = msg->args[0].u;
 	const char *interface = msg->args[1].str.data;
 	uint32_t version = msg->args[2].u;
+	focus_handle_global(session, shell->registry, name, interface, version);
 	struct vd_object **slot = NULL;
 	const struct vd_interface *iface = NULL;
 	uint32_t want = 1;

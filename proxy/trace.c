@@ -11,7 +11,9 @@
 /*
  * --trace / VMDESK_TRACE=1: one line per message, in the style of
  * WAYLAND_DEBUG, with the client's IDs ("->" request, "<-" event, "x" when
- * the proxy dropped it).
+ * the proxy dropped it). Strings are quoted and escaped with vd_log_escape;
+ * the line is written as already escaped (_vd_log_escaped), which still
+ * escapes anything unsafe that got past.
  */
 
 static void put(char *buf, size_t size, size_t *len, const char *fmt, ...)
@@ -30,18 +32,24 @@ static void put(char *buf, size_t size, size_t *len, const char *fmt, ...) {
 	}
 }
 
+/* A peer's bytes, escaped (protocols/log.h); false if they were cut. */
+static bool put_escaped(char *buf, size_t size, size_t *len, const char *str, unsigned flags) {
+	if (*len + 1 >= size) {
+		return false;
+	}
+	size_t str_len = strlen(str);
+	size_t done = vd_log_escape(buf + *len, size - *len, str, str_len, flags);
+	*len += strlen(buf + *len);
+	return done == str_len;
+}
+
+/* A peer's string, quoted: one line, no control sequence, no quote that
+ * could end it early. A cut string has no closing quote. */
 static void put_string(char *buf, size_t size, size_t *len, const char *str) {
 	put(buf, size, len, "\"");
-	for (const char *p = str; *p != '\0' && *len + 8 < size; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-			put(buf, size, len, "\\x%02x", c);
-		} else {
-			buf[(*len)++] = (char)c;
-			buf[*len] = '\0';
-		}
+	if (put_escaped(buf, size - 1, len, str, VD_LOG_ESCAPE_QUOTES)) {
+		put(buf, size, len, "\"");
 	}
-	put(buf, size, len, "\"");
 }
 
 void trace_message(struct vd_session *session, bool from_client, const struct vd_object *object,
@@ -92,7 +100,9 @@ void trace_message(struct vd_session *session, bool from_client, const struct vd
 					vd_object_map_get(&session->upstream_map, id);
 				id = target != NULL ? target->client_id : 0;
 			}
-			put(line, sizeof(line), &len, "new %s@%u", arg->new_interface, id);
+			put(line, sizeof(line), &len, "new ");
+			put_escaped(line, sizeof(line), &len, arg->new_interface, 0);
+			put(line, sizeof(line), &len, "@%u", id);
 			break;
 		}
 		case VD_ARG_ARRAY:
@@ -104,5 +114,5 @@ void trace_message(struct vd_session *session, bool from_client, const struct vd
 		}
 	}
 	put(line, sizeof(line), &len, ")");
-	_vd_log(VD_INFO, LOG_TAG, "%s", line);
+	_vd_log_escaped(VD_INFO, LOG_TAG, line);
 }

@@ -35,6 +35,7 @@ CLIP = os.environ.get("VMDESK_CLIP") or os.path.join(BUILD, "host", "clipboard",
 SEAT_GET_KEYBOARD = 1
 KEYBOARD_EV_KEYMAP = 0
 KEYBOARD_EV_ENTER = 1
+KEYBOARD_EV_LEAVE = 2
 DDM_CREATE_DATA_SOURCE = 0
 DDM_GET_DATA_DEVICE = 1
 SOURCE_OFFER = 0
@@ -127,8 +128,9 @@ class KbWindow(w.Window):
 	def __init__(self, path, app_id):
 		c = self.conn = w.connect(path)
 		self.enter_serial = None
+		self.focused = False
 		self.sends = []  # (mime, fd) asked of our sources
-		self.on_send = None
+		self.on_send = {}  # source id -> its on_send
 		self.offers = []
 		self.seat = c.bind_global("wl_seat", 5)
 		c.on(self.seat, lambda ev: None)
@@ -185,6 +187,9 @@ class KbWindow(w.Window):
 			os.close(self.conn.take_fd())
 		elif ev.opcode == KEYBOARD_EV_ENTER:
 			self.enter_serial = ev.uint(0)
+			self.focused = True
+		elif ev.opcode == KEYBOARD_EV_LEAVE:
+			self.focused = False
 
 	def _on_device(self, ev):
 		if ev.opcode == DEVICE_EV_DATA_OFFER:
@@ -198,19 +203,23 @@ class KbWindow(w.Window):
 			mime, _ = w.decode_string(ev.payload, 0)
 			fd = self.conn.take_fd()
 			self.sends.append((mime, fd))
-			if self.on_send is not None:
-				self.on_send(mime, fd)
+			self.on_send[ev.object_id](mime, fd)
 
 	def wait_enter(self, timeout=10):
-		self.conn.dispatch_until(lambda: self.enter_serial is not None, timeout,
-		                         "wl_keyboard.enter")
+		"""Until the window has keyboard focus; returns the serial of its enter.
+
+		Serials expire when focus leaves (another window, e.g. a wl-paste, took it
+		meanwhile): what the compositor sent so far is read first."""
+		self.conn.roundtrip()
+		self.conn.dispatch_until(lambda: self.focused, timeout, "wl_keyboard.enter")
 		return self.enter_serial
 
 	def set_selection(self, mimes, on_send, serial=None):
-		"""Offers mimes; on_send(mime, fd) serves each request (it owns fd)."""
+		"""Offers mimes from a new source; on_send(mime, fd) serves each request
+		made of that source (it owns fd)."""
 		c = self.conn
-		self.on_send = on_send
 		source = c.new_id("wl_data_source")
+		self.on_send[source] = on_send
 		c.on(source, self._on_source)
 		c.send(self.ddm, DDM_CREATE_DATA_SOURCE, w.new_id(source))
 		for mime in mimes:

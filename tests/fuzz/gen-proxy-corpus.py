@@ -54,6 +54,27 @@ def basic():
     return out
 
 
+def focus():
+    """The proxy's own seat (ID 3 on the compositor side, after its registry)
+    and keyboard (4): capabilities, enter, key, leave, a client's selection,
+    losing the keyboard, global_remove."""
+    out = rec(S, msg(2, 0, 6, 'wl_seat', 7))
+    out += rec(S, msg(3, 0, 3) + msg(3, 1, 'seat0'))  # capabilities: pointer+keyboard
+    out += rec(S, msg(4, 1, 10, 99, b'') + msg(4, 3, 11, 0, 30, 1) + msg(4, 4, 12, 0, 0, 0, 0))
+    out += rec(C, msg(1, 1, 2) + msg(1, 0, 3))  # get_registry(2), sync(3)
+    out += rec(S, msg(5, 0, 1, 'wl_data_device_manager', 3) + msg(5, 0, 6, 'wl_seat', 7) +
+               msg(6, 0, 7) + msg(1, 1, 6))
+    # bind ddm as 4, seat as 5; device 6, source 7 with a type, selection with serial 11
+    out += rec(C, msg(2, 0, 1, 'wl_data_device_manager', 3, 4) + msg(2, 0, 2, 'wl_seat', 7, 5) +
+               msg(4, 1, 6, 5) + msg(4, 0, 7) + msg(7, 0, 'text/plain') + msg(6, 1, 7, 11))
+    out += rec(S, msg(4, 2, 13, 99))  # leave
+    out += rec(C, msg(6, 1, 7, 11))  # the serial expired
+    out += rec(S, msg(4, 1, 14, 99, b'') + msg(3, 0, 1))  # enter, then no keyboard
+    out += rec(S, msg(3, 0, 2) + msg(4, 1, 15, 99, b''))  # a keyboard again
+    out += rec(S, msg(2, 1, 6))  # global_remove of the seat
+    return out
+
+
 def hostile():
     out = rec(C, msg(1, 1, 2))
     out += rec(C, msg(2, 0, 99, 'wl_compositor', 4, 3))  # bind to a hidden name
@@ -69,7 +90,7 @@ def main():
         os.path.dirname(__file__), 'corpus', 'fuzz-proxy')
     os.makedirs(out_dir, exist_ok=True)
     for name, data in (('basic', basic()), ('hostile', hostile()),
-                       ('garbage-upstream', garbage_upstream())):
+                       ('garbage-upstream', garbage_upstream()), ('focus', focus())):
         with open(os.path.join(out_dir, name), 'wb') as f:
             f.write(data)
 
