@@ -300,7 +300,7 @@ static void emit_surface(struct vd_session *session, struct crop_list *list,
 				"");
 			child->upstream_desync = false;
 		}
-		if (child->surface == NULL || node_for(list, child->surface) == NULL) {
+		if (child->surface == NULL || list == NULL || node_for(list, child->surface) == NULL) {
 			continue;
 		}
 		if (!child->placed || child->sent_x != child->want_x ||
@@ -347,13 +347,19 @@ static bool close_upward(struct crop_ctx *ctx, struct crop_list *list, struct vd
 void crop_tree(struct vd_session *session, struct vd_surface *root,
 		const struct vd_geometry *geometry) {
 	struct crop_ctx ctx = { .session = session, .g = *geometry };
+	struct crop_want root_want = { .ox = ctx.g.x, .oy = ctx.g.y };
+	if (wl_list_empty(&root->children)) {
+		/* the common case: a window of one surface */
+		root_want.viewport = compose(root, ctx.g.x, ctx.g.y, ctx.g.width, ctx.g.height);
+		emit_surface(session, NULL, root, &root_want);
+		return;
+	}
 	struct crop_list *list = calloc(2, sizeof(*list));
 	if (list == NULL) {
 		vd_session_client_error(session, 1, VD_WL_DISPLAY_ERROR_NO_MEMORY, "out of memory");
 		return;
 	}
 	struct crop_list *applied = &list[1];
-	struct crop_want root_want = { .ox = ctx.g.x, .oy = ctx.g.y };
 	/* lay out; applying what is pending on the surfaces that must be
 	 * committed changes them, so again until nothing more is applied
 	 * (each round applies at least one surface's pending state) */
