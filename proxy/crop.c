@@ -260,6 +260,10 @@ static bool send_viewport(struct vd_session *session, struct vd_surface *surface
 			surface->object);
 	}
 	struct vd_object *vp = surface->own_viewport;
+	vd_log(VD_DEBUG, "vm=%s: wl_surface@%u viewport %s%d,%d %dx%d (fixed) -> %s%dx%d",
+		session->server->vm, surface->object->client_id, want->has_src ? "" : "unset ",
+		want->src_x, want->src_y, want->src_width, want->src_height,
+		want->has_dst ? "" : "unset ", want->dst_width, want->dst_height);
 	if (want->has_src) {
 		vd_session_request(session, vp, VD_WP_VIEWPORT_REQUEST_SET_SOURCE, "ffff",
 			want->src_x, want->src_y, want->src_width, want->src_height);
