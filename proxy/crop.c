@@ -234,6 +234,18 @@ static void send_input_region(struct vd_session *session, struct vd_surface *sur
 	surface->input_dy = -oy;
 }
 
+/* The compositor destroyed the proxy's viewport (with its surface). */
+static void own_viewport_gone(struct vd_session *session, struct vd_object *object) {
+	struct vd_surface *surface = object->data;
+	if (surface != NULL && surface->own_viewport == object) {
+		surface->own_viewport = NULL;
+	}
+}
+
+static const struct vd_object_impl own_viewport_impl = {
+	.gone = own_viewport_gone,
+};
+
 static bool send_viewport(struct vd_session *session, struct vd_surface *surface,
 		const struct vd_viewport_rect *want) {
 	struct vd_shell *shell = session->shell;
@@ -249,7 +261,7 @@ static bool send_viewport(struct vd_session *session, struct vd_surface *surface
 			return false;
 		}
 		surface->own_viewport = vd_session_new_object(session, &vd_iface_wp_viewport, 1,
-			NULL, NULL);
+			&own_viewport_impl, surface);
 		if (surface->own_viewport == NULL) {
 			vd_session_client_error(session, 1, VD_WL_DISPLAY_ERROR_NO_MEMORY,
 				"out of memory");

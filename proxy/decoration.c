@@ -38,8 +38,17 @@ static void own_decoration_event(struct vd_session *session, struct vd_object *o
 	/* configure: whatever the compositor answers, the frame is drawn */
 }
 
+/* The compositor destroyed it (wlroots does, with the toplevel's surface). */
+static void own_decoration_gone(struct vd_session *session, struct vd_object *object) {
+	struct vd_toplevel *toplevel = object->data;
+	if (toplevel != NULL && toplevel->decoration == object) {
+		toplevel->decoration = NULL;
+	}
+}
+
 static const struct vd_object_impl own_decoration_impl = {
 	.event = own_decoration_event,
+	.gone = own_decoration_gone,
 };
 
 void decoration_toplevel_created(struct vd_session *session, struct vd_toplevel *toplevel) {
@@ -48,7 +57,7 @@ void decoration_toplevel_created(struct vd_session *session, struct vd_toplevel 
 		return;
 	}
 	toplevel->decoration = vd_session_new_object(session, &vd_iface_zxdg_toplevel_decoration_v1,
-		1, &own_decoration_impl, NULL);
+		1, &own_decoration_impl, toplevel);
 	if (toplevel->decoration == NULL) {
 		return;
 	}

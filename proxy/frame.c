@@ -204,9 +204,27 @@ static void frame_fail(struct vd_frame *frame, int width, int height) {
 		"vmdesk-proxy: cannot draw this window's frame");
 }
 
-/* Surfaces */
+/* Surfaces: the compositor could destroy a strip's objects (as some do a
+ * role object with its surface); the frame then forgets them. */
 
-static const struct vd_object_impl strip_surface_impl = { 0 };
+static void strip_object_gone(struct vd_session *session, struct vd_object *object) {
+	struct vd_frame *frame = object->data;
+	for (int i = 0; frame != NULL && i < STRIPS; i++) {
+		if (frame->strips[i].surface == object) {
+			frame->strips[i].surface = NULL;
+		}
+		if (frame->strips[i].subsurface == object) {
+			frame->strips[i].subsurface = NULL;
+		}
+	}
+}
+
+static const struct vd_object_impl strip_surface_impl = {
+	.gone = strip_object_gone,
+};
+static const struct vd_object_impl strip_subsurface_impl = {
+	.gone = strip_object_gone,
+};
 
 struct vd_frame *frame_create(struct vd_session *session, struct vd_xdg_surface *xdg,
 		bool popup) {
@@ -235,7 +253,7 @@ struct vd_frame *frame_create(struct vd_session *session, struct vd_xdg_surface 
 		strip->surface = vd_session_new_object(session, &vd_iface_wl_surface,
 			shell->compositor->version, &strip_surface_impl, frame);
 		strip->subsurface = vd_session_new_object(session, &vd_iface_wl_subsurface, 1,
-			NULL, NULL);
+			&strip_subsurface_impl, frame);
 		if (strip->surface == NULL || strip->subsurface == NULL) {
 			frame_destroy(frame);
 			vd_session_client_error(session, 1, VD_WL_DISPLAY_ERROR_NO_MEMORY,
