@@ -30,6 +30,7 @@
 /* One per process: building a pango context and loading fonts costs far more
  * than drawing a strip. Not thread-safe, like the rest of the proxy. */
 static struct {
+	int unknown_glyphs; // in the last strip drawn
 	PangoFontMap *font_map;
 	PangoContext *context;
 	PangoLayout *label;
@@ -89,10 +90,10 @@ static uint32_t argb(struct vd_color color) {
 	return 0xff000000u | (uint32_t)color.r << 16 | (uint32_t)color.g << 8 | color.b;
 }
 
-void vd_frame_render_solid(uint32_t *pixels, int width, int height, int stride_bytes,
+bool vd_frame_render_solid(uint32_t *pixels, int width, int height, int stride_bytes,
 		struct vd_color color) {
 	if (!buffer_valid(pixels, width, height, stride_bytes)) {
-		return;
+		return false;
 	}
 	uint32_t value = argb(color);
 	for (int y = 0; y < height; y++) {
@@ -101,6 +102,7 @@ void vd_frame_render_solid(uint32_t *pixels, int width, int height, int stride_b
 			row[x] = value;
 		}
 	}
+	return true;
 }
 
 void vd_frame_render_finish(void) {
@@ -233,6 +235,7 @@ static void draw_text(cairo_t *cr, int width, int height, int scale, const char 
 	int baseline = label_y + label_baseline;
 	show_layout_clipped(cr, text_cache.label, padding, label_y, 0, padding + label_max,
 		height);
+	text_cache.unknown_glyphs += pango_layout_get_unknown_glyphs_count(text_cache.label);
 
 	int title_x = padding + label_width + gap;
 	int title_max = width - padding - title_x;
@@ -244,6 +247,11 @@ static void draw_text(cairo_t *cr, int width, int height, int scale, const char 
 		&title_height, &title_baseline);
 	show_layout_clipped(cr, text_cache.title, title_x, baseline - title_baseline, title_x,
 		title_max, height);
+	text_cache.unknown_glyphs += pango_layout_get_unknown_glyphs_count(text_cache.title);
+}
+
+int vd_frame_render_unknown_glyphs(void) {
+	return text_cache.unknown_glyphs;
 }
 
 bool vd_frame_render_title(uint32_t *pixels, int width, int height, int stride_bytes, int scale,
@@ -271,6 +279,7 @@ bool vd_frame_render_title(uint32_t *pixels, int width, int height, int stride_b
 	cairo_paint(cr);
 
 	cairo_set_operator(cr, CAIRO_OPERATOR_OVER);
+	text_cache.unknown_glyphs = 0;
 	struct vd_color text = vd_color_text_for(color);
 	cairo_set_source_rgb(cr, text.r / 255.0, text.g / 255.0, text.b / 255.0);
 	draw_text(cr, width, height, scale, vm_text, title_text);

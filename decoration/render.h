@@ -113,9 +113,13 @@ int vd_frame_stride(int width);
 bool vd_frame_render_title(uint32_t *pixels, int width, int height, int stride_bytes, int scale,
 	struct vd_color color, const char *vm, const char *title);
 
-/* Fills pixels with the opaque color (does nothing on out-of-range
- * arguments). */
-void vd_frame_render_solid(uint32_t *pixels, int width, int height, int stride_bytes,
+/* Number of glyphs in the last title strip drawn that no font on this
+ * machine has (pango draws them as boxes with the code point). */
+int vd_frame_render_unknown_glyphs(void);
+
+/* Fills pixels with the opaque color; false (pixels untouched) on
+ * out-of-range arguments. */
+bool vd_frame_render_solid(uint32_t *pixels, int width, int height, int stride_bytes,
 	struct vd_color color);
 
 /* Builds the per-process text rendering cache (pango context, fonts for

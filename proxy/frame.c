@@ -8,7 +8,6 @@
 
 #include "decoration/render.h"
 #include "protocols/log.h"
-#include "proxy/clipboard.h"
 #include "proxy/server.h"
 #include "proxy/shell.h"
 
@@ -16,43 +15,25 @@
  * A VM window's frame: five strips around the window geometry, each a
  * subsurface the proxy creates on the client's own compositor connection.
  * The client cannot name these objects, so it cannot move, cover or
- * repaint them. The strips are synchronized subsurfaces: whatever the proxy
- * changes lands atomically with the client's next commit, which the proxy
- * forwards right after its own requests, so no round trip is added.
+ * repaint them; they stay above every subsurface it adds. The strips are
+ * synchronized subsurfaces: whatever the proxy changes lands atomically
+ * with the root's next commit, which the proxy forwards right after its own
+ * requests, so no round trip is added. A new title alone is shown at once
+ * instead: the title strip is desynchronized for that one commit.
+ *
+ * A frame that cannot be drawn ends its client: a window is never shown
+ * without its frame.
  */
 
 #define STRIPS VD_FRAME_PART_COUNT
-#define STRIP_TOP VD_FRAME_TOP
-#define STRIP_LEFT VD_FRAME_LEFT
-#define STRIP_RIGHT VD_FRAME_RIGHT
-#define STRIP_BOTTOM VD_FRAME_BOTTOM
-#define STRIP_CORNER VD_FRAME_CORNER
 #define CORNER 16 // px at the ends of a strip that resize diagonally
-
-/* requests */
-#define COMPOSITOR_CREATE_SURFACE 0
-#define SUBCOMPOSITOR_GET_SUBSURFACE 1
-#define SURFACE_DESTROY 0
-#define SURFACE_ATTACH 1
-#define SURFACE_DAMAGE 2
-#define SURFACE_COMMIT 6
-#define SURFACE_SET_BUFFER_SCALE 8
-#define SURFACE_DAMAGE_BUFFER 9
-#define SUBSURFACE_DESTROY 0
-#define SUBSURFACE_SET_POSITION 1
-#define SUBSURFACE_PLACE_ABOVE 2
-#define SHM_CREATE_POOL 0
-#define SHM_POOL_CREATE_BUFFER 0
-#define SHM_POOL_DESTROY 1
-#define BUFFER_DESTROY 0
-#define BUFFER_EVENT_RELEASE 0
-#define XDG_TOPLEVEL_MOVE 5
-#define XDG_TOPLEVEL_RESIZE 6
+#define CAIRO_MAX_SIZE 32767 // cairo's largest image side
 
 struct vd_strip {
 	struct vd_object *surface, *subsurface;
 	struct vd_object *buffer; // attached; its data points back here
-	struct vd_frame_rect rect; // relative to the surface origin
+	bool buffer_released; // the compositor released it while still attached
+	struct vd_frame_rect rect; // relative to the window geometry's corner
 	bool placed;
 };
 
@@ -64,16 +45,21 @@ struct vd_frame {
 	bool title_dirty;
 	char *title;
 	int32_t x, y, width, height; // geometry laid out last
-	int32_t scale; // buffer scale of the strips: the client's own
+	int32_t scale; // buffer scale of the strips
+	struct wl_event_source *title_idle; // a title-only redraw is due
 	struct vd_strip strips[STRIPS];
 };
+
+/* Frame buffers alive in this process, for the debug log (and the tests
+ * that check that none leak). */
+static size_t live_buffers;
 
 static struct vd_frame_style frame_style(bool popup) {
 	return popup ? VD_FRAME_STYLE_POPUP : VD_FRAME_STYLE_TOPLEVEL;
 }
 
-void frame_extents(int32_t *left, int32_t *top, int32_t *right, int32_t *bottom) {
-	struct vd_frame_style style = VD_FRAME_STYLE_TOPLEVEL;
+void frame_extents(bool popup, int32_t *left, int32_t *top, int32_t *right, int32_t *bottom) {
+	struct vd_frame_style style = frame_style(popup);
 	struct vd_frame_extents extents = vd_frame_extents(&style);
 	*left = extents.left;
 	*top = extents.top;
@@ -81,22 +67,44 @@ void frame_extents(int32_t *left, int32_t *top, int32_t *right, int32_t *bottom)
 	*bottom = extents.bottom;
 }
 
-/* Buffers */
+/* Buffers: each is destroyed once it is neither attached nor in use by the
+ * compositor. A compositor may release a buffer while it is still attached
+ * (GPU renderers release shm buffers once uploaded); such a buffer goes as
+ * soon as it is replaced. */
+
+static void buffer_destroy(struct vd_session *session, struct vd_object *buffer) {
+	if (buffer == NULL) {
+		return;
+	}
+	live_buffers--;
+	vd_session_destroy_object(session, buffer, VD_WL_BUFFER_REQUEST_DESTROY);
+}
 
 static void buffer_event(struct vd_session *session, struct vd_object *buffer,
 		const struct vd_wire_message *msg, const int *fds) {
-	if (msg->header.opcode != BUFFER_EVENT_RELEASE) {
+	if (msg->header.opcode != VD_WL_BUFFER_EVENT_RELEASE) {
 		return;
 	}
 	struct vd_strip *strip = buffer->data;
 	if (strip != NULL) {
-		return; // still the strip's current content
+		strip->buffer_released = true; // still attached: goes when replaced
+		return;
 	}
-	vd_session_destroy_object(session, buffer, BUFFER_DESTROY);
+	buffer_destroy(session, buffer);
+}
+
+static void buffer_gone(struct vd_session *session, struct vd_object *buffer) {
+	/* the session ends with the buffer still waiting */
+	struct vd_strip *strip = buffer->data;
+	if (strip != NULL && strip->buffer == buffer) {
+		strip->buffer = NULL;
+	}
+	live_buffers--;
 }
 
 static const struct vd_object_impl buffer_impl = {
 	.event = buffer_event,
+	.gone = buffer_gone,
 };
 
 /* Draws a strip into a new shm buffer of width x height (buffer pixels);
@@ -106,6 +114,9 @@ static struct vd_object *render_strip(struct vd_frame *frame, int index, int wid
 	struct vd_session *session = frame->session;
 	struct vd_shell *shell = session->shell;
 	int stride = vd_frame_stride(width);
+	if (stride <= 0 || height <= 0) {
+		return NULL;
+	}
 	size_t size = (size_t)stride * (size_t)height;
 	int fd = memfd_create("vmdesk-frame", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0) {
@@ -124,10 +135,10 @@ static struct vd_object *render_strip(struct vd_frame *frame, int index, int wid
 		return NULL;
 	}
 	struct vd_color color = session->server->color;
-	bool drawn = index == STRIP_TOP && !frame->popup ?
+	bool drawn = index == VD_FRAME_TOP && !frame->popup ?
 		vd_frame_render_title(pixels, width, height, stride, frame->scale, color,
 			session->server->vm, frame->title) :
-		(vd_frame_render_solid(pixels, width, height, stride, color), true);
+		vd_frame_render_solid(pixels, width, height, stride, color);
 	munmap(pixels, size);
 	if (!drawn) {
 		close(fd);
@@ -139,14 +150,17 @@ static struct vd_object *render_strip(struct vd_frame *frame, int index, int wid
 		&buffer_impl, NULL);
 	if (pool == NULL || buffer == NULL) {
 		close(fd);
-		vd_session_destroy_object(session, pool, SHM_POOL_DESTROY);
-		vd_session_destroy_object(session, buffer, BUFFER_DESTROY);
+		vd_session_destroy_object(session, pool, VD_WL_SHM_POOL_REQUEST_DESTROY);
+		vd_session_destroy_object(session, buffer, VD_WL_BUFFER_REQUEST_DESTROY);
 		return NULL;
 	}
-	vd_session_request(session, shell->shm, SHM_CREATE_POOL, "nhi", pool, fd, (int32_t)size);
-	vd_session_request(session, pool, SHM_POOL_CREATE_BUFFER, "niiiiu", buffer, 0, width,
-		height, stride, 0 /* argb8888 */);
-	vd_session_destroy_object(session, pool, SHM_POOL_DESTROY);
+	live_buffers++;
+	vd_session_request(session, shell->shm, VD_WL_SHM_REQUEST_CREATE_POOL, "nhi", pool, fd,
+		(int32_t)size);
+	vd_session_request(session, pool, VD_WL_SHM_POOL_REQUEST_CREATE_BUFFER, "niiiiu", buffer, 0,
+		width, height, stride, VD_WL_SHM_FORMAT_ARGB8888);
+	vd_session_destroy_object(session, pool, VD_WL_SHM_POOL_REQUEST_DESTROY);
+	vd_log(VD_DEBUG, "vm=%s: frame buffers alive: %zu", session->server->vm, live_buffers);
 	return buffer;
 }
 
@@ -154,29 +168,63 @@ static void strip_set_buffer(struct vd_frame *frame, struct vd_strip *strip,
 		struct vd_object *buffer) {
 	struct vd_session *session = frame->session;
 	if (strip->buffer != NULL) {
-		/* the old one goes when the compositor releases it */
-		strip->buffer->data = NULL;
+		if (strip->buffer_released) {
+			buffer_destroy(session, strip->buffer); // the compositor is done with it
+		} else {
+			strip->buffer->data = NULL; // goes when the compositor releases it
+		}
 	}
 	strip->buffer = buffer;
+	strip->buffer_released = false;
 	if (buffer != NULL) {
 		buffer->data = strip;
 	}
-	vd_session_request(session, strip->surface, SURFACE_ATTACH, "oii", buffer, 0, 0);
+	vd_session_request(session, strip->surface, VD_WL_SURFACE_REQUEST_ATTACH, "oii", buffer,
+		0, 0);
 	if (buffer != NULL) {
 		if (session->shell->compositor->version >= 4) {
-			vd_session_request(session, strip->surface, SURFACE_DAMAGE_BUFFER, "iiii", 0,
-				0, strip->rect.width * frame->scale, strip->rect.height * frame->scale);
+			vd_session_request(session, strip->surface, VD_WL_SURFACE_REQUEST_DAMAGE_BUFFER,
+				"iiii", 0, 0, strip->rect.width * frame->scale,
+				strip->rect.height * frame->scale);
 		} else {
-			vd_session_request(session, strip->surface, SURFACE_DAMAGE, "iiii", 0, 0,
-				strip->rect.width, strip->rect.height);
+			vd_session_request(session, strip->surface, VD_WL_SURFACE_REQUEST_DAMAGE, "iiii",
+				0, 0, strip->rect.width, strip->rect.height);
 		}
 	}
-	vd_session_request(session, strip->surface, SURFACE_COMMIT, "");
+	vd_session_request(session, strip->surface, VD_WL_SURFACE_REQUEST_COMMIT, "");
 }
 
-/* Surfaces */
+/* The frame cannot be drawn: the window must not show without it. */
+static void frame_fail(struct vd_frame *frame, int width, int height) {
+	struct vd_session *session = frame->session;
+	vd_log(VD_ERROR, "vm=%s pid=%d: cannot draw a window frame (%dx%d at scale %d): "
+		"closing the client", session->server->vm, (int)session->pid, width, height,
+		frame->scale);
+	vd_session_client_error(session, 1, VD_WL_DISPLAY_ERROR_IMPLEMENTATION,
+		"vmdesk-proxy: cannot draw this window's frame");
+}
 
-static const struct vd_object_impl strip_surface_impl = { 0 };
+/* Surfaces: the compositor could destroy a strip's objects (as some do a
+ * role object with its surface); the frame then forgets them. */
+
+static void strip_object_gone(struct vd_session *session, struct vd_object *object) {
+	struct vd_frame *frame = object->data;
+	for (int i = 0; frame != NULL && i < STRIPS; i++) {
+		if (frame->strips[i].surface == object) {
+			frame->strips[i].surface = NULL;
+		}
+		if (frame->strips[i].subsurface == object) {
+			frame->strips[i].subsurface = NULL;
+		}
+	}
+}
+
+static const struct vd_object_impl strip_surface_impl = {
+	.gone = strip_object_gone,
+};
+static const struct vd_object_impl strip_subsurface_impl = {
+	.gone = strip_object_gone,
+};
 
 struct vd_frame *frame_create(struct vd_session *session, struct vd_xdg_surface *xdg,
 		bool popup) {
@@ -192,6 +240,7 @@ struct vd_frame *frame_create(struct vd_session *session, struct vd_xdg_surface 
 	}
 	struct vd_frame *frame = calloc(1, sizeof(*frame));
 	if (frame == NULL) {
+		vd_session_client_error(session, 1, VD_WL_DISPLAY_ERROR_NO_MEMORY, "out of memory");
 		return NULL;
 	}
 	frame->session = session;
@@ -204,15 +253,18 @@ struct vd_frame *frame_create(struct vd_session *session, struct vd_xdg_surface 
 		strip->surface = vd_session_new_object(session, &vd_iface_wl_surface,
 			shell->compositor->version, &strip_surface_impl, frame);
 		strip->subsurface = vd_session_new_object(session, &vd_iface_wl_subsurface, 1,
-			NULL, NULL);
+			&strip_subsurface_impl, frame);
 		if (strip->surface == NULL || strip->subsurface == NULL) {
 			frame_destroy(frame);
+			vd_session_client_error(session, 1, VD_WL_DISPLAY_ERROR_NO_MEMORY,
+				"out of memory");
 			return NULL;
 		}
-		vd_session_request(session, shell->compositor, COMPOSITOR_CREATE_SURFACE, "n",
-			strip->surface);
-		vd_session_request(session, shell->subcompositor, SUBCOMPOSITOR_GET_SUBSURFACE,
-			"noo", strip->subsurface, strip->surface, xdg->surface->object);
+		vd_session_request(session, shell->compositor,
+			VD_WL_COMPOSITOR_REQUEST_CREATE_SURFACE, "n", strip->surface);
+		vd_session_request(session, shell->subcompositor,
+			VD_WL_SUBCOMPOSITOR_REQUEST_GET_SUBSURFACE, "noo", strip->subsurface,
+			strip->surface, xdg->surface->object);
 	}
 	return frame;
 }
@@ -222,14 +274,43 @@ void frame_destroy(struct vd_frame *frame) {
 		return;
 	}
 	struct vd_session *session = frame->session;
+	if (frame->title_idle != NULL) {
+		wl_event_source_remove(frame->title_idle);
+	}
 	for (int i = 0; i < STRIPS; i++) {
 		struct vd_strip *strip = &frame->strips[i];
-		vd_session_destroy_object(session, strip->subsurface, SUBSURFACE_DESTROY);
-		vd_session_destroy_object(session, strip->surface, SURFACE_DESTROY);
-		vd_session_destroy_object(session, strip->buffer, BUFFER_DESTROY);
+		vd_session_destroy_object(session, strip->subsurface,
+			VD_WL_SUBSURFACE_REQUEST_DESTROY);
+		vd_session_destroy_object(session, strip->surface, VD_WL_SURFACE_REQUEST_DESTROY);
+		buffer_destroy(session, strip->buffer);
 	}
 	free(frame->title);
 	free(frame);
+}
+
+/* Draws the title strip alone and shows it now, without waiting for the
+ * client's next commit: desynchronized for one commit of its own. */
+static void handle_title_idle(void *data) {
+	struct vd_frame *frame = data;
+	struct vd_session *session = frame->session;
+	frame->title_idle = NULL;
+	struct vd_strip *strip = &frame->strips[VD_FRAME_TOP];
+	if (!frame->title_dirty || frame->hidden || frame->width <= 0 || !strip->placed ||
+			session->closing) {
+		return;
+	}
+	int width = strip->rect.width * frame->scale, height = strip->rect.height * frame->scale;
+	struct vd_object *buffer = render_strip(frame, VD_FRAME_TOP, width, height);
+	if (buffer == NULL) {
+		frame_fail(frame, width, height);
+		vd_session_schedule_flush(session);
+		return;
+	}
+	vd_session_request(session, strip->subsurface, VD_WL_SUBSURFACE_REQUEST_SET_DESYNC, "");
+	strip_set_buffer(frame, strip, buffer);
+	vd_session_request(session, strip->subsurface, VD_WL_SUBSURFACE_REQUEST_SET_SYNC, "");
+	frame->title_dirty = false;
+	vd_session_schedule_flush(session);
 }
 
 void frame_set_title(struct vd_frame *frame, const char *title) {
@@ -239,10 +320,11 @@ void frame_set_title(struct vd_frame *frame, const char *title) {
 	free(frame->title);
 	frame->title = title != NULL ? strdup(title) : NULL;
 	frame->title_dirty = true;
-	if (frame->width > 0) {
-		/* redraw now; it shows with the client's next commit */
-		struct vd_geometry g = { frame->x, frame->y, frame->width, frame->height };
-		frame_update(frame, &g, frame->scale);
+	if (frame->width > 0 && frame->title_idle == NULL) {
+		/* once the messages read so far are handled, so that a burst of
+		 * titles is drawn once */
+		frame->title_idle = wl_event_loop_add_idle(frame->session->server->loop,
+			handle_title_idle, frame);
 	}
 }
 
@@ -252,11 +334,34 @@ void frame_set_hidden(struct vd_frame *frame, bool hidden) {
 	}
 }
 
+bool frame_is_hidden(const struct vd_frame *frame) {
+	return frame->hidden;
+}
+
 void frame_raise(struct vd_frame *frame, struct vd_object *child_surface) {
 	for (int i = 0; i < STRIPS; i++) {
 		vd_session_request(frame->session, frame->strips[i].subsurface,
-			SUBSURFACE_PLACE_ABOVE, "o", child_surface);
+			VD_WL_SUBSURFACE_REQUEST_PLACE_ABOVE, "o", child_surface);
 	}
+}
+
+/* The scale the strips are drawn at: the client's, less if a strip would
+ * be too wide for cairo at it. */
+static int32_t render_scale(int32_t scale, const struct vd_frame_rect *rects,
+		uint32_t compositor_version) {
+	if (scale < 1 || compositor_version < 3) {
+		scale = 1;
+	}
+	if (scale > VD_FRAME_MAX_SCALE) {
+		scale = VD_FRAME_MAX_SCALE;
+	}
+	for (int i = 0; i < STRIPS; i++) {
+		int32_t side = rects[i].width > rects[i].height ? rects[i].width : rects[i].height;
+		while (scale > 1 && (int64_t)side * scale > CAIRO_MAX_SIZE) {
+			scale--;
+		}
+	}
+	return scale;
 }
 
 void frame_update(struct vd_frame *frame, const struct vd_geometry *g, int32_t scale) {
@@ -277,17 +382,16 @@ void frame_update(struct vd_frame *frame, const struct vd_geometry *g, int32_t s
 	if (w <= 0 || h <= 0) {
 		return;
 	}
-	/* draw at the client's scale (its output's), so the frame is as sharp */
-	if (scale < 1 || scale > VD_FRAME_MAX_SCALE ||
-			session->shell->compositor->version < 3) {
-		scale = 1;
-	}
+	struct vd_frame_style style = frame_style(frame->popup);
+	struct vd_frame_rect rects[STRIPS];
+	vd_frame_layout(&style, w, h, rects);
+	scale = render_scale(scale, rects, session->shell->compositor->version);
 	bool rescaled = scale != frame->scale;
 	if (rescaled) {
 		frame->scale = scale;
 		for (int i = 0; i < STRIPS; i++) {
 			vd_session_request(session, frame->strips[i].surface,
-				SURFACE_SET_BUFFER_SCALE, "i", scale);
+				VD_WL_SURFACE_REQUEST_SET_BUFFER_SCALE, "i", scale);
 		}
 	}
 	bool resized = w != frame->width || h != frame->height || frame->shown_hidden ||
@@ -296,28 +400,27 @@ void frame_update(struct vd_frame *frame, const struct vd_geometry *g, int32_t s
 	if (!resized && !moved && !frame->title_dirty) {
 		return; // the common case: nothing to do on this commit
 	}
-	struct vd_frame_style style = frame_style(frame->popup);
-	struct vd_frame_rect rects[STRIPS];
-	vd_frame_layout(&style, w, h, rects);
 	for (int i = 0; i < STRIPS; i++) {
 		struct vd_strip *strip = &frame->strips[i];
 		struct vd_frame_rect rect = rects[i];
 		rect.x += x;
 		rect.y += y;
 		if (!strip->placed || rect.x != strip->rect.x || rect.y != strip->rect.y) {
-			vd_session_request(session, strip->subsurface, SUBSURFACE_SET_POSITION,
-				"ii", rect.x, rect.y);
+			vd_session_request(session, strip->subsurface,
+				VD_WL_SUBSURFACE_REQUEST_SET_POSITION, "ii", rect.x, rect.y);
 			strip->placed = true;
 		}
-		bool redraw = resized || (i == STRIP_TOP && frame->title_dirty) ||
+		bool redraw = resized || (i == VD_FRAME_TOP && frame->title_dirty) ||
 			strip->buffer == NULL;
 		strip->rect = rect;
 		if (redraw && rect.width > 0 && rect.height > 0) {
 			struct vd_object *buffer = render_strip(frame, i, rect.width * scale,
 				rect.height * scale);
-			if (buffer != NULL) {
-				strip_set_buffer(frame, strip, buffer);
+			if (buffer == NULL) {
+				frame_fail(frame, rect.width * scale, rect.height * scale);
+				return;
 			}
+			strip_set_buffer(frame, strip, buffer);
 		}
 	}
 	frame->x = x;
@@ -328,39 +431,9 @@ void frame_update(struct vd_frame *frame, const struct vd_geometry *g, int32_t s
 	frame->shown_hidden = false;
 }
 
-/* Input: the client's wl_pointer sees the frame's surfaces; the proxy takes
- * those events and turns a press into an interactive move or resize. */
+/* Input on the strips (proxy/input.c finds them) */
 
-struct vd_pointer {
-	uint32_t seat_id; // client ID of the seat the pointer came from
-	uint32_t focus; // upstream ID of the frame strip under the pointer; 0: none
-	double x, y;
-	bool forwarded; // an event went to the client since the last frame event
-};
-
-static void pointer_gone(struct vd_session *session, struct vd_object *object) {
-	free(object->data);
-	object->data = NULL;
-}
-
-static const struct vd_object_impl pointer_impl = {
-	.gone = pointer_gone,
-};
-
-bool seat_handle_get_pointer(struct vd_hook_ctx *ctx) {
-	struct vd_object *object = ctx->new_objects[0];
-	struct vd_pointer *pointer = calloc(1, sizeof(*pointer));
-	if (pointer == NULL) {
-		return true;
-	}
-	pointer->seat_id = ctx->object->client_id;
-	object->impl = &pointer_impl;
-	object->data = pointer;
-	return true;
-}
-
-static struct vd_frame *strip_frame(struct vd_session *session, uint32_t upstream_id,
-		int *index) {
+struct vd_frame *frame_from_strip(struct vd_session *session, uint32_t upstream_id, int *index) {
 	struct vd_object *surface = vd_object_map_get(&session->upstream_map, upstream_id);
 	if (surface == NULL || surface->impl != &strip_surface_impl ||
 			(surface->flags & VD_OBJECT_CLIENT_GONE)) {
@@ -377,101 +450,42 @@ static struct vd_frame *strip_frame(struct vd_session *session, uint32_t upstrea
 }
 
 static uint32_t resize_edges(const struct vd_frame *frame, int index, double x, double y) {
-	enum { TOP = 1, BOTTOM = 2, LEFT = 4, RIGHT = 8 };
 	const struct vd_frame_rect *rect = &frame->strips[index].rect;
+	const uint32_t top = VD_XDG_TOPLEVEL_RESIZE_EDGE_TOP;
+	const uint32_t bottom = VD_XDG_TOPLEVEL_RESIZE_EDGE_BOTTOM;
+	const uint32_t left = VD_XDG_TOPLEVEL_RESIZE_EDGE_LEFT;
+	const uint32_t right = VD_XDG_TOPLEVEL_RESIZE_EDGE_RIGHT;
 	switch (index) {
-	case STRIP_TOP:
+	case VD_FRAME_TOP:
 		if (y >= VD_FRAME_BORDER) {
 			return 0; // the title bar: move
 		}
-		return TOP | (x < CORNER ? LEFT : 0) |
-			(x >= rect->width - CORNER + VD_FRAME_BORDER ? RIGHT : 0);
-	case STRIP_LEFT:
-		return LEFT | (y >= rect->height - CORNER ? BOTTOM : 0);
-	case STRIP_RIGHT:
-		return RIGHT | (y >= rect->height - CORNER ? BOTTOM : 0);
-	case STRIP_BOTTOM:
-		return BOTTOM | (x < CORNER ? LEFT : 0) | (x >= rect->width - CORNER ? RIGHT : 0);
-	case STRIP_CORNER:
-		return TOP | RIGHT;
+		return top | (x < CORNER ? left : 0) |
+			(x >= rect->width - CORNER + VD_FRAME_BORDER ? right : 0);
+	case VD_FRAME_LEFT:
+		return left | (y >= rect->height - CORNER ? bottom : 0);
+	case VD_FRAME_RIGHT:
+		return right | (y >= rect->height - CORNER ? bottom : 0);
+	case VD_FRAME_BOTTOM:
+		return bottom | (x < CORNER ? left : 0) | (x >= rect->width - CORNER ? right : 0);
+	case VD_FRAME_CORNER:
+		return top | right;
 	}
 	return 0;
 }
 
-static void handle_press(struct vd_session *session, struct vd_pointer *pointer,
-		uint32_t serial) {
-	int index;
-	struct vd_frame *frame = strip_frame(session, pointer->focus, &index);
-	if (frame == NULL || frame->popup || frame->xdg->toplevel == NULL) {
+void frame_handle_press(struct vd_frame *frame, int index, double x, double y,
+		struct vd_object *seat, uint32_t serial) {
+	if (frame->popup || frame->xdg == NULL || frame->xdg->toplevel == NULL) {
 		return;
 	}
-	struct vd_object *seat = vd_session_client_object(session, pointer->seat_id);
 	struct vd_object *toplevel = frame->xdg->toplevel->object;
-	if (seat == NULL) {
-		return;
-	}
-	uint32_t edges = resize_edges(frame, index, pointer->x, pointer->y);
+	uint32_t edges = resize_edges(frame, index, x, y);
 	if (edges == 0) {
-		vd_session_request(session, toplevel, XDG_TOPLEVEL_MOVE, "ou", seat, serial);
+		vd_session_request(frame->session, toplevel, VD_XDG_TOPLEVEL_REQUEST_MOVE, "ou", seat,
+			serial);
 	} else {
-		vd_session_request(session, toplevel, XDG_TOPLEVEL_RESIZE, "ouu", seat, serial,
-			edges);
+		vd_session_request(frame->session, toplevel, VD_XDG_TOPLEVEL_REQUEST_RESIZE, "ouu",
+			seat, serial, edges);
 	}
-}
-
-bool pointer_handle_event(struct vd_hook_ctx *ctx) {
-	enum { ENTER, LEAVE, MOTION, BUTTON, AXIS, FRAME };
-	struct vd_pointer *pointer = ctx->object->impl == &pointer_impl ? ctx->object->data : NULL;
-	if (pointer == NULL) {
-		return true;
-	}
-	const struct vd_wire_message *msg = ctx->msg;
-	int index;
-	switch (msg->header.opcode) {
-	case ENTER:
-		if (strip_frame(ctx->session, msg->args[1].id, &index) != NULL) {
-			pointer->focus = msg->args[1].id;
-			pointer->x = msg->args[2].i / 256.0;
-			pointer->y = msg->args[3].i / 256.0;
-			return false;
-		}
-		pointer->focus = 0;
-		break;
-	case LEAVE:
-		if (pointer->focus != 0 && msg->args[1].id == pointer->focus) {
-			pointer->focus = 0;
-			return false;
-		}
-		break;
-	case MOTION:
-		if (pointer->focus != 0) {
-			pointer->x = msg->args[1].i / 256.0;
-			pointer->y = msg->args[2].i / 256.0;
-			return false;
-		}
-		break;
-	case BUTTON:
-		clipboard_note_serial(ctx->session, msg->args[0].u);
-		if (pointer->focus != 0) {
-			/* BTN_LEFT pressed */
-			if (msg->args[2].u == 0x110 && msg->args[3].u == 1) {
-				handle_press(ctx->session, pointer, msg->args[0].u);
-			}
-			return false;
-		}
-		break;
-	case FRAME:
-		if (pointer->focus != 0 && !pointer->forwarded) {
-			return false;
-		}
-		pointer->forwarded = false;
-		return true;
-	default: // axis and its details
-		if (pointer->focus != 0) {
-			return false;
-		}
-		break;
-	}
-	pointer->forwarded = true;
-	return true;
 }

@@ -8,14 +8,16 @@
 #include "proxy/policy.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
+#include "proxy/shell.h"
 
 /*
  * Globals: the client sees only what the VM's policy allows, at the lowest
  * of the policy's, the compositor's and our tables' versions, under names of
- * our own. The compositor's names never reach the client.
+ * our own. The compositor's names never reach the client. The decoration
+ * globals are the proxy's own (proxy/decoration.c): the compositor's are
+ * hidden.
  */
 
-#define DISPLAY_ERROR_INVALID_OBJECT 0
 #define MAX_GLOBALS 4096
 
 static struct vd_global *find_by_upstream(struct vd_session *session, uint32_t upstream_name) {
@@ -66,7 +68,8 @@ bool registry_handle_global(struct vd_hook_ctx *ctx) {
 		global->upstream_name = upstream_name;
 		const struct vd_interface *interface = vd_interface_find(name);
 		uint32_t allowed = vd_policy_max_version(session->server->policy, name);
-		if (interface != NULL && allowed > 0 && version > 0) {
+		if (interface != NULL && allowed > 0 && version > 0 &&
+				!decoration_served_interface(session->server, name)) {
 			global->interface = interface;
 			global->version = min_u32(min_u32(allowed, version), interface->version);
 			global->name = ++session->global_names;
@@ -100,6 +103,9 @@ bool registry_handle_bind(struct vd_hook_ctx *ctx) {
 	const struct vd_wire_message *msg = ctx->msg;
 	uint32_t name = msg->args[0].u;
 	const struct vd_wire_arg *new_id = &msg->args[1];
+	if (decoration_bind(ctx, name)) {
+		return false; // served by the proxy
+	}
 	struct vd_global *global = NULL;
 	for (size_t i = 0; i < session->global_count; i++) {
 		if (session->globals[i].interface != NULL && session->globals[i].name == name) {
@@ -109,20 +115,20 @@ bool registry_handle_bind(struct vd_hook_ctx *ctx) {
 	}
 	if (global == NULL) {
 		vd_session_client_error(session, ctx->object->client_id,
-			DISPLAY_ERROR_INVALID_OBJECT, "invalid global %s (%u)",
+			VD_WL_DISPLAY_ERROR_INVALID_OBJECT, "invalid global %s (%u)",
 			new_id->new_interface, name);
 		return false;
 	}
 	if (strcmp(new_id->new_interface, global->interface->name) != 0) {
 		vd_session_client_error(session, ctx->object->client_id,
-			DISPLAY_ERROR_INVALID_OBJECT,
+			VD_WL_DISPLAY_ERROR_INVALID_OBJECT,
 			"invalid interface for global %u: have %s, wanted %s", name,
 			new_id->new_interface, global->interface->name);
 		return false;
 	}
 	if (new_id->new_version == 0 || new_id->new_version > global->version) {
 		vd_session_client_error(session, ctx->object->client_id,
-			DISPLAY_ERROR_INVALID_OBJECT,
+			VD_WL_DISPLAY_ERROR_INVALID_OBJECT,
 			"invalid version for global %s (%u): have %u, wanted %u",
 			global->interface->name, name, new_id->new_version, global->version);
 		return false;

@@ -10,10 +10,11 @@
 
 /*
  * The proxy's own globals on each client's compositor connection: the
- * wl_compositor, wl_subcompositor and wl_shm it draws frames with. They are
- * bound on a registry of the proxy's own, which the client never sees.
+ * wl_compositor, wl_subcompositor and wl_shm it draws frames with, the
+ * wp_viewporter it crops windows with and the zxdg_decoration_manager_v1 it
+ * declines the compositor's decorations with. They are bound on a registry
+ * of the proxy's own, which the client never sees.
  */
-
 
 static void registry_event(struct vd_session *session, struct vd_object *object,
 		const struct vd_wire_message *msg, const int *fds) {
@@ -21,6 +22,9 @@ static void registry_event(struct vd_session *session, struct vd_object *object,
 	if (msg->header.opcode == VD_WL_REGISTRY_EVENT_GLOBAL_REMOVE) {
 		focus_handle_global_remove(session, msg->args[0].u);
 		return; // the others stay bound until the session ends
+	}
+	if (msg->header.opcode != VD_WL_REGISTRY_EVENT_GLOBAL) {
+		return;
 	}
 	uint32_t name = msg->args[0].u;
 	const char *interface = msg->args[1].str.data;
@@ -39,6 +43,13 @@ static void registry_event(struct vd_session *session, struct vd_object *object,
 	} else if (strcmp(interface, "wl_shm") == 0) {
 		slot = &shell->shm;
 		iface = &vd_iface_wl_shm;
+	} else if (strcmp(interface, "wp_viewporter") == 0) {
+		slot = &shell->viewporter;
+		iface = &vd_iface_wp_viewporter;
+	} else if (strcmp(interface, "zxdg_decoration_manager_v1") == 0 &&
+			session->server->frames) {
+		slot = &shell->decoration_manager;
+		iface = &vd_iface_zxdg_decoration_manager_v1;
 	}
 	if (slot == NULL || *slot != NULL) {
 		return;
@@ -48,9 +59,8 @@ static void registry_event(struct vd_session *session, struct vd_object *object,
 	}
 	*slot = vd_session_new_object(session, iface, want, NULL, NULL);
 	if (*slot != NULL) {
-		/* wl_registry.bind(name, interface, version, new_id) */
-		vd_session_request(session, shell->registry, 0, "usun", name, iface->name, want,
-			*slot);
+		vd_session_request(session, shell->registry, VD_WL_REGISTRY_REQUEST_BIND, "usun",
+			name, iface->name, want, *slot);
 	}
 }
 
@@ -70,8 +80,8 @@ bool shell_session_init(struct vd_session *session) {
 	if (shell->registry == NULL) {
 		return false;
 	}
-	/* wl_display.get_registry */
-	return vd_session_request(session, display, 1, "n", shell->registry);
+	return vd_session_request(session, display, VD_WL_DISPLAY_REQUEST_GET_REGISTRY, "n",
+		shell->registry);
 }
 
 void shell_session_finish(struct vd_session *session) {

@@ -100,5 +100,29 @@ def test_weston_terminal_framed_on_weston():
 		p.check_alive()
 
 
+@suite.test
+def test_crop_shows_the_geometry_on_weston():
+	# weston honours a viewport's source offset (sway 1.7's pixman renderer
+	# does not): a 360x260 buffer, its 300x200 window geometry at (30, 20)
+	# cyan and the "shadow" around it magenta; only the cyan shows, framed
+	import forgery
+	with Weston(debug=True) as comp, Proxy(vm="work", upstream=comp.display,
+	                                       args=["--color", COLOR]) as p:
+		with fl.Client(p.socket) as client:
+			rows = [[(0, 255, 255) if 30 <= x < 330 and 20 <= y < 220 else (255, 0, 255)
+			         for x in range(360)] for y in range(260)]
+			top = fl.Toplevel(client, "crop", 360, 260, fl.GREY, geometry=(30, 20, 300, 200))
+			client.attach(top.surface, forgery.pixel_buffer(client, 360, 260, rows), 360, 260)
+			client.roundtrip()
+			box = wait_framed(comp, fl.framed_size(300, 200), inner=False)
+			img = comp.image()
+			cyan = color_box(img, (0, 255, 255))
+			assert color_box(img, (255, 0, 255)) is None, "the shadow shows"
+			inner = fl.content_rect(box)
+			assert cyan == inner, "the geometry shows at %r, the frame's inside is %r" % (
+				cyan, inner)
+			p.check_alive()
+
+
 if __name__ == "__main__":
 	suite.run()

@@ -394,9 +394,11 @@ class Sway(_Compositor):
 
 	name = "sway"
 
-	def __init__(self, width=1024, height=768, config_extra=""):
+	def __init__(self, width=1024, height=768, config_extra="", borders=False):
+		"""borders=True keeps sway's default borders and title bars (else none)."""
 		super().__init__(width, height)
 		self.config_extra = config_extra
+		self.borders = borders
 		self.swaysock = None
 
 	def _command(self):
@@ -404,8 +406,9 @@ class Sway(_Compositor):
 		with open(config, "w") as f:
 			f.write("output HEADLESS-1 resolution %dx%d bg #%02x%02x%02x solid_color\n"
 			        % ((self.width, self.height) + BACKGROUND))
-			f.write("default_border none\n")
-			f.write("default_floating_border none\n")
+			if not self.borders:
+				f.write("default_border none\n")
+				f.write("default_floating_border none\n")
 			f.write("for_window [app_id=\".*\"] floating enable\n")
 			f.write("xwayland disable\n")
 			f.write(self.config_extra)
@@ -494,10 +497,13 @@ class Weston(_Compositor):
 	name = "weston"
 	SOCKET = "wayland-weston"
 
-	def __init__(self, width=1024, height=768, debug=False, shell="desktop-shell.so"):
+	def __init__(self, width=1024, height=768, debug=False, shell="desktop-shell.so", gl=False):
+		"""gl=True: the GL renderer (llvmpipe here), which releases shm buffers
+		as soon as it has uploaded them, as GPU compositors do."""
 		super().__init__(width, height)
 		self.debug = debug
 		self.shell = shell
+		self.gl = gl
 
 	def _command(self):
 		config = os.path.join(self.runtime_dir, "weston.ini")
@@ -507,7 +513,8 @@ class Weston(_Compositor):
 			        % BACKGROUND)
 			f.write("[input-method]\npath=\n")
 		cmd = ["weston", "--backend=headless-backend.so", "--socket=" + self.SOCKET,
-		       "--width=%d" % self.width, "--height=%d" % self.height, "--use-pixman",
+		       "--width=%d" % self.width, "--height=%d" % self.height,
+		       "--use-gl" if self.gl else "--use-pixman",
 		       "--idle-time=0", "-c", config, "--shell=" + self.shell]
 		if self.debug:
 			cmd.append("--debug")

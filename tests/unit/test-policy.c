@@ -44,7 +44,8 @@ static struct vd_policy *parse_ok(const char *text) {
 
 static const char *const default_allowed[] = {
 	"wl_compositor", "wl_subcompositor", "wl_shm", "wl_seat", "wl_output",
-	"wl_data_device_manager", "xdg_wm_base", "zxdg_decoration_manager_v1", "wp_viewporter",
+	"wl_data_device_manager", "xdg_wm_base", "zxdg_decoration_manager_v1",
+	"org_kde_kwin_server_decoration_manager", "wp_viewporter",
 	"wp_presentation", "zxdg_output_manager_v1", "zwp_relative_pointer_manager_v1",
 	"zwp_pointer_constraints_v1", "zwp_pointer_gestures_v1",
 	"zwp_primary_selection_device_manager_v1", "zwp_text_input_manager_v3",
@@ -62,8 +63,7 @@ static const char *const default_hidden[] = {
 	"zwlr_gamma_control_manager_v1", "zwlr_input_inhibit_manager_v1",
 	"ext_session_lock_manager_v1", "wp_security_context_manager_v1",
 	"zwp_keyboard_shortcuts_inhibit_manager_v1", "zxdg_exporter_v1", "zxdg_exporter_v2",
-	"zxdg_importer_v1", "zxdg_importer_v2", "org_kde_kwin_idle",
-	"org_kde_kwin_server_decoration_manager", "wp_drm_lease_device_v1",
+	"zxdg_importer_v1", "zxdg_importer_v2", "org_kde_kwin_idle", "wp_drm_lease_device_v1",
 	"zwp_tablet_manager_v2", "ext_idle_notifier_v1", "zwp_input_timestamps_manager_v1",
 	"wl_shell", "wl_display", "wl_registry", "wl_surface", "xdg_toplevel",
 };

@@ -200,9 +200,9 @@ static bool test_render_refuses_nonsense(void) {
 		VD_FRAME_MAX_SCALE + 1, green, "vm", "t");
 	ok = ok && !vd_frame_render_title((uint32_t *)((char *)img.pixels + 1), 16, 4, 64, 1,
 		green, "vm", "t");
-	vd_frame_render_solid(img.pixels, 64, 24, img.stride + 4, green);
-	vd_frame_render_solid(NULL, 64, 24, img.stride, green);
-	vd_frame_render_solid(img.pixels, 64, -1, img.stride, green);
+	ok = ok && !vd_frame_render_solid(img.pixels, 64, 24, img.stride + 4, green);
+	ok = ok && !vd_frame_render_solid(NULL, 64, 24, img.stride, green);
+	ok = ok && !vd_frame_render_solid(img.pixels, 64, -1, img.stride, green);
 	bool clean = untouched(&img);
 	free(img.pixels);
 	CHECK(ok, "nonsense accepted");
@@ -213,9 +213,10 @@ static bool test_render_refuses_nonsense(void) {
 static bool test_render_solid(void) {
 	struct image img;
 	CHECK(image_init(&img, 37, 5), "out of memory");
-	vd_frame_render_solid(img.pixels, img.width, img.height, img.stride, blue);
+	bool drawn = vd_frame_render_solid(img.pixels, img.width, img.height, img.stride, blue);
 	int count = count_in_columns(&img, 0, img.width, argb(blue));
 	free(img.pixels);
+	CHECK(drawn, "a valid solid strip refused");
 	CHECK(count == 37 * 5, "%d pixels of %d are blue", count, 37 * 5);
 	return true;
 }
@@ -350,6 +351,34 @@ static bool test_invisible_title_draws_label_only(void) {
 	return true;
 }
 
+/* CJK titles (issue 13, item 15): the quickstart installs a CJK font, and
+ * pango finds a glyph for every character (no boxes with code points). */
+static bool test_render_title_cjk(void) {
+	struct image img;
+	CHECK(image_init(&img, 900, 24), "out of memory");
+	const char *titles[] = {
+		"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe3\x82\xbf\xe3\x82\xa4\xe3\x83\x88\xe3\x83\xab", // 日本語のタイトル
+		"\xe4\xb8\xad\xe6\x96\x87\xe6\xa0\x87\xe9\xa2\x98", // 中文标题
+		"\xed\x95\x9c\xea\xb5\xad\xec\x96\xb4 \xec\xa0\x9c\xeb\xaa\xa9", // 한국어 제목
+	};
+	for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++) {
+		bool drawn = render(&img, green, "work", titles[i]);
+		int unknown = vd_frame_render_unknown_glyphs();
+		if (!drawn || unknown != 0) {
+			free(img.pixels);
+			CHECK(drawn, "title %zu not drawn", i);
+			CHECK(unknown == 0, "title %zu: %d glyphs without a font (install a CJK font: "
+				"fonts-wqy-microhei)", i, unknown);
+		}
+	}
+	/* the check can fail: a private-use character has no glyph */
+	render(&img, green, "work", "\xf3\xb0\x80\x80");
+	int unknown = vd_frame_render_unknown_glyphs();
+	free(img.pixels);
+	CHECK(unknown > 0, "a character without any font counted no unknown glyph");
+	return true;
+}
+
 static bool test_cleanup(void) {
 	/* render again after freeing the cache: it is rebuilt, with or without
 	 * vd_frame_render_init */
@@ -378,6 +407,7 @@ static const struct tap_case cases[] = {
 	TAP_CASE(test_render_title_long_is_ellipsized),
 	TAP_CASE(test_render_title_scaled),
 	TAP_CASE(test_render_tiny),
+	TAP_CASE(test_render_title_cjk),
 	TAP_CASE(test_title_cannot_touch_label),
 	TAP_CASE(test_invisible_title_draws_label_only),
 	TAP_CASE(test_cleanup),
