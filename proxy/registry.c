@@ -15,7 +15,6 @@
  * our own. The compositor's names never reach the client.
  */
 
-#define DISPLAY_ERROR_INVALID_OBJECT 0
 #define MAX_GLOBALS 4096
 
 static struct vd_global *find_by_upstream(struct vd_session *session, uint32_t upstream_name) {
@@ -109,20 +108,20 @@ bool registry_handle_bind(struct vd_hook_ctx *ctx) {
 	}
 	if (global == NULL) {
 		vd_session_client_error(session, ctx->object->client_id,
-			DISPLAY_ERROR_INVALID_OBJECT, "invalid global %s (%u)",
+			VD_WL_DISPLAY_ERROR_INVALID_OBJECT, "invalid global %s (%u)",
 			new_id->new_interface, name);
 		return false;
 	}
 	if (strcmp(new_id->new_interface, global->interface->name) != 0) {
 		vd_session_client_error(session, ctx->object->client_id,
-			DISPLAY_ERROR_INVALID_OBJECT,
+			VD_WL_DISPLAY_ERROR_INVALID_OBJECT,
 			"invalid interface for global %u: have %s, wanted %s", name,
 			new_id->new_interface, global->interface->name);
 		return false;
 	}
 	if (new_id->new_version == 0 || new_id->new_version > global->version) {
 		vd_session_client_error(session, ctx->object->client_id,
-			DISPLAY_ERROR_INVALID_OBJECT,
+			VD_WL_DISPLAY_ERROR_INVALID_OBJECT,
 			"invalid version for global %s (%u): have %u, wanted %u",
 			global->interface->name, name, new_id->new_version, global->version);
 		return false;

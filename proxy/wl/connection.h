@@ -1,20 +1,21 @@
-#ifndef PROXY_CONNECTION_H
-#define PROXY_CONNECTION_H
+#ifndef PROXY_WL_CONNECTION_H
+#define PROXY_WL_CONNECTION_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /*
- * One end of a Wayland socket: bytes and fds in, bytes and fds out. Input is
- * a fixed buffer (a message is at most 4096 bytes); output grows up to a hard
- * limit. fds received are owned here until a message takes them; fds queued
- * for output are closed once sent.
+ * The buffers of one Wayland byte stream, whatever carries it (a Unix
+ * socket, a channel of a VM link: see proxy/wl/endpoint.h): bytes and fds
+ * in, bytes and fds out. Input is a fixed buffer (a message is at most 4096
+ * bytes); output grows up to a limit, checked when the buffer must grow (so
+ * that it never passes twice the limit). fds received are owned here until
+ * a message takes them; fds queued for output are owned here until the
+ * transport sends (and closes) them.
  */
 
 #define VD_CONNECTION_IN_SIZE 65536
-/* One recvmsg delivers at most the fds of one sendmsg (SCM_MAX_FD). */
-#define VD_CONNECTION_MAX_RECV_FDS 253
 
 struct vd_out_fd {
 	int fd;
@@ -22,8 +23,6 @@ struct vd_out_fd {
 };
 
 struct vd_connection {
-	int fd;
-
 	uint8_t *in;
 	size_t in_start, in_end;
 	bool drained; // the last read took less than it could: nothing more was there
@@ -44,13 +43,12 @@ enum vd_io_result {
 	VD_IO_TOO_MANY_FDS, // the peer sent more fds than allowed in flight
 };
 
-/* max_fds caps fds held in input; out_limit caps queued output bytes. */
-bool vd_connection_init(struct vd_connection *conn, int fd, size_t max_fds, size_t out_limit);
-/* Closes the socket and every fd still held. */
+/* max_fds caps fds held in input; out_limit caps the growth of the output. */
+bool vd_connection_init(struct vd_connection *conn, size_t max_fds, size_t out_limit);
+/* Closes every fd still held and frees the buffers. */
 void vd_connection_finish(struct vd_connection *conn);
 
-/* Reads once into the input buffer, at most max bytes (never blocks). */
-enum vd_io_result vd_connection_read(struct vd_connection *conn, size_t max);
+/* Input, for the reader */
 static inline size_t vd_connection_in_size(const struct vd_connection *conn) {
 	return conn->in_end - conn->in_start;
 }
@@ -60,8 +58,21 @@ static inline const uint8_t *vd_connection_in_data(const struct vd_connection *c
 void vd_connection_consume(struct vd_connection *conn, size_t size);
 /* Takes the next received fd, or -1 if none is queued. */
 int vd_connection_take_fd(struct vd_connection *conn);
-size_t vd_connection_in_fd_count(const struct vd_connection *conn);
+static inline size_t vd_connection_in_fd_count(const struct vd_connection *conn) {
+	return conn->in_fd_count;
+}
 
+/* Input, for the transport */
+/* Room at the end of the input (after moving what is unread to the front). */
+uint8_t *vd_connection_in_tail(struct vd_connection *conn, size_t *space);
+/* size bytes were written at the tail. */
+static inline void vd_connection_in_commit(struct vd_connection *conn, size_t size) {
+	conn->in_end += size;
+}
+/* Takes ownership of fd; false (fd left open) if max_fds are held already. */
+bool vd_connection_push_fd(struct vd_connection *conn, int fd);
+
+/* Output, for the writer */
 /*
  * Queues a message (already encoded) and the fds it carries (ownership of
  * the fds passes to the connection). Returns false if the output would pass
@@ -74,11 +85,15 @@ uint8_t *vd_connection_reserve(struct vd_connection *conn, size_t size);
 /* Commits a reserved message (size bytes) with its fds. */
 bool vd_connection_commit(struct vd_connection *conn, size_t size, const int *fds,
 	size_t fd_count);
-
-/* Writes as much as the socket takes. VD_IO_AGAIN means output remains. */
-enum vd_io_result vd_connection_flush(struct vd_connection *conn);
 static inline size_t vd_connection_out_size(const struct vd_connection *conn) {
 	return conn->out_end - conn->out_start;
 }
+
+/* Output, for the transport: out[out_start, out_end) is unsent, and
+ * out_fds[out_fd_start, +out_fd_count) the fds still to go with it. */
+/* size bytes and the first fd_count fds were sent (the fds are closed). */
+void vd_connection_out_sent(struct vd_connection *conn, size_t size, size_t fd_count);
+/* Closes the fds queued for output (the transport cannot send them). */
+void vd_connection_out_close_fds(struct vd_connection *conn);
 
 #endif

@@ -1,5 +1,5 @@
-#ifndef PROXY_OBJECT_MAP_H
-#define PROXY_OBJECT_MAP_H
+#ifndef PROXY_WL_OBJECT_MAP_H
+#define PROXY_WL_OBJECT_MAP_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,5 +40,8 @@ bool vd_object_map_insert(struct vd_object_map *map, uint32_t id, struct vd_obje
 /* Allocates a free id in the client (server == false) or server range. 0 on failure. */
 uint32_t vd_object_map_alloc(struct vd_object_map *map, bool server, struct vd_object *object);
 void vd_object_map_remove(struct vd_object_map *map, uint32_t id);
+/* Calls func for every ID in use, in both ranges (func may remove that ID). */
+void vd_object_map_for_each(const struct vd_object_map *map,
+	void (*func)(struct vd_object *object, uint32_t id, void *data), void *data);
 
 #endif
