@@ -11,6 +11,7 @@
 #include <wayland-server-core.h>
 
 #include "proxy/wl/vd-wl.h"
+#include "tests/unit/memory-endpoint.h"
 #include "tests/unit/tap.h"
 
 /*
@@ -606,119 +607,22 @@ static bool hooks_are_per_registry(void) {
 	return true;
 }
 
-/*
- * A transport of the test's own, as a VM link channel would be: bytes and
- * fds arrive in memory, output leaves in memory through a window that the
- * "link" opens and closes.
- */
-struct memory_endpoint {
-	struct vd_endpoint base;
-	struct stream incoming;
-	size_t incoming_pos;
-	int incoming_fds[4];
-	size_t incoming_fd_count;
-	struct stream sent;
-	int sent_fds[4];
-	size_t sent_fd_count;
-	size_t window; // bytes the link takes now
-	uint32_t watched;
-	bool *destroyed;
-};
-
-static struct memory_endpoint *memory_from(struct vd_endpoint *endpoint) {
-	struct memory_endpoint *mem = wl_container_of(endpoint, mem, base);
-	return mem;
-}
-
-static enum vd_io_result memory_read(struct vd_endpoint *endpoint, size_t max) {
-	struct memory_endpoint *mem = memory_from(endpoint);
-	size_t space;
-	uint8_t *tail = vd_connection_in_tail(&endpoint->conn, &space);
-	size_t left = mem->incoming.len - mem->incoming_pos;
-	size_t n = left < space ? left : space;
-	n = n < max ? n : max;
-	for (size_t i = 0; i < mem->incoming_fd_count; i++) {
-		if (!vd_connection_push_fd(&endpoint->conn, mem->incoming_fds[i])) {
-			return VD_IO_TOO_MANY_FDS;
-		}
-	}
-	mem->incoming_fd_count = 0;
-	if (n == 0) {
-		return VD_IO_AGAIN;
-	}
-	memcpy(tail, mem->incoming.data + mem->incoming_pos, n);
-	mem->incoming_pos += n;
-	vd_connection_in_commit(&endpoint->conn, n);
-	endpoint->conn.drained = mem->incoming_pos == mem->incoming.len;
-	return VD_IO_OK;
-}
-
-static enum vd_io_result memory_flush(struct vd_endpoint *endpoint) {
-	struct memory_endpoint *mem = memory_from(endpoint);
-	struct vd_connection *conn = &endpoint->conn;
-	size_t n = vd_connection_out_size(conn);
-	if (n > mem->window) {
-		n = mem->window;
-	}
-	/* the fds of every message that starts in what is sent go now */
-	size_t fd_count = 0;
-	while (fd_count < conn->out_fd_count &&
-			conn->out_fds[conn->out_fd_start + fd_count].offset < conn->out_start + n) {
-		fd_count++;
-	}
-	for (size_t i = 0; i < fd_count; i++) {
-		mem->sent_fds[mem->sent_fd_count++] = dup(conn->out_fds[conn->out_fd_start + i].fd);
-	}
-	memcpy(mem->sent.data + mem->sent.len, conn->out + conn->out_start, n);
-	mem->sent.len += n;
-	mem->window -= n;
-	vd_connection_out_sent(conn, n, fd_count);
-	return vd_connection_out_size(conn) > 0 ? VD_IO_AGAIN : VD_IO_OK;
-}
-
-static bool memory_watch(struct vd_endpoint *endpoint, uint32_t mask) {
-	memory_from(endpoint)->watched = mask;
-	return true;
-}
-
-static void memory_destroy(struct vd_endpoint *endpoint) {
-	struct memory_endpoint *mem = memory_from(endpoint);
-	for (size_t i = 0; i < mem->sent_fd_count; i++) {
-		close(mem->sent_fds[i]);
-	}
-	*mem->destroyed = true;
-	free(mem);
-}
-
-static const struct vd_endpoint_impl memory_impl = {
-	.name = "memory",
-	.read = memory_read,
-	.flush = memory_flush,
-	.watch = memory_watch,
-	.destroy = memory_destroy,
-};
-
-static void handle_memory_ready(struct vd_endpoint *endpoint, uint32_t mask, void *data) {
-	handle_ready(endpoint, mask, data);
-}
-
 static bool endpoint_of_another_transport(void) {
 	struct bridge bridge;
 	CHECK(bridge_init(&bridge, 1000), "bridge_init");
-	bool destroyed = false;
-	struct memory_endpoint *mem = calloc(1, sizeof(*mem));
-	vd_endpoint_init(&mem->base, &memory_impl);
-	snprintf(mem->base.label, sizeof(mem->base.label), "channel=%d", 7);
-	mem->destroyed = &destroyed;
+	struct memory_sink *sink = calloc(1, sizeof(*sink));
+	struct memory_endpoint *mem = memory_endpoint_create("channel=7", sink);
+	CHECK(mem != NULL, "memory endpoint");
 	struct vd_endpoint *endpoint = &mem->base;
 	struct reader reader = { .bridge = &bridge };
-	CHECK(vd_endpoint_attach(endpoint, 4, 4096, handle_memory_ready, &reader), "attach");
+	CHECK(vd_endpoint_attach(endpoint, 4, 4096, handle_ready, &reader), "attach");
 	CHECK(mem->watched == WL_EVENT_READABLE, "watching input from the start");
 
 	/* the link delivers the client's stream and the pool's fd */
-	client_stream(&mem->incoming);
-	mem->incoming_fds[0] = memfd_of_size(4096);
-	mem->incoming_fd_count = 1;
+	struct stream s = {0};
+	client_stream(&s);
+	int pool_fd = memfd_of_size(4096);
+	CHECK(memory_endpoint_deliver(mem, s.data, s.len, &pool_fd, 1), "deliver");
 	vd_endpoint_notify(endpoint, WL_EVENT_READABLE);
 	CHECK(reader.result == VD_TRACK_MORE && reader.forwarded == 15, "tracked %d: %s",
 		reader.forwarded, reader.out.error.text);
@@ -736,13 +640,14 @@ static bool endpoint_of_another_transport(void) {
 	CHECK(vd_connection_queue(&endpoint->conn, msg, sizeof(msg), &fd, 1), "queue 2");
 	mem->window = 12;
 	CHECK(vd_endpoint_flush(endpoint) == VD_IO_AGAIN, "window closed: output remains");
-	CHECK(mem->sent.len == 12 && mem->sent_fd_count == 0, "first message only, no fd yet");
+	CHECK(sink->len == 12 && sink->fd_count == 0, "first message only, no fd yet");
 	CHECK(vd_endpoint_watch(endpoint, WL_EVENT_READABLE | WL_EVENT_WRITABLE), "watch");
 	CHECK(mem->watched == (WL_EVENT_READABLE | WL_EVENT_WRITABLE), "owner waits to write");
 	mem->window = 4096;
 	CHECK(vd_endpoint_flush(endpoint) == VD_IO_OK, "window open: all sent");
-	CHECK(mem->sent.len == 24 && mem->sent_fd_count == 1, "the fd went with its message");
-	CHECK(fd_size(mem->sent_fds[0]) == 10, "the same file");
+	CHECK(sink->len == 24 && sink->fd_count == 1, "the fd went with its message");
+	CHECK(fd_size(sink->fds[0]) == 10, "the same file");
+	close(sink->fds[0]);
 
 	/* queued output is bounded: past the limit it is refused, fds closed */
 	uint8_t big[VD_WIRE_MAX_MESSAGE_SIZE] = {0};
@@ -757,7 +662,8 @@ static bool endpoint_of_another_transport(void) {
 	CHECK(fcntl(extra, F_GETFD) < 0 && errno == EBADF, "its fd is closed");
 
 	vd_endpoint_destroy(endpoint);
-	CHECK(destroyed, "transport destroyed");
+	CHECK(sink->destroyed, "transport destroyed");
+	free(sink);
 	bridge_finish(&bridge);
 	return true;
 }
