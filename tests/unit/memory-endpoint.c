@@ -55,8 +55,10 @@ static enum vd_io_result memory_flush(struct vd_endpoint *endpoint) {
 		sink->fds[sink->fd_count++] = dup(conn->out_fds[conn->out_fd_start + fd_count].fd);
 		fd_count++;
 	}
-	memcpy(sink->data + sink->len, conn->out + conn->out_start, n);
-	sink->len += n;
+	if (n > 0) {
+		memcpy(sink->data + sink->len, conn->out + conn->out_start, n);
+		sink->len += n;
+	}
 	mem->window -= n;
 	vd_connection_out_sent(conn, n, fd_count);
 	return vd_connection_out_size(conn) > 0 ? VD_IO_AGAIN : VD_IO_OK;
