@@ -147,24 +147,23 @@ static void handle_client_destructor(struct vd_session *session, struct vd_objec
 void dispatch_request(struct vd_session *session, const uint8_t *data,
 		const struct vd_wire_header *header) {
 	struct vd_connection *in = &session->client->conn;
-	struct vd_object *object;
 	struct vd_wire_message msg;
-	uint32_t new_ids;
-	bool names_upstream_gone;
+	struct vd_parsed_request parsed;
 	struct vd_parse_error error;
-	if (!vd_parse_request(&session->client_map, data, header, vd_connection_in_fd_count(in),
-			&object, &msg, &new_ids, &names_upstream_gone, &error)) {
+	if (!vd_parse_request(&session->client_map, data, vd_connection_in_fd_count(in), &msg,
+			&parsed, &error)) {
 		vd_session_client_error(session, VD_DISPLAY_ID, error.code, "%s", error.text);
 		return;
 	}
+	struct vd_object *object = parsed.object;
 	uint32_t max_objects = session->server->limits.max_objects;
-	if (session->objects.count + new_ids > max_objects) {
+	if (session->objects.count + parsed.new_ids > max_objects) {
 		vd_session_client_error(session, VD_DISPLAY_ID, VD_WL_DISPLAY_ERROR_NO_MEMORY,
 			"too many objects (limit %u)", max_objects);
 		return;
 	}
 	const struct vd_message *desc = msg.desc;
-	bool forward = !(object->flags & VD_OBJECT_UPSTREAM_GONE) && !names_upstream_gone;
+	bool forward = !(object->flags & VD_OBJECT_UPSTREAM_GONE) && !parsed.names_upstream_gone;
 
 	int fds[VD_WIRE_MAX_ARGS];
 	for (uint32_t i = 0; i < msg.fd_count; i++) {
@@ -383,8 +382,8 @@ void dispatch_event(struct vd_session *session, const uint8_t *data,
 	struct vd_object *object;
 	struct vd_wire_message msg;
 	struct vd_parse_error error;
-	switch (vd_parse_event(&session->upstream_map, data, header, vd_connection_in_fd_count(in),
-			&object, &msg, &error)) {
+	switch (vd_parse_event(&session->upstream_map, data, vd_connection_in_fd_count(in), &msg,
+			&object, &error)) {
 	case VD_PARSE_EVENT_OK:
 		break;
 	case VD_PARSE_EVENT_IGNORE:

@@ -60,14 +60,6 @@ uint8_t *vd_connection_in_tail(struct vd_connection *conn, size_t *space) {
 	return conn->in + conn->in_end;
 }
 
-void vd_connection_consume(struct vd_connection *conn, size_t size) {
-	assert(size <= conn->in_end - conn->in_start);
-	conn->in_start += size;
-	if (conn->in_start == conn->in_end) {
-		conn->in_start = conn->in_end = 0;
-	}
-}
-
 int vd_connection_take_fd(struct vd_connection *conn) {
 	if (conn->in_fd_count == 0) {
 		return -1;
@@ -158,7 +150,7 @@ bool vd_connection_commit(struct vd_connection *conn, size_t size, const int *fd
 	return true;
 }
 
-bool vd_connection_queue(struct vd_connection *conn, const void *data, size_t size,
+bool vd_connection_queue_slow(struct vd_connection *conn, const void *data, size_t size,
 		const int *fds, size_t fd_count) {
 	uint8_t *dst = vd_connection_reserve(conn, size);
 	if (dst == NULL) {

@@ -1,9 +1,11 @@
 #ifndef PROXY_WL_CONNECTION_H
 #define PROXY_WL_CONNECTION_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * The buffers of one Wayland byte stream, whatever carries it (a Unix
@@ -55,7 +57,13 @@ static inline size_t vd_connection_in_size(const struct vd_connection *conn) {
 static inline const uint8_t *vd_connection_in_data(const struct vd_connection *conn) {
 	return conn->in + conn->in_start;
 }
-void vd_connection_consume(struct vd_connection *conn, size_t size);
+static inline void vd_connection_consume(struct vd_connection *conn, size_t size) {
+	assert(size <= conn->in_end - conn->in_start);
+	conn->in_start += size;
+	if (conn->in_start == conn->in_end) {
+		conn->in_start = conn->in_end = 0;
+	}
+}
 /* Takes the next received fd, or -1 if none is queued. */
 int vd_connection_take_fd(struct vd_connection *conn);
 static inline size_t vd_connection_in_fd_count(const struct vd_connection *conn) {
@@ -78,8 +86,19 @@ bool vd_connection_push_fd(struct vd_connection *conn, int fd);
  * the fds passes to the connection). Returns false if the output would pass
  * the hard limit; the fds are then closed.
  */
-bool vd_connection_queue(struct vd_connection *conn, const void *data, size_t size,
+bool vd_connection_queue_slow(struct vd_connection *conn, const void *data, size_t size,
 	const int *fds, size_t fd_count);
+static inline bool vd_connection_queue(struct vd_connection *conn, const void *data,
+		size_t size, const int *fds, size_t fd_count) {
+	/* most messages: no fds, and room without growing (or resetting) */
+	if (fd_count == 0 && conn->out_end + size <= conn->out_cap &&
+			(conn->out_start == 0 || conn->out_start != conn->out_end)) {
+		memcpy(conn->out + conn->out_end, data, size);
+		conn->out_end += size;
+		return true;
+	}
+	return vd_connection_queue_slow(conn, data, size, fds, fd_count);
+}
 /* Reserves size bytes at the end of the output for in-place encoding. */
 uint8_t *vd_connection_reserve(struct vd_connection *conn, size_t size);
 /* Commits a reserved message (size bytes) with its fds. */

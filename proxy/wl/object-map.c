@@ -38,15 +38,6 @@ static uint32_t id_of(bool server, uint32_t index) {
 	return server ? VD_WIRE_SERVER_ID_START + index : index + 1;
 }
 
-struct vd_object *vd_object_map_get(const struct vd_object_map *map, uint32_t id) {
-	if (id == 0) {
-		return NULL;
-	}
-	uint32_t index;
-	const struct vd_id_range *range = range_of(map, id, &index);
-	return index < range->count ? range->entries[index] : NULL;
-}
-
 bool vd_object_map_can_insert(const struct vd_object_map *map, uint32_t id) {
 	if (id == 0) {
 		return false;

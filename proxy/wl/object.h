@@ -87,7 +87,8 @@ static inline void vd_objects_dispatch_begin(struct vd_objects *objects) {
 }
 void vd_objects_free_dead(struct vd_objects *objects);
 static inline void vd_objects_dispatch_end(struct vd_objects *objects) {
-	if (--objects->dispatching == 0 && !wl_list_empty(&objects->dead)) {
+	/* (wl_list_empty is not inline: a call per message) */
+	if (--objects->dispatching == 0 && objects->dead.next != &objects->dead) {
 		vd_objects_free_dead(objects);
 	}
 }

@@ -31,22 +31,38 @@ enum vd_parse_next {
 };
 
 /* Looks at the next message of an input of avail bytes. */
-enum vd_parse_next vd_parse_next(const uint8_t *data, size_t avail,
-	struct vd_wire_header *header);
+static inline enum vd_parse_next vd_parse_next(const uint8_t *data, size_t avail,
+		struct vd_wire_header *header) {
+	if (avail < VD_WIRE_HEADER_SIZE) {
+		return VD_PARSE_NEXT_MORE;
+	}
+	vd_wire_header_read(data, header);
+	if (header->size < VD_WIRE_HEADER_SIZE || header->size % 4 != 0 ||
+			header->size > VD_WIRE_MAX_MESSAGE_SIZE) {
+		return VD_PARSE_NEXT_BAD_SIZE;
+	}
+	return avail < header->size ? VD_PARSE_NEXT_MORE : VD_PARSE_NEXT_MESSAGE;
+}
+
+/* What a request's checks found besides its message. */
+struct vd_parsed_request {
+	struct vd_object *object; // the sender
+	uint32_t new_ids; // how many objects it creates
+	bool names_upstream_gone; // an object argument has no server counterpart
+};
 
 /*
- * A request (data: header->size bytes) sent by the client on map, the
- * client's ID space. Checks that its sender is live (not CLIENT_GONE), its
- * opcode exists at the sender's version, it is well formed, fds_available
- * covers its fds, every object argument is live in map with the table's
- * interface, and every new_id is a client-range ID map can take now, used
- * once, of a known interface. Sets *object and msg; *new_ids counts the
- * new_ids; *names_upstream_gone tells whether an object argument has no
- * server counterpart (VD_OBJECT_UPSTREAM_GONE). False: error says why.
+ * A request (data: the message, its header already read) sent by the client
+ * on map, the client's ID space. Checks that its sender is live (not
+ * CLIENT_GONE), its opcode exists at the sender's version, it is well
+ * formed, fds_available covers its fds, every object argument is live in
+ * map with the table's interface, and every new_id is a client-range ID map
+ * can take now, used once, of a known interface. Fills msg and out
+ * (VD_OBJECT_UPSTREAM_GONE of an object argument: out->names_upstream_gone).
+ * False: error says why.
  */
 bool vd_parse_request(const struct vd_object_map *map, const uint8_t *data,
-	const struct vd_wire_header *header, size_t fds_available, struct vd_object **object,
-	struct vd_wire_message *msg, uint32_t *new_ids, bool *names_upstream_gone,
+	size_t fds_available, struct vd_wire_message *msg, struct vd_parsed_request *out,
 	struct vd_parse_error *error);
 
 enum vd_parse_event_result {
@@ -58,14 +74,15 @@ enum vd_parse_event_result {
 };
 
 /*
- * An event sent by the server on map, the server's ID space (wl_display
+ * An event (data: the message, its header already read) sent by the server
+ * on map, the server's ID space (wl_display
  * events included: they are the caller's to handle first). Checks its
  * sender exists, its opcode exists at the object's version, it is well
  * formed and fds_available covers its fds. Object arguments are left to
  * the caller (what a missing one means depends on the caller's IDs).
  */
 enum vd_parse_event_result vd_parse_event(const struct vd_object_map *map,
-	const uint8_t *data, const struct vd_wire_header *header, size_t fds_available,
-	struct vd_object **object, struct vd_wire_message *msg, struct vd_parse_error *error);
+	const uint8_t *data, size_t fds_available, struct vd_wire_message *msg,
+	struct vd_object **object, struct vd_parse_error *error);
 
 #endif

@@ -120,22 +120,22 @@ static bool create_request_objects(struct vd_tracker *tracker, struct vd_tracked
 
 static enum vd_track_result track_request(struct vd_tracker *tracker,
 		struct vd_connection *in, struct vd_tracked *out) {
-	uint32_t new_ids;
-	bool names_gone;
-	if (!vd_parse_request(&tracker->map, out->data, &out->header, in->in_fd_count,
-			&out->object, &out->msg, &new_ids, &names_gone, &out->error)) {
+	struct vd_parsed_request parsed;
+	if (!vd_parse_request(&tracker->map, out->data, in->in_fd_count, &out->msg, &parsed,
+			&out->error)) {
 		out->msg.fd_count = 0;
 		out->error_object = VD_DISPLAY_ID;
 		return VD_TRACK_ERROR;
 	}
-	if (tracker->objects.count + new_ids > tracker->max_objects) {
+	out->object = parsed.object;
+	if (tracker->objects.count + parsed.new_ids > tracker->max_objects) {
 		out->msg.fd_count = 0;
 		return fail(out, VD_DISPLAY_ID, VD_WL_DISPLAY_ERROR_NO_MEMORY,
 			"too many objects (limit %u)", tracker->max_objects);
 	}
 	take_fds(in, out);
 	struct vd_object *object = out->object;
-	out->drop = (object->flags & VD_OBJECT_UPSTREAM_GONE) || names_gone;
+	out->drop = (object->flags & VD_OBJECT_UPSTREAM_GONE) || parsed.names_upstream_gone;
 	struct vd_hook_ctx ctx = {
 		.tracker = tracker, .object = object, .msg = &out->msg, .data = out->data,
 		.fds = out->fds,
@@ -261,8 +261,8 @@ static enum vd_track_result track_event_args(struct vd_tracker *tracker,
 
 static enum vd_track_result track_event(struct vd_tracker *tracker, struct vd_connection *in,
 		struct vd_tracked *out) {
-	switch (vd_parse_event(&tracker->map, out->data, &out->header, in->in_fd_count,
-			&out->object, &out->msg, &out->error)) {
+	switch (vd_parse_event(&tracker->map, out->data, in->in_fd_count, &out->msg, &out->object,
+			&out->error)) {
 	case VD_PARSE_EVENT_OK:
 		break;
 	case VD_PARSE_EVENT_IGNORE:
