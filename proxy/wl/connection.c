@@ -163,15 +163,11 @@ bool vd_connection_queue_slow(struct vd_connection *conn, const void *data, size
 	return vd_connection_commit(conn, size, fds, fd_count);
 }
 
-void vd_connection_out_sent(struct vd_connection *conn, size_t size, size_t fd_count) {
+void vd_connection_out_close_sent_fds(struct vd_connection *conn, size_t fd_count) {
 	/* the fds went with the first byte: ours are closed now */
 	for (size_t i = 0; i < fd_count; i++) {
 		close(conn->out_fds[conn->out_fd_start + i].fd);
 	}
 	conn->out_fd_start += fd_count;
 	conn->out_fd_count -= fd_count;
-	conn->out_start += size;
-	if (conn->out_start == conn->out_end) {
-		conn->out_start = conn->out_end = 0;
-	}
 }

@@ -111,7 +111,17 @@ static inline size_t vd_connection_out_size(const struct vd_connection *conn) {
 /* Output, for the transport: out[out_start, out_end) is unsent, and
  * out_fds[out_fd_start, +out_fd_count) the fds still to go with it. */
 /* size bytes and the first fd_count fds were sent (the fds are closed). */
-void vd_connection_out_sent(struct vd_connection *conn, size_t size, size_t fd_count);
+void vd_connection_out_close_sent_fds(struct vd_connection *conn, size_t fd_count);
+static inline void vd_connection_out_sent(struct vd_connection *conn, size_t size,
+		size_t fd_count) {
+	if (fd_count > 0) {
+		vd_connection_out_close_sent_fds(conn, fd_count);
+	}
+	conn->out_start += size;
+	if (conn->out_start == conn->out_end) {
+		conn->out_start = conn->out_end = 0;
+	}
+}
 /* Closes the fds queued for output (the transport cannot send them). */
 void vd_connection_out_close_fds(struct vd_connection *conn);
 

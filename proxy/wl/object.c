@@ -29,8 +29,8 @@ struct vd_object *vd_object_create(struct vd_objects *objects,
 	}
 	object->interface = interface;
 	object->version = version;
-	wl_list_init(&object->addons);
-	wl_list_init(&object->dead_link);
+	/* wl_list_init is a call into libwayland: one object per round trip */
+	object->addons.prev = object->addons.next = &object->addons;
 	objects->count++;
 	return object;
 }
@@ -72,7 +72,7 @@ struct vd_object_addon *vd_object_addon_find(const struct vd_object *object,
 	return NULL;
 }
 
-void vd_object_addons_destroy(struct vd_object *object) {
+void vd_object_addons_destroy_all(struct vd_object *object) {
 	while (!wl_list_empty(&object->addons)) {
 		struct vd_object_addon *addon =
 			wl_container_of(object->addons.next, addon, link);

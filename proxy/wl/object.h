@@ -65,7 +65,7 @@ struct vd_object {
 	struct {
 		int32_t width, height; // wl_buffer: its size, 0 if unknown (proxy/surface.c)
 	} buffer;
-	struct wl_list dead_link; // vd_objects.dead, once VD_OBJECT_DEAD
+	struct wl_list dead_link; // vd_objects.dead, once VD_OBJECT_DEAD (else unset)
 };
 
 /*
@@ -113,6 +113,11 @@ struct vd_object_addon *vd_object_addon_find(const struct vd_object *object,
 	const struct vd_object_addon_impl *impl);
 /* Destroys every addon (the most recent first); new ones may be attached
  * from a destroy callback and are destroyed too. */
-void vd_object_addons_destroy(struct vd_object *object);
+void vd_object_addons_destroy_all(struct vd_object *object);
+static inline void vd_object_addons_destroy(struct vd_object *object) {
+	if (object->addons.next != &object->addons) {
+		vd_object_addons_destroy_all(object);
+	}
+}
 
 #endif

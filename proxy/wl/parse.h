@@ -52,8 +52,8 @@ struct vd_parsed_request {
 };
 
 /*
- * A request (data: the message, its header already read) sent by the client
- * on map, the client's ID space. Checks that its sender is live (not
+ * A request (data: a whole message, as vd_parse_next found it) sent by the
+ * client on map, the client's ID space. Checks that its sender is live (not
  * CLIENT_GONE), its opcode exists at the sender's version, it is well
  * formed, fds_available covers its fds, every object argument is live in
  * map with the table's interface, and every new_id is a client-range ID map
@@ -74,12 +74,12 @@ enum vd_parse_event_result {
 };
 
 /*
- * An event (data: the message, its header already read) sent by the server
- * on map, the server's ID space (wl_display
- * events included: they are the caller's to handle first). Checks its
- * sender exists, its opcode exists at the object's version, it is well
- * formed and fds_available covers its fds. Object arguments are left to
- * the caller (what a missing one means depends on the caller's IDs).
+ * An event (data: a whole message, as vd_parse_next found it) sent by the
+ * server on map, the server's ID space (wl_display events included: they
+ * are the caller's to handle first). Checks its sender exists, its opcode
+ * exists at the object's version, it is well formed and fds_available
+ * covers its fds. Object arguments are left to the caller (what a missing
+ * one means depends on the caller's IDs).
  */
 enum vd_parse_event_result vd_parse_event(const struct vd_object_map *map,
 	const uint8_t *data, size_t fds_available, struct vd_wire_message *msg,
