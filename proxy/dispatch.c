@@ -1,13 +1,7 @@
 #define LOG_TAG "client"
 
-#include <assert.h>
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "protocols/log.h"
 #include "proxy/clipboard.h"
@@ -17,170 +11,67 @@
 
 /*
  * The message path: every request and event is parsed against the tables,
- * its object arguments checked and translated into the other side's IDs,
- * and passed through the hooks of the interfaces the proxy watches.
+ * its object arguments checked (proxy/wl/parse.h) and translated into the
+ * other side's IDs, and passed through the hooks of the interfaces the
+ * proxy watches.
  */
 
-typedef bool (*hook_func)(struct vd_hook_ctx *ctx);
-
-struct hook {
-	const struct vd_interface *interface;
-	uint16_t opcode;
-	hook_func func;
-};
-
-/* Run for every opcode of their interface, before the opcode's own hook. */
-static const struct hook request_gates[] = {
+/* Run for every opcode of their interface, before the opcode's own hooks. */
+static const struct vd_hook request_gates[] = {
 	SHELL_REQUEST_GATES
 };
 
-static const struct hook request_hooks[] = {
-	{ &vd_iface_wl_registry, 0, registry_handle_bind },
-	{ &vd_iface_wl_shm, 0, shm_handle_create_pool },
-	{ &vd_iface_wl_shm_pool, 0, shm_pool_handle_create_buffer },
-	{ &vd_iface_wl_shm_pool, 2, shm_pool_handle_resize },
+static const struct vd_hook request_hooks[] = {
+	{ &vd_iface_wl_registry, VD_WL_REGISTRY_REQUEST_BIND, registry_handle_bind },
+	{ &vd_iface_wl_shm, VD_WL_SHM_REQUEST_CREATE_POOL, shm_handle_create_pool },
+	{ &vd_iface_wl_shm_pool, VD_WL_SHM_POOL_REQUEST_CREATE_BUFFER,
+		shm_pool_handle_create_buffer },
+	{ &vd_iface_wl_shm_pool, VD_WL_SHM_POOL_REQUEST_RESIZE, shm_pool_handle_resize },
 	SHELL_REQUEST_HOOKS
 	CLIPBOARD_REQUEST_HOOKS
 };
 
-static const struct hook request_post_hooks[] = {
+static const struct vd_hook request_post_hooks[] = {
+	{ &vd_iface_wl_shm, VD_WL_SHM_REQUEST_CREATE_POOL, shm_handle_create_pool_done },
 	SHELL_REQUEST_POST_HOOKS
 	CLIPBOARD_REQUEST_POST_HOOKS
 };
 
-static const struct hook event_hooks[] = {
-	{ &vd_iface_wl_registry, 0, registry_handle_global },
-	{ &vd_iface_wl_registry, 1, registry_handle_global_remove },
-	{ &vd_iface_wl_shm, 0, shm_handle_format },
+static const struct vd_hook event_hooks[] = {
+	{ &vd_iface_wl_registry, VD_WL_REGISTRY_EVENT_GLOBAL, registry_handle_global },
+	{ &vd_iface_wl_registry, VD_WL_REGISTRY_EVENT_GLOBAL_REMOVE,
+		registry_handle_global_remove },
+	{ &vd_iface_wl_shm, VD_WL_SHM_EVENT_FORMAT, shm_handle_format },
 	SHELL_EVENT_HOOKS
 	CLIPBOARD_EVENT_HOOKS
 };
 
-static const struct hook event_post_hooks[] = {
+static const struct vd_hook event_post_hooks[] = {
 	SHELL_EVENT_POST_HOOKS
 };
 
 #define HOOK_COUNT(hooks) (sizeof(hooks) / sizeof((hooks)[0]))
 
-/*
- * The hooks by interface and opcode, built once from the tables above, so
- * that a message costs one lookup whatever the number of hooks.
- */
-struct interface_hooks {
-	hook_func gate;
-	hook_func *request, *request_post; // [request_count]
-	hook_func *event, *event_post; // [event_count]
-};
-
-static struct interface_hooks *hooks_by_interface; // [vd_interface_count]
-
-static bool add_hooks(const struct hook *hooks, size_t count, size_t slot) {
-	for (size_t i = 0; i < count; i++) {
-		const struct vd_interface *interface = hooks[i].interface;
-		struct interface_hooks *entry = &hooks_by_interface[interface->index];
-		if (slot == 0) {
-			entry->gate = hooks[i].func;
-			continue;
-		}
-		bool request = slot <= 2;
-		size_t n = request ? interface->request_count : interface->event_count;
-		hook_func **table = slot == 1 ? &entry->request : slot == 2 ? &entry->request_post :
-			slot == 3 ? &entry->event : &entry->event_post;
-		if (*table == NULL) {
-			*table = calloc(n, sizeof(hook_func));
-			if (*table == NULL) {
-				return false;
-			}
-		}
-		assert(hooks[i].opcode < n);
-		(*table)[hooks[i].opcode] = hooks[i].func;
+struct vd_hook_registry *dispatch_hooks_create(void) {
+	struct vd_hook_registry *registry = vd_hook_registry_create();
+	if (registry == NULL ||
+			!vd_hook_registry_add(registry, VD_HOOK_GATE, request_gates,
+				HOOK_COUNT(request_gates)) ||
+			!vd_hook_registry_add(registry, VD_HOOK_REQUEST, request_hooks,
+				HOOK_COUNT(request_hooks)) ||
+			!vd_hook_registry_add(registry, VD_HOOK_REQUEST_POST, request_post_hooks,
+				HOOK_COUNT(request_post_hooks)) ||
+			!vd_hook_registry_add(registry, VD_HOOK_EVENT, event_hooks,
+				HOOK_COUNT(event_hooks)) ||
+			!vd_hook_registry_add(registry, VD_HOOK_EVENT_POST, event_post_hooks,
+				HOOK_COUNT(event_post_hooks))) {
+		vd_hook_registry_destroy(registry);
+		return NULL;
 	}
-	return true;
-}
-
-bool dispatch_init(void) {
-	if (hooks_by_interface != NULL) {
-		return true;
-	}
-	hooks_by_interface = calloc(vd_interface_count, sizeof(*hooks_by_interface));
-	return hooks_by_interface != NULL &&
-		add_hooks(request_gates, HOOK_COUNT(request_gates), 0) &&
-		add_hooks(request_hooks, HOOK_COUNT(request_hooks), 1) &&
-		add_hooks(request_post_hooks, HOOK_COUNT(request_post_hooks), 2) &&
-		add_hooks(event_hooks, HOOK_COUNT(event_hooks), 3) &&
-		add_hooks(event_post_hooks, HOOK_COUNT(event_post_hooks), 4);
-}
-
-static hook_func find_hook(hook_func *table, uint16_t opcode) {
-	return table != NULL ? table[opcode] : NULL;
+	return registry;
 }
 
 /* Requests: client to compositor */
-
-/* Checks every argument before anything changes; false if an error was posted. */
-static bool check_request_args(struct vd_session *session, struct vd_object *object,
-		struct vd_wire_message *msg, bool *forward) {
-	const struct vd_message *desc = msg->desc;
-	uint32_t new_ids = 0;
-	for (uint32_t i = 0; i < msg->arg_count; i++) {
-		const struct vd_arg *spec = &desc->args[i];
-		struct vd_wire_arg *arg = &msg->args[i];
-		if (spec->type == VD_ARG_OBJECT) {
-			if (arg->id == 0) {
-				continue;
-			}
-			struct vd_object *target = vd_object_map_get(&session->client_map, arg->id);
-			if (target == NULL || (target->flags & VD_OBJECT_CLIENT_GONE)) {
-				vd_session_client_error(session, DISPLAY_ID,
-					DISPLAY_ERROR_INVALID_OBJECT, "invalid object %u in %s.%s",
-					arg->id, object->interface->name, desc->name);
-				return false;
-			}
-			if (spec->interface != NULL && target->interface != spec->interface) {
-				vd_session_client_error(session, DISPLAY_ID,
-					DISPLAY_ERROR_INVALID_OBJECT,
-					"object %u is a %s, %s.%s wants a %s", arg->id,
-					target->interface->name, object->interface->name, desc->name,
-					spec->interface->name);
-				return false;
-			}
-			if (target->flags & VD_OBJECT_UPSTREAM_GONE) {
-				*forward = false;
-			}
-		} else if (spec->type == VD_ARG_NEW_ID) {
-			/* the map's own cap bounds what IDs a client can spread over */
-			if (arg->id >= VD_WIRE_SERVER_ID_START ||
-					!vd_object_map_can_insert(&session->client_map, arg->id)) {
-				vd_session_client_error(session, DISPLAY_ID,
-					DISPLAY_ERROR_INVALID_OBJECT, "invalid new id %u in %s.%s",
-					arg->id, object->interface->name, desc->name);
-				return false;
-			}
-			for (uint32_t j = 0; j < i; j++) {
-				if (desc->args[j].type == VD_ARG_NEW_ID && msg->args[j].id == arg->id) {
-					vd_session_client_error(session, DISPLAY_ID,
-						DISPLAY_ERROR_INVALID_OBJECT, "new id %u used twice",
-						arg->id);
-					return false;
-				}
-			}
-			if (spec->interface == NULL &&
-					vd_interface_find(arg->new_interface) == NULL) {
-				vd_session_client_error(session, DISPLAY_ID,
-					DISPLAY_ERROR_INVALID_OBJECT, "unknown interface %s",
-					arg->new_interface);
-				return false;
-			}
-			new_ids++;
-		}
-	}
-	if (session->object_count + new_ids > session->server->limits.max_objects) {
-		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_NO_MEMORY,
-			"too many objects (limit %u)", session->server->limits.max_objects);
-		return false;
-	}
-	return true;
-}
 
 /* Creates the request's new objects and writes the compositor's IDs. */
 static bool translate_request_args(struct vd_session *session, struct vd_object *object,
@@ -205,9 +96,6 @@ static bool translate_request_args(struct vd_session *session, struct vd_object 
 				goto no_memory;
 			}
 			child->client_id = arg->id;
-			if (interface == &vd_iface_wl_shm_pool) {
-				child->pool_size = ctx->new_pool_size;
-			}
 			if (!vd_object_map_insert(&session->client_map, arg->id, child)) {
 				child->client_id = 0;
 				object_maybe_free(session, child);
@@ -231,7 +119,8 @@ static bool translate_request_args(struct vd_session *session, struct vd_object 
 	return true;
 
 no_memory:
-	vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_NO_MEMORY, "out of memory");
+	vd_session_client_error(session, VD_DISPLAY_ID, VD_WL_DISPLAY_ERROR_NO_MEMORY,
+		"out of memory");
 	return false;
 }
 
@@ -257,63 +146,46 @@ static void handle_client_destructor(struct vd_session *session, struct vd_objec
 
 void dispatch_request(struct vd_session *session, const uint8_t *data,
 		const struct vd_wire_header *header) {
-	struct vd_object *object = vd_object_map_get(&session->client_map, header->object);
-	if (object == NULL || (object->flags & VD_OBJECT_CLIENT_GONE)) {
-		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_INVALID_OBJECT,
-			"invalid object %u", header->object);
-		return;
-	}
-	const struct vd_interface *interface = object->interface;
-	if (header->opcode >= interface->request_count) {
-		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_INVALID_METHOD,
-			"invalid opcode %u for %s@%u", header->opcode, interface->name,
-			header->object);
-		return;
-	}
-	const struct vd_message *desc = &interface->requests[header->opcode];
-	if (desc->since > object->version) {
-		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_INVALID_METHOD,
-			"%s.%s needs version %u, %s@%u has version %u", interface->name,
-			desc->name, desc->since, interface->name, header->object, object->version);
-		return;
-	}
+	struct vd_connection *in = &session->client->conn;
 	struct vd_wire_message msg;
-	char err[256];
-	if (!vd_wire_parse(desc, data, &msg, err, sizeof(err))) {
-		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_INVALID_METHOD,
-			"%s@%u: %s", interface->name, header->object, err);
+	struct vd_parsed_request parsed;
+	struct vd_parse_error error;
+	if (!vd_parse_request(&session->client_map, data, vd_connection_in_fd_count(in), &msg,
+			&parsed, &error)) {
+		vd_session_client_error(session, VD_DISPLAY_ID, error.code, "%s", error.text);
 		return;
 	}
-	if (msg.fd_count > vd_connection_in_fd_count(&session->client)) {
-		vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_INVALID_METHOD,
-			"%s.%s: file descriptor expected", interface->name, desc->name);
+	struct vd_object *object = parsed.object;
+	uint32_t max_objects = session->server->limits.max_objects;
+	if (session->objects.count + parsed.new_ids > max_objects) {
+		vd_session_client_error(session, VD_DISPLAY_ID, VD_WL_DISPLAY_ERROR_NO_MEMORY,
+			"too many objects (limit %u)", max_objects);
 		return;
 	}
-	bool forward = !(object->flags & VD_OBJECT_UPSTREAM_GONE);
-	if (!check_request_args(session, object, &msg, &forward)) {
-		return;
-	}
+	const struct vd_message *desc = msg.desc;
+	bool forward = !(object->flags & VD_OBJECT_UPSTREAM_GONE) && !parsed.names_upstream_gone;
 
 	int fds[VD_WIRE_MAX_ARGS];
 	for (uint32_t i = 0; i < msg.fd_count; i++) {
-		fds[i] = vd_connection_take_fd(&session->client);
+		fds[i] = vd_connection_take_fd(in);
 	}
 	/* the message is checked and rewritten in a copy; hooks may queue
 	 * messages of their own ahead of it */
 	uint8_t out[VD_WIRE_MAX_MESSAGE_SIZE];
 	memcpy(out, data, header->size);
 
-	const struct interface_hooks *hooks = &hooks_by_interface[interface->index];
-	hook_func gate = hooks->gate;
-	hook_func hook = find_hook(hooks->request, header->opcode);
+	const struct vd_interface_hooks *hooks =
+		vd_hook_registry_get(session->hooks, object->interface);
+	vd_hook_func *gate = vd_interface_hooks_find(hooks, VD_HOOK_GATE, 0);
+	vd_hook_func *hook = vd_interface_hooks_find(hooks, VD_HOOK_REQUEST, header->opcode);
 	struct vd_hook_ctx ctx = {
 		.session = session, .object = object, .msg = &msg, .data = out, .fds = fds,
 	};
-	if (gate != NULL && !gate(&ctx)) {
+	if (gate != NULL && !vd_hooks_run(gate, &ctx)) {
 		hook = NULL;
 		forward = false;
 	}
-	if (hook != NULL && !hook(&ctx)) {
+	if (hook != NULL && !vd_hooks_run(hook, &ctx)) {
 		if (session->closing) {
 			close_fds(fds, msg.fd_count);
 			return;
@@ -336,18 +208,18 @@ void dispatch_request(struct vd_session *session, const uint8_t *data,
 		}
 		vd_wire_put_u32(out, 0, object->upstream_id);
 		session->unfenced += size;
-		if (!vd_connection_queue(&session->upstream, out, size, fds, msg.fd_count)) {
-			vd_session_client_error(session, DISPLAY_ID, DISPLAY_ERROR_NO_MEMORY,
+		if (!vd_connection_queue(&session->upstream->conn, out, size, fds, msg.fd_count)) {
+			vd_session_client_error(session, VD_DISPLAY_ID, VD_WL_DISPLAY_ERROR_NO_MEMORY,
 				"out of memory");
 			return;
 		}
 	} else {
 		close_fds(fds, msg.fd_count);
 	}
-	hook = find_hook(hooks->request_post, header->opcode);
+	hook = vd_interface_hooks_find(hooks, VD_HOOK_REQUEST_POST, header->opcode);
 	if (hook != NULL) {
 		ctx.forwarded = forward;
-		hook(&ctx);
+		vd_hooks_run_all(hook, &ctx);
 	}
 	if (desc->destructor) {
 		handle_client_destructor(session, object);
@@ -385,20 +257,19 @@ static void handle_upstream_display_error(struct vd_session *session, const uint
 		uint32_t size) {
 	struct vd_wire_message msg;
 	char err[256];
-	if (!vd_wire_parse(&vd_iface_wl_display.events[DISPLAY_EVENT_ERROR], data, &msg, err,
-			sizeof(err))) {
+	if (!vd_wire_parse(&vd_iface_wl_display.events[VD_WL_DISPLAY_EVENT_ERROR], data, &msg,
+			err, sizeof(err))) {
 		vd_session_upstream_error(session, "%s", err);
 		return;
 	}
 	struct vd_object *object = vd_object_map_get(&session->upstream_map, msg.args[0].id);
 	uint32_t client_id = object != NULL && object->client_id != 0 ?
-		object->client_id : DISPLAY_ID;
+		object->client_id : VD_DISPLAY_ID;
 	const char *text = msg.args[2].str.data ? msg.args[2].str.data : "";
 	session_log(session, VD_WARN, "compositor posted error %u on %s: %s", msg.args[1].u,
 		object ? object->interface->name : "?", text);
 	session_send_display_error(session, client_id, msg.args[1].u, text);
-	snprintf(session->error, sizeof(session->error), "compositor error");
-	session->closing = true;
+	session_set_closing(session, "compositor error");
 }
 
 /* Checks and translates the object arguments of an event; false: drop it. */
@@ -497,54 +368,36 @@ no_memory:
 
 void dispatch_event(struct vd_session *session, const uint8_t *data,
 		const struct vd_wire_header *header) {
-	if (header->object == DISPLAY_ID) {
-		if (header->opcode == DISPLAY_EVENT_DELETE_ID) {
+	if (header->object == VD_DISPLAY_ID) {
+		if (header->opcode == VD_WL_DISPLAY_EVENT_DELETE_ID) {
 			handle_delete_id(session, data, header->size);
 			return;
 		}
-		if (header->opcode == DISPLAY_EVENT_ERROR) {
+		if (header->opcode == VD_WL_DISPLAY_EVENT_ERROR) {
 			handle_upstream_display_error(session, data, header->size);
 			return;
 		}
 	}
-	struct vd_object *object = vd_object_map_get(&session->upstream_map, header->object);
-	if (object == NULL) {
-		if (header->object >= VD_WIRE_SERVER_ID_START) {
-			/* an event racing the client's destruction of a server object */
-			return;
-		}
-		vd_session_upstream_error(session, "event for unknown object %u", header->object);
-		return;
-	}
-	const struct vd_interface *interface = object->interface;
-	if (header->opcode >= interface->event_count) {
-		vd_session_upstream_error(session, "invalid event opcode %u for %s",
-			header->opcode, interface->name);
-		return;
-	}
-	const struct vd_message *desc = &interface->events[header->opcode];
+	struct vd_connection *in = &session->upstream->conn;
+	struct vd_object *object;
 	struct vd_wire_message msg;
-	char err[256];
-	if (!vd_wire_parse(desc, data, &msg, err, sizeof(err))) {
-		vd_session_upstream_error(session, "%s", err);
+	struct vd_parse_error error;
+	switch (vd_parse_event(&session->upstream_map, data, vd_connection_in_fd_count(in), &msg,
+			&object, &error)) {
+	case VD_PARSE_EVENT_OK:
+		break;
+	case VD_PARSE_EVENT_IGNORE:
+		return;
+	case VD_PARSE_EVENT_ERROR:
+		vd_session_upstream_error(session, "%s", error.text);
 		return;
 	}
-	if (msg.fd_count > vd_connection_in_fd_count(&session->upstream)) {
-		vd_session_upstream_error(session, "%s.%s: file descriptor expected",
-			interface->name, desc->name);
-		return;
-	}
+	const struct vd_message *desc = msg.desc;
 	int fds[VD_WIRE_MAX_ARGS];
 	for (uint32_t i = 0; i < msg.fd_count; i++) {
-		fds[i] = vd_connection_take_fd(&session->upstream);
+		fds[i] = vd_connection_take_fd(in);
 	}
 
-	if (desc->since > object->version) {
-		vd_session_upstream_error(session, "%s.%s needs version %u, object has %u",
-			interface->name, desc->name, desc->since, object->version);
-		close_fds(fds, msg.fd_count);
-		return;
-	}
 	if (object->flags & VD_OBJECT_PROXY_OWNED) {
 		if (!(object->flags & VD_OBJECT_CLIENT_GONE) && object->impl != NULL &&
 				object->impl->event != NULL) {
@@ -566,12 +419,13 @@ void dispatch_event(struct vd_session *session, const uint8_t *data,
 		close_fds(fds, msg.fd_count);
 		return;
 	}
-	const struct interface_hooks *hooks = &hooks_by_interface[interface->index];
-	hook_func hook = find_hook(hooks->event, header->opcode);
+	const struct vd_interface_hooks *hooks =
+		vd_hook_registry_get(session->hooks, object->interface);
+	vd_hook_func *hook = vd_interface_hooks_find(hooks, VD_HOOK_EVENT, header->opcode);
 	struct vd_hook_ctx ctx = {
 		.session = session, .object = object, .msg = &msg, .data = scratch, .fds = fds,
 	};
-	if (hook != NULL && !hook(&ctx)) {
+	if (hook != NULL && !vd_hooks_run(hook, &ctx)) {
 		visible = false;
 	}
 	if (session->closing || !create_event_objects(session, object, &msg, scratch, visible, &ctx)) {
@@ -583,22 +437,20 @@ void dispatch_event(struct vd_session *session, const uint8_t *data,
 	}
 	if (visible) {
 		vd_wire_put_u32(scratch, 0, object->client_id);
-		if (!vd_connection_queue(&session->client, scratch, header->size, fds,
+		if (!vd_connection_queue(&session->client->conn, scratch, header->size, fds,
 				msg.fd_count)) {
 			session_log(session, VD_WARN, "cut off: the client does not read its events "
-				"(%zu bytes queued)", vd_connection_out_size(&session->client));
-			session->closing = true;
-			snprintf(session->error, sizeof(session->error),
-				"client not reading its events");
+				"(%zu bytes queued)", vd_connection_out_size(&session->client->conn));
+			session_set_closing(session, "client not reading its events");
 			return;
 		}
 	} else {
 		close_fds(fds, msg.fd_count);
 	}
-	hook = find_hook(hooks->event_post, header->opcode);
+	hook = vd_interface_hooks_find(hooks, VD_HOOK_EVENT_POST, header->opcode);
 	if (hook != NULL) {
 		ctx.object = object;
-		hook(&ctx);
+		vd_hooks_run_all(hook, &ctx);
 	}
 	if (desc->destructor && visible) {
 		/* the client destroys the object on this event */

@@ -1,12 +1,7 @@
 #define LOG_TAG "client"
 
 #include <assert.h>
-#include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "protocols/log.h"
@@ -17,14 +12,7 @@
 
 struct vd_object *object_create(struct vd_session *session,
 		const struct vd_interface *interface, uint32_t version) {
-	struct vd_object *object = calloc(1, sizeof(*object));
-	if (object == NULL) {
-		return NULL;
-	}
-	object->interface = interface;
-	object->version = version;
-	session->object_count++;
-	return object;
+	return vd_object_create(&session->objects, interface, version);
 }
 
 void vd_object_gone(struct vd_session *session, struct vd_object *object) {
@@ -33,13 +21,14 @@ void vd_object_gone(struct vd_session *session, struct vd_object *object) {
 	if (impl != NULL && impl->gone != NULL) {
 		impl->gone(session, object);
 	}
+	vd_object_addons_destroy(object);
 }
 
+/* Destroyed once neither side has an ID for it (freed after the dispatch). */
 void object_maybe_free(struct vd_session *session, struct vd_object *object) {
 	if (object->client_id == 0 && object->upstream_id == 0) {
 		vd_object_gone(session, object);
-		session->object_count--;
-		free(object);
+		vd_object_destroy(&session->objects, object);
 	}
 }
 
@@ -86,8 +75,7 @@ static struct vd_object *new_one_sided_object(struct vd_session *session, bool f
 			vd_object_map_alloc(&session->upstream_map, false, object);
 	}
 	if (id == 0) {
-		session->object_count--;
-		free(object);
+		vd_object_destroy(&session->objects, object);
 		return NULL;
 	}
 	return object;
@@ -158,7 +146,7 @@ static bool send_built(struct vd_session *session, bool to_client, struct vd_obj
 			assert(!"bad message format");
 		}
 	}
-	struct vd_connection *conn = to_client ? &session->client : &session->upstream;
+	struct vd_connection *conn = to_client ? &session->client->conn : &session->upstream->conn;
 	if (!vd_wire_writer_finish(&writer)) {
 		close_fds(fds, fd_count);
 		return false;

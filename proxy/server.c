@@ -17,6 +17,7 @@
 #include "proxy/hostd-link.h"
 #include "proxy/policy.h"
 #include "proxy/server.h"
+#include "proxy/session-private.h"
 
 bool vd_server_resolve_display(const char *display, char *path, size_t path_size, char *err,
 		size_t err_size) {
@@ -88,9 +89,9 @@ static int handle_listen(int fd, uint32_t mask, void *data) {
 		/* tell the client why, as a compositor would */
 		uint8_t buf[VD_WIRE_MAX_MESSAGE_SIZE];
 		struct vd_wire_writer writer;
-		vd_wire_writer_init(&writer, buf, 1, 0);
-		vd_wire_writer_put_u32(&writer, 1);
-		vd_wire_writer_put_u32(&writer, 3); // wl_display.error.implementation
+		vd_wire_writer_init(&writer, buf, VD_DISPLAY_ID, VD_WL_DISPLAY_EVENT_ERROR);
+		vd_wire_writer_put_u32(&writer, VD_DISPLAY_ID);
+		vd_wire_writer_put_u32(&writer, VD_WL_DISPLAY_ERROR_IMPLEMENTATION);
 		vd_wire_writer_put_string(&writer, "vmdesk-proxy: cannot reach the compositor");
 		if (vd_wire_writer_finish(&writer)) {
 			(void)!send(client_fd, buf, writer.size, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -107,8 +108,9 @@ bool vd_server_init(struct vd_server *server, struct wl_event_loop *loop) {
 	server->listen_fd = -1;
 	server->lock_fd = -1;
 	wl_list_init(&server->sessions);
+	server->hooks = dispatch_hooks_create();
 	server->clipboard = clipboard_create(server);
-	return server->clipboard != NULL;
+	return server->hooks != NULL && server->clipboard != NULL;
 }
 
 void server_focus_changed(struct vd_server *server, bool focused) {
@@ -204,6 +206,8 @@ void vd_server_finish(struct vd_server *server) {
 	}
 	clipboard_destroy(server->clipboard);
 	server->clipboard = NULL;
+	vd_hook_registry_destroy(server->hooks);
+	server->hooks = NULL;
 	if (server->listen_source != NULL) {
 		wl_event_source_remove(server->listen_source);
 		server->listen_source = NULL;

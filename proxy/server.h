@@ -25,6 +25,7 @@ struct vd_server {
 	bool trace;
 	bool frames; // draw frames (--no-frames turns them off)
 
+	struct vd_hook_registry *hooks; // every session's, unless its creator gives others
 	struct wl_list sessions; // vd_session.link
 	uint64_t next_serial;
 	struct vd_clipboard *clipboard; // the VM's selections

@@ -9,34 +9,36 @@
 #include "proxy/session.h"
 
 /*
- * What the session's files share: proxy/session.c (connections, lifetime),
- * proxy/dispatch.c (the message path), proxy/object.c (objects and the
- * proxy's own objects).
+ * What the session's files share: proxy/session.c (lifetime, errors),
+ * proxy/session-io.c (reading, writing, flow control), proxy/dispatch.c
+ * (the message path), proxy/object.c (objects and the proxy's own objects).
  */
-
-/* wl_display */
-#define DISPLAY_ID 1
-#define DISPLAY_EVENT_ERROR 0
-#define DISPLAY_EVENT_DELETE_ID 1
-#define DISPLAY_ERROR_INVALID_OBJECT 0
-#define DISPLAY_ERROR_INVALID_METHOD 1
-#define DISPLAY_ERROR_NO_MEMORY 2
-#define DISPLAY_ERROR_IMPLEMENTATION 3
 
 void session_log(struct vd_session *session, enum vd_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Marks the session closing with a reason (if none was given before). */
+void session_set_closing(struct vd_session *session, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 void session_send_delete_id(struct vd_session *session, uint32_t client_id);
 void session_send_display_error(struct vd_session *session, uint32_t object_id, uint32_t code,
 	const char *message);
 
+/* proxy/session-io.c */
+/* The endpoints' ready callback. */
+void session_handle_ready(struct vd_endpoint *endpoint, uint32_t mask, void *data);
+/* Flushes, ends a closing session, or updates what the endpoints watch. */
+void session_after_dispatch(struct vd_session *session);
+
+/* proxy/object.c */
 struct vd_object *object_create(struct vd_session *session,
 	const struct vd_interface *interface, uint32_t version);
 void object_maybe_free(struct vd_session *session, struct vd_object *object);
 void object_release_client(struct vd_session *session, struct vd_object *object);
 void object_release_upstream(struct vd_session *session, struct vd_object *object);
 
-/* Builds the hook index; once per process, before any session. */
-bool dispatch_init(void);
+/* proxy/dispatch.c */
+/* The proxy's hooks: the tables of proxy/, proxy/shell.h, proxy/clipboard.h. */
+struct vd_hook_registry *dispatch_hooks_create(void);
 /* One complete message from the client or the compositor. */
 void dispatch_request(struct vd_session *session, const uint8_t *data,
 	const struct vd_wire_header *header);

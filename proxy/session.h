@@ -9,36 +9,24 @@
 
 #include "protocols/interface.h"
 #include "protocols/wire.h"
-#include "proxy/connection.h"
-#include "proxy/object-map.h"
+#include "proxy/wl/vd-wl.h"
 
 /*
  * A session is one guest client and its own connection to the compositor.
  * Every message is parsed, checked and re-encoded with the object IDs of the
  * other side: the client's IDs and the compositor's IDs are two spaces, and
- * the proxy's own objects exist only in the compositor's.
+ * the proxy's own objects exist only in the compositor's. The client's end
+ * is an endpoint (proxy/wl/endpoint.h): a Unix socket, or a channel of a VM
+ * link. The rules for ownership and for what is destroyed while a message
+ * is dispatched are the library's: proxy/wl/vd-wl.h.
  */
 
 struct vd_server;
-
-enum vd_object_flags {
-	/* the client destroyed it (request or destructor event); its client
-	 * ID stays reserved until the compositor confirms with delete_id */
-	VD_OBJECT_CLIENT_GONE = 1 << 0,
-	/* no compositor counterpart (the compositor deleted it first, or it
-	 * was created on such an object): requests to it are dropped */
-	VD_OBJECT_UPSTREAM_GONE = 1 << 1,
-	/* the client already got delete_id for it */
-	VD_OBJECT_DELETE_ID_SENT = 1 << 2,
-	/* created by the proxy; never visible to the client */
-	VD_OBJECT_PROXY_OWNED = 1 << 3,
-};
-
-struct vd_object;
 struct vd_session;
 struct vd_wire_message;
 
-/* Behaviour attached to an object by the proxy (frames, shell tracking). */
+/* Behaviour attached to an object by its owner in the proxy (frames, shell
+ * tracking); more behaviour goes in addons (proxy/wl/object.h). */
 struct vd_object_impl {
 	/* an event for a proxy-owned object; fds are closed by the caller */
 	void (*event)(struct vd_session *session, struct vd_object *object,
@@ -46,22 +34,6 @@ struct vd_object_impl {
 	/* the object is gone for the client (or the session ends): drop
 	 * what hangs off it; called once */
 	void (*gone)(struct vd_session *session, struct vd_object *object);
-};
-
-struct vd_object {
-	const struct vd_interface *interface;
-	uint32_t version;
-	uint32_t client_id; // 0: not visible to the client
-	uint32_t upstream_id; // 0: no compositor counterpart
-	uint32_t flags;
-	union {
-		int64_t pool_size; // wl_shm_pool
-		struct {
-			int32_t width, height; // wl_buffer; 0 if unknown
-		} buffer;
-	};
-	const struct vd_object_impl *impl; // may be NULL
-	void *data; // the impl's
 };
 
 struct vd_global {
@@ -83,14 +55,15 @@ struct vd_session {
 	struct wl_list link; // vd_server.sessions
 	pid_t pid; // of the client, from SO_PEERCRED; 0 if unknown
 	uint64_t serial; // a number for log lines
+	char peer[40]; // the client in log lines: "pid=4242", "channel=7"
 
-	struct vd_connection client, upstream;
-	struct wl_event_source *client_source, *upstream_source;
+	struct vd_endpoint *client; // the guest client's end
+	struct vd_endpoint *upstream; // the compositor's end
 	struct wl_event_source *idle_flush; // output queued from outside its handlers
-	uint32_t client_mask, upstream_mask;
+	const struct vd_hook_registry *hooks; // the server's, or the creator's
 
 	struct vd_object_map client_map, upstream_map;
-	uint32_t object_count;
+	struct vd_objects objects; // every object of both maps
 
 	struct vd_global *globals;
 	size_t global_count, global_cap;
@@ -105,13 +78,29 @@ struct vd_session {
 	size_t unfenced; // request bytes sent since the last fence
 	uint32_t fences_pending; // the proxy's own syncs not yet answered
 
+	bool connected; // logged as connected: log its end
 	bool closing; // a fatal error: flush what is queued, then close
 	bool tearing_down; // no more messages: the session is being freed
 	char error[256]; // why the session ended
 };
 
+/* A session for a client on a Unix socket; takes both fds (closed on failure). */
 struct vd_session *vd_session_create(struct vd_server *server, int client_fd, int upstream_fd);
+/*
+ * A session for a client on any endpoint (a VM link channel), with the
+ * server's hooks or others (NULL: the server's). Takes the endpoint and
+ * upstream_fd (destroyed and closed on failure).
+ */
+struct vd_session *vd_session_create_with(struct vd_server *server, struct vd_endpoint *client,
+	int upstream_fd, const struct vd_hook_registry *hooks);
+/* Never from inside the session's own dispatch: see vd_session_close. */
 void vd_session_destroy(struct vd_session *session);
+/*
+ * Ends the session once its queued output is flushed: from its own handlers
+ * it is destroyed when the handler returns, otherwise from the event loop,
+ * soon. reason goes to the disconnect log line.
+ */
+void vd_session_close(struct vd_session *session, const char *reason);
 
 /*
  * Posts wl_display.error to the client for object client_id and ends the
@@ -157,29 +146,12 @@ void vd_session_schedule_flush(struct vd_session *session);
 /* Sends the destructor request and forgets the object (events dropped). */
 void vd_session_destroy_object(struct vd_session *session, struct vd_object *object,
 	uint16_t destructor_opcode);
-/* Calls impl->gone once and detaches the impl. */
+/* Calls impl->gone once and detaches the impl, then destroys the addons. */
 void vd_object_gone(struct vd_session *session, struct vd_object *object);
 /* A client object that is still live for the client, or NULL. */
 struct vd_object *vd_session_client_object(struct vd_session *session, uint32_t client_id);
 
-/* Hooks: return false to drop the message (an error was posted if needed). */
-struct vd_hook_ctx {
-	struct vd_session *session;
-	struct vd_object *object;
-	struct vd_wire_message *msg;
-	uint8_t *data; // the message as it will be sent; may be patched in place
-	int *fds;
-	int64_t new_pool_size; // wl_shm.create_pool: the checked size
-	/* request pre-hooks of messages without object arguments may
-	 * replace the message (the sender ID is filled in) */
-	uint8_t *replacement;
-	uint32_t replacement_size;
-	/* post-hooks: the objects the request created, and whether the
-	 * request went to the compositor (else it was served locally) */
-	struct vd_object *new_objects[4];
-	uint32_t new_object_count;
-	bool forwarded;
-};
+/* Hooks (struct vd_hook_ctx, proxy/wl/hooks.h): ctx->session is the session. */
 
 /* proxy/registry.c */
 bool registry_handle_bind(struct vd_hook_ctx *ctx);
@@ -190,6 +162,7 @@ void registry_finish(struct vd_session *session);
 /* proxy/shm.c */
 bool shm_handle_format(struct vd_hook_ctx *ctx);
 bool shm_handle_create_pool(struct vd_hook_ctx *ctx);
+bool shm_handle_create_pool_done(struct vd_hook_ctx *ctx);
 bool shm_pool_handle_resize(struct vd_hook_ctx *ctx);
 bool shm_pool_handle_create_buffer(struct vd_hook_ctx *ctx);
 

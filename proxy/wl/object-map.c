@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "protocols/wire.h"
-#include "proxy/object-map.h"
+#include "proxy/wl/object-map.h"
 
 /* The largest range we ever index: a bound on memory (8 MiB of pointers). */
 #define MAX_RANGE_COUNT (1u << 20)
@@ -36,15 +36,6 @@ static struct vd_id_range *range_of(const struct vd_object_map *map, uint32_t id
 
 static uint32_t id_of(bool server, uint32_t index) {
 	return server ? VD_WIRE_SERVER_ID_START + index : index + 1;
-}
-
-struct vd_object *vd_object_map_get(const struct vd_object_map *map, uint32_t id) {
-	if (id == 0) {
-		return NULL;
-	}
-	uint32_t index;
-	const struct vd_id_range *range = range_of(map, id, &index);
-	return index < range->count ? range->entries[index] : NULL;
 }
 
 bool vd_object_map_can_insert(const struct vd_object_map *map, uint32_t id) {
@@ -128,5 +119,18 @@ void vd_object_map_remove(struct vd_object_map *map, uint32_t id) {
 	if (range->allocating && !push_free(range, index)) {
 		/* out of memory: the slot is never handed out again */
 		return;
+	}
+}
+
+void vd_object_map_for_each(const struct vd_object_map *map,
+		void (*func)(struct vd_object *object, uint32_t id, void *data), void *data) {
+	const struct vd_id_range *ranges[] = { &map->client, &map->server };
+	for (int r = 0; r < 2; r++) {
+		for (uint32_t i = 0; i < ranges[r]->count; i++) {
+			struct vd_object *object = ranges[r]->entries[i];
+			if (object != NULL) {
+				func(object, id_of(r == 1, i), data);
+			}
+		}
 	}
 }

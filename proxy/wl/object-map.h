@@ -1,8 +1,10 @@
-#ifndef PROXY_OBJECT_MAP_H
-#define PROXY_OBJECT_MAP_H
+#ifndef PROXY_WL_OBJECT_MAP_H
+#define PROXY_WL_OBJECT_MAP_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "protocols/wire.h"
 
 /*
  * An ID space of one side of a Wayland connection: the client range
@@ -29,7 +31,20 @@ struct vd_object_map {
 void vd_object_map_init(struct vd_object_map *map, bool alloc_client, bool alloc_server);
 void vd_object_map_finish(struct vd_object_map *map);
 
-struct vd_object *vd_object_map_get(const struct vd_object_map *map, uint32_t id);
+/* The object at id, or NULL (inline: several lookups per message). */
+static inline struct vd_object *vd_object_map_get(const struct vd_object_map *map,
+		uint32_t id) {
+	const struct vd_id_range *range;
+	uint32_t index;
+	if (id >= VD_WIRE_SERVER_ID_START) {
+		range = &map->server;
+		index = id - VD_WIRE_SERVER_ID_START;
+	} else {
+		range = &map->client;
+		index = id - 1; // id 0: UINT32_MAX, never < count
+	}
+	return index < range->count ? range->entries[index] : NULL;
+}
 /*
  * Whether a peer may create id now: unused, and at most one past the end of
  * its range (libwayland's rule).
@@ -40,5 +55,8 @@ bool vd_object_map_insert(struct vd_object_map *map, uint32_t id, struct vd_obje
 /* Allocates a free id in the client (server == false) or server range. 0 on failure. */
 uint32_t vd_object_map_alloc(struct vd_object_map *map, bool server, struct vd_object *object);
 void vd_object_map_remove(struct vd_object_map *map, uint32_t id);
+/* Calls func for every ID in use, in both ranges (func may remove that ID). */
+void vd_object_map_for_each(const struct vd_object_map *map,
+	void (*func)(struct vd_object *object, uint32_t id, void *data), void *data);
 
 #endif
