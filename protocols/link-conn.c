@@ -46,6 +46,7 @@ struct vd_link_conn {
 	char reason[512];
 	bool have_reason;
 	bool paused;
+	bool write_closed; // the peer stopped reading for good (EPIPE): read what it said
 
 	uint32_t caps;
 	uint32_t peer_max_frame;
@@ -107,6 +108,15 @@ static bool flush(struct vd_link_conn *conn) {
 		}
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			break;
+		}
+		if (w < 0 && (errno == EPIPE || errno == ECONNRESET) && !conn->write_closed &&
+				conn->state != STATE_FAILED) {
+			/* The peer closed: what it sent before (an ERROR saying why) is still to
+			 * be read, and its end of stream ends the link. */
+			conn->write_closed = true;
+			conn->out.pos = conn->out.len = 0;
+			update_mask(conn);
+			return true;
 		}
 		if (w < 0) {
 			char reason[128];
@@ -193,7 +203,7 @@ static void send_hello(struct vd_link_conn *conn) {
 }
 
 bool vd_link_conn_send(struct vd_link_conn *conn, const struct vd_link_msg *msg) {
-	if (conn->state != STATE_HANDSHAKE && conn->state != STATE_READY) {
+	if ((conn->state != STATE_HANDSHAKE && conn->state != STATE_READY) || conn->write_closed) {
 		return false;
 	}
 	if (vd_link_buf_pending(&conn->out) > conn->config.max_queue) {

@@ -46,6 +46,22 @@ size_t vd_utf8_decode(const uint8_t *s, size_t len, int32_t *cp) {
 	return count + 1;
 }
 
+bool vd_utf8_valid(const uint8_t *s, size_t len) {
+	size_t i = 0;
+	while (i < len) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		int32_t cp;
+		i += vd_utf8_decode(s + i, len - i, &cp);
+		if (cp < 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
 bool vd_char_is_control(uint32_t cp) {
 	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
 }

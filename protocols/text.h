@@ -19,6 +19,9 @@
  */
 size_t vd_utf8_decode(const uint8_t *s, size_t len, int32_t *cp);
 
+/* Valid UTF-8, whatever the characters. */
+bool vd_utf8_valid(const uint8_t *s, size_t len);
+
 /* C0, DEL and C1 control characters. */
 bool vd_char_is_control(uint32_t cp);
 /*
