@@ -548,11 +548,13 @@ static void handle_closed(struct vd_link_conn *conn, const char *reason) {
 		vd_log(VD_WARN, "vm=%s guest is not reading: %s", channel->conf.name, why);
 	}
 	vd_log(VD_INFO, "vm=%s disconnected: %s", channel->conf.name, why);
+	/* why may live in the link: keep it before the link goes */
+	snprintf(channel->last_error, sizeof(channel->last_error), "%s", why);
 	vd_link_conn_destroy(conn);
 	channel->conn = NULL;
-	snprintf(channel->last_error, sizeof(channel->last_error), "%s", why);
 	char text[400];
-	snprintf(text, sizeof(text), "the agent channel closed during the command (%s)", why);
+	snprintf(text, sizeof(text), "the agent channel closed during the command (%s)",
+		channel->last_error);
 	fail_runs(channel, VD_LINK_ERROR_CODE_DISCONNECTED, text);
 	snapshot_clear(channel);
 	channel->idle_known = false;
