@@ -70,6 +70,11 @@ def test_boot_minimal_init():
 	machine = vmlib.VM(image(), "vmdesk.init=minimal vmdesk.test=echo",
 	                   shares=["%s:probe:ro" % share_dir])
 	state["vm"] = machine
+	# Connect to the agent's port before the guest has booted: the bytes wait
+	# in QEMU until the guest opens the port.
+	early = vmlib.connect_unix(machine.agent_socket())
+	early.sendall(b"sent-before-the-guest-booted\n")
+	state["early"] = early
 	assert machine.plan["warning"] == "" or "TCG" in machine.plan["warning"], machine.plan
 	m = machine.console.expect(rb"root mounted after ([0-9.]+) s; starting the minimal init",
 	                           vmlib.BOOT_TIMEOUT)
@@ -84,8 +89,10 @@ def test_boot_minimal_init():
 def test_agent_port_echo():
 	# vmdesk.test=echo: the init runs `cat` on vmdesk.agent as the session user.
 	data = os.urandom(256 * 1024)
-	sock = vmlib.connect_unix(vm().agent_socket())
+	sock = state.pop("early")
 	sock.settimeout(vmlib.STEP_TIMEOUT)
+	first = b"sent-before-the-guest-booted\n"
+	assert recv_exactly(sock, len(first)) == first
 	got = bytearray()
 	sent = 0
 	while len(got) < len(data):
