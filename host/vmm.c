@@ -5,24 +5,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host/vmm.h"
+#include "host/vmm-private.h"
 #include "protocols/agent-wire.h"
 
 /*
- * Flag spellings come from ../shared/notes/vmm-and-cross-domain.md (crosvm
- * src/crosvm/cmdline.rs and devices/src/serial_device.rs, cloud-hypervisor
- * vmm/src/config.rs and console_devices.rs) and from QEMU 7.2, which the
- * vm tests run.
+ * What every VMM shares: the checks of a launch, the kernel command line the
+ * image's initramfs and guest-setup read, the addresses, the plan's text. The
+ * VMMs' own flags are in vmm-qemu.c, vmm-crosvm.c and vmm-cloud-hypervisor.c.
  */
 
 static const char *const kind_names[] = {
 	[VD_VMM_QEMU] = "qemu",
-	[VD_VMM_CROSVM] = "crosvm",
-	[VD_VMM_CLOUD_HYPERVISOR] = "cloud-hypervisor",
-};
-
-static const char *const default_binaries[] = {
-	[VD_VMM_QEMU] = "qemu-system-x86_64",
 	[VD_VMM_CROSVM] = "crosvm",
 	[VD_VMM_CLOUD_HYPERVISOR] = "cloud-hypervisor",
 };
@@ -62,6 +55,14 @@ static bool fmt_err(char *err, size_t err_size, const char *fmt, ...) {
 	va_list args;
 	va_start(args, fmt);
 	vsnprintf(err, err_size, fmt, args);
+	va_end(args);
+	return false;
+}
+
+bool vmm_fail(struct vmm_builder *b, const char *fmt, ...) {
+	va_list args;
+	va_start(args, fmt);
+	vsnprintf(b->err, b->err_size, fmt, args);
 	va_end(args);
 	return false;
 }
@@ -188,10 +189,7 @@ bool vd_vmm_share_parse(const char *str, struct vd_vmm_share *share, char *err,
 
 /* --- argv building ------------------------------------------------------------------- */
 
-static bool cmd_add(struct vd_vmm_cmd *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static bool cmd_add(struct vd_vmm_cmd *cmd, const char *fmt, ...) {
+bool vmm_cmd_add(struct vd_vmm_cmd *cmd, const char *fmt, ...) {
 	if (cmd->argc + 2 > cmd->cap) {
 		size_t cap = cmd->cap ? cmd->cap * 2 : 32;
 		char **argv = realloc(cmd->argv, cap * sizeof(*argv));
@@ -222,59 +220,16 @@ static void cmd_finish(struct vd_vmm_cmd *cmd) {
 	*cmd = (struct vd_vmm_cmd){0};
 }
 
-/* A value inside a QEMU option list: commas are doubled. */
-static char *qemu_escape(const char *value) {
-	size_t len = strlen(value), commas = 0;
-	for (size_t i = 0; i < len; i++) {
-		commas += value[i] == ',';
-	}
-	char *out = malloc(len + commas + 1);
-	if (out == NULL) {
-		return NULL;
-	}
-	char *p = out;
-	for (size_t i = 0; i < len; i++) {
-		*p++ = value[i];
-		if (value[i] == ',') {
-			*p++ = ',';
-		}
-	}
-	*p = '\0';
-	return out;
-}
-
-struct builder {
-	const struct vd_vmm_launch *launch;
-	struct vd_vmm_plan *plan;
-	bool vsock; // the agent and link travel over (hybrid) vsock
-	bool oom;
-	char *err;
-	size_t err_size;
-};
-
-#define ADD(b, cmd, ...) ((b)->oom |= !cmd_add((cmd), __VA_ARGS__))
-
-static void add_qemu_escaped(struct builder *b, const char *prefix, const char *value,
-	const char *suffix) {
-	char *escaped = qemu_escape(value);
-	if (escaped == NULL) {
-		b->oom = true;
-		return;
-	}
-	ADD(b, &b->plan->vmm, "%s%s%s", prefix, escaped, suffix);
-	free(escaped);
-}
-
 /* Appends " WORD" to the kernel command line. */
-static bool cmdline_add(struct builder *b, const char *fmt, ...)
+static bool cmdline_add(struct vmm_builder *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static bool cmdline_add(struct builder *b, const char *fmt, ...) {
+static bool cmdline_add(struct vmm_builder *b, const char *fmt, ...) {
 	char *line = b->plan->cmdline;
 	size_t len = strlen(line);
 	if (len > 0) {
 		if (len + 1 >= VD_VMM_CMDLINE_MAX) {
-			return fmt_err(b->err, b->err_size, "the kernel command line is too long");
+			return vmm_fail(b, "the kernel command line is too long");
 		}
 		line[len++] = ' ';
 		line[len] = '\0';
@@ -284,7 +239,7 @@ static bool cmdline_add(struct builder *b, const char *fmt, ...) {
 	int n = vsnprintf(line + len, VD_VMM_CMDLINE_MAX - len, fmt, args);
 	va_end(args);
 	if (n < 0 || (size_t)n >= VD_VMM_CMDLINE_MAX - len) {
-		return fmt_err(b->err, b->err_size, "the kernel command line is too long");
+		return vmm_fail(b, "the kernel command line is too long");
 	}
 	return true;
 }
@@ -301,56 +256,56 @@ static void addr_set_path(struct vd_addr *addr, enum vd_addr_kind kind, const ch
 
 /* --- checks common to all VMMs ------------------------------------------------------- */
 
-static bool check_path(struct builder *b, const char *what, const char *path) {
+static bool check_path(struct vmm_builder *b, const char *what, const char *path) {
 	if (path == NULL || path[0] != '/') {
-		return fmt_err(b->err, b->err_size, "%s: want an absolute path", what);
+		return vmm_fail(b, "%s: want an absolute path", what);
 	}
 	if (strpbrk(path, "\n") != NULL) {
-		return fmt_err(b->err, b->err_size, "%s: the path contains a newline", what);
+		return vmm_fail(b, "%s: the path contains a newline", what);
 	}
 	return true;
 }
 
 /* crosvm and cloud-hypervisor split their options at ',' (and crosvm's
  * --shared-dir at ':'), with no way to escape them. */
-static bool check_plain_path(struct builder *b, const char *what, const char *path,
+bool vmm_check_plain_path(struct vmm_builder *b, const char *what, const char *path,
 	const char *forbidden) {
 	if (strpbrk(path, forbidden) != NULL) {
-		return fmt_err(b->err, b->err_size, "%s %s: %s cannot take a path with '%s' in it",
+		return vmm_fail(b, "%s %s: %s cannot take a path with '%s' in it",
 			what, path, vd_vmm_kind_name(b->launch->vmm), forbidden);
 	}
 	return true;
 }
 
-static bool check_launch(struct builder *b) {
+static bool check_launch(struct vmm_builder *b) {
 	const struct vd_vmm_launch *l = b->launch;
 	if (l->name == NULL || !vd_agent_vm_name_valid(l->name, strlen(l->name))) {
-		return fmt_err(b->err, b->err_size, "bad VM name");
+		return vmm_fail(b, "bad VM name");
 	}
 	if (!check_path(b, "kernel", l->kernel) || !check_path(b, "initrd", l->initrd) ||
 		!check_path(b, "root", l->root)) {
 		return false;
 	}
 	if (l->sockets == NULL) {
-		return fmt_err(b->err, b->err_size, "no socket paths");
+		return vmm_fail(b, "no socket paths");
 	}
 	if (l->memory_mib < 128 || l->memory_mib > 1024 * 1024) {
-		return fmt_err(b->err, b->err_size, "memory: %u MiB is not in 128-1048576",
+		return vmm_fail(b, "memory: %u MiB is not in 128-1048576",
 			l->memory_mib);
 	}
 	if (l->cpus < 1 || l->cpus > 256) {
-		return fmt_err(b->err, b->err_size, "cpus: %u is not in 1-256", l->cpus);
+		return vmm_fail(b, "cpus: %u is not in 1-256", l->cpus);
 	}
 	if (l->share_count > VD_VMM_MAX_SHARES) {
-		return fmt_err(b->err, b->err_size, "at most %d shares", VD_VMM_MAX_SHARES);
+		return vmm_fail(b, "at most %d shares", VD_VMM_MAX_SHARES);
 	}
 	for (size_t i = 0; i < l->share_count; i++) {
 		if (!check_path(b, "share", l->shares[i].host_dir) || !tag_valid(l->shares[i].tag)) {
-			return fmt_err(b->err, b->err_size, "share %zu: bad folder or tag", i + 1);
+			return vmm_fail(b, "share %zu: bad folder or tag", i + 1);
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(l->shares[i].tag, l->shares[j].tag) == 0) {
-				return fmt_err(b->err, b->err_size, "share tag %s is used twice",
+				return vmm_fail(b, "share tag %s is used twice",
 					l->shares[i].tag);
 			}
 		}
@@ -360,25 +315,25 @@ static bool check_launch(struct builder *b) {
 	}
 	if (l->overlay.kind == VD_VMM_OVERLAY_TMPFS && l->overlay.tmpfs_size[0] != '\0' &&
 		!tmpfs_size_valid(l->overlay.tmpfs_size)) {
-		return fmt_err(b->err, b->err_size, "overlay: bad tmpfs size '%s'",
+		return vmm_fail(b, "overlay: bad tmpfs size '%s'",
 			l->overlay.tmpfs_size);
 	}
 	if (l->cmdline != NULL && strpbrk(l->cmdline, "\n\r") != NULL) {
-		return fmt_err(b->err, b->err_size, "cmdline: one line only");
+		return vmm_fail(b, "cmdline: one line only");
 	}
 	if ((l->gpu == VD_VMM_GPU_CROSS_DOMAIN) != (l->wayland == VD_VMM_WAYLAND_CROSS_DOMAIN)) {
 		return fmt_err(b->err, b->err_size,
 			"wayland = cross-domain and gpu = cross-domain go together");
 	}
 	if (b->vsock && (l->cid < 3 || l->cid == UINT32_MAX)) {
-		return fmt_err(b->err, b->err_size, "cid: %u is not a guest context id (3 or more)",
+		return vmm_fail(b, "cid: %u is not a guest context id (3 or more)",
 			l->cid);
 	}
 	return true;
 }
 
 /* The kernel parameters vmdesk's initramfs and guest-setup read. */
-static bool build_cmdline(struct builder *b, const char *agent, const char *wayland,
+static bool build_cmdline(struct vmm_builder *b, const char *agent, const char *wayland,
 	const char *share_type) {
 	const struct vd_vmm_launch *l = b->launch;
 	if (l->vmm != VD_VMM_CROSVM && !cmdline_add(b, "console=ttyS0")) {
@@ -408,309 +363,10 @@ static bool build_cmdline(struct builder *b, const char *agent, const char *wayl
 	return true;
 }
 
-/* --- QEMU ---------------------------------------------------------------------------- */
-
-/* "-chardev socket,id=ID,path=PATH,server=on,wait=off": QEMU listens on PATH. */
-static void qemu_socket_chardev(struct builder *b, const char *id, const char *path,
-	const char *extra) {
-	char *escaped = qemu_escape(path);
-	if (escaped == NULL) {
-		b->oom = true;
-		return;
-	}
-	ADD(b, &b->plan->vmm, "-chardev");
-	ADD(b, &b->plan->vmm, "socket,id=%s,path=%s,server=on,wait=off%s", id, escaped, extra);
-	free(escaped);
-}
-
-static void qemu_serial_port(struct builder *b, const char *id, const char *path,
-	const char *name) {
-	qemu_socket_chardev(b, id, path, "");
-	ADD(b, &b->plan->vmm, "-device");
-	ADD(b, &b->plan->vmm, "virtserialport,bus=vmdesk-serial.0,chardev=%s,name=%s", id, name);
-}
-
-static void qemu_console(struct builder *b) {
-	const struct vd_vmm_sockets *s = b->launch->sockets;
-	if (s->console_log[0] == '\0') {
-		qemu_socket_chardev(b, "console", s->console, "");
-	} else {
-		char *log = qemu_escape(s->console_log);
-		char *extra = NULL;
-		if (log == NULL || asprintf(&extra, ",logfile=%s,logappend=on", log) < 0) {
-			b->oom = true;
-			extra = NULL;
-		} else {
-			qemu_socket_chardev(b, "console", s->console, extra);
-		}
-		free(extra);
-		free(log);
-	}
-	ADD(b, &b->plan->vmm, "-serial");
-	ADD(b, &b->plan->vmm, "chardev:console");
-}
-
-static void qemu_shares(struct builder *b) {
-	const struct vd_vmm_launch *l = b->launch;
-	struct vd_vmm_cmd *c = &b->plan->vmm;
-	for (size_t i = 0; i < l->share_count; i++) {
-		char *dir = qemu_escape(l->shares[i].host_dir);
-		if (dir == NULL) {
-			b->oom = true;
-			return;
-		}
-		// 9p, checked by QEMU itself: readonly=on is enforced on the host.
-		ADD(b, c, "-fsdev");
-		ADD(b, c, "local,id=share%zu,path=%s,security_model=none%s", i, dir,
-			l->shares[i].read_only ? ",readonly=on" : "");
-		ADD(b, c, "-device");
-		ADD(b, c, "virtio-9p-pci,fsdev=share%zu,mount_tag=%s", i, l->shares[i].tag);
-		free(dir);
-	}
-}
-
-static bool build_qemu(struct builder *b) {
-	const struct vd_vmm_launch *l = b->launch;
-	const struct vd_vmm_sockets *s = l->sockets;
-	struct vd_vmm_plan *p = b->plan;
-	struct vd_vmm_cmd *c = &p->vmm;
-	if (l->wayland == VD_VMM_WAYLAND_CROSS_DOMAIN) {
-		return fmt_err(b->err, b->err_size,
-			"wayland = cross-domain needs crosvm (QEMU 7.2 has no virtio-gpu-rutabaga)");
-	}
-	if (!l->kvm) {
-		snprintf(p->warning, sizeof(p->warning), "warning: /dev/kvm is not usable: "
-			"QEMU emulates the CPU (TCG), many times slower than with KVM");
-	}
-	ADD(b, c, "%s", l->binary ? l->binary : default_binaries[VD_VMM_QEMU]);
-	ADD(b, c, "-name");
-	ADD(b, c, "%s,process=vmdesk-%s", l->name, l->name);
-	ADD(b, c, "-machine");
-	ADD(b, c, "q35");
-	ADD(b, c, "-accel");
-	ADD(b, c, "%s", l->kvm ? "kvm" : "tcg,thread=multi");
-	if (l->kvm) {
-		// Under TCG the default model boots at least as fast as "max" here.
-		ADD(b, c, "-cpu");
-		ADD(b, c, "host");
-	}
-	ADD(b, c, "-smp");
-	ADD(b, c, "%u", l->cpus);
-	ADD(b, c, "-m");
-	ADD(b, c, "%u", l->memory_mib);
-	ADD(b, c, "-nodefaults");
-	ADD(b, c, "-no-user-config");
-	ADD(b, c, "-display");
-	ADD(b, c, "none");
-	ADD(b, c, "-no-reboot");
-	ADD(b, c, "-sandbox");
-	ADD(b, c, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
-	ADD(b, c, "-kernel");
-	ADD(b, c, "%s", l->kernel);
-	ADD(b, c, "-initrd");
-	ADD(b, c, "%s", l->initrd);
-	ADD(b, c, "-append");
-	ADD(b, c, "%s", p->cmdline);
-	ADD(b, c, "-drive");
-	add_qemu_escaped(b, "file=", l->root, ",if=virtio,format=raw,readonly=on");
-	if (l->overlay.kind == VD_VMM_OVERLAY_DISK) {
-		ADD(b, c, "-drive");
-		add_qemu_escaped(b, "file=", l->overlay.disk, ",if=virtio,format=raw,discard=unmap");
-	}
-	qemu_console(b);
-	qemu_socket_chardev(b, "control", s->control, "");
-	ADD(b, c, "-mon");
-	ADD(b, c, "chardev=control,mode=control");
-	ADD(b, c, "-device");
-	ADD(b, c, "virtio-rng-pci");
-	if (l->vhost_vsock) {
-		ADD(b, c, "-device");
-		ADD(b, c, "vhost-vsock-pci,guest-cid=%u", l->cid);
-	} else {
-		ADD(b, c, "-device");
-		ADD(b, c, "virtio-serial-pci,id=vmdesk-serial");
-		qemu_serial_port(b, "agent", s->agent, VD_VMM_AGENT_PORT_NAME);
-		qemu_serial_port(b, "wayland", s->wayland, VD_VMM_WAYLAND_PORT_NAME);
-	}
-	qemu_shares(b);
-	if (l->network == VD_VMM_NETWORK_USER) {
-		ADD(b, c, "-netdev");
-		ADD(b, c, "user,id=net0");
-		ADD(b, c, "-device");
-		ADD(b, c, "virtio-net-pci,netdev=net0");
-	}
-	p->control = VD_VMM_CONTROL_QMP;
-	return true;
-}
-
-/* --- crosvm -------------------------------------------------------------------------- */
-
-static bool build_crosvm(struct builder *b) {
-	const struct vd_vmm_launch *l = b->launch;
-	const struct vd_vmm_sockets *s = l->sockets;
-	struct vd_vmm_plan *p = b->plan;
-	struct vd_vmm_cmd *c = &p->vmm;
-	const char *crosvm = l->binary ? l->binary : default_binaries[VD_VMM_CROSVM];
-	if (!l->kvm) {
-		return fmt_err(b->err, b->err_size, "crosvm needs /dev/kvm, which is not usable here");
-	}
-	if (!l->vhost_vsock) {
-		return fmt_err(b->err, b->err_size,
-			"crosvm needs /dev/vhost-vsock for the agent, which is not usable here");
-	}
-	if (l->network != VD_VMM_NETWORK_NONE) {
-		return fmt_err(b->err, b->err_size,
-			"network = user: crosvm has no user-mode network (only tap devices)");
-	}
-	if (!check_plain_path(b, "root", l->root, ",") ||
-		(l->overlay.kind == VD_VMM_OVERLAY_DISK &&
-			!check_plain_path(b, "overlay", l->overlay.disk, ",")) ||
-		!check_plain_path(b, "console socket", s->console, ",")) {
-		return false;
-	}
-	for (size_t i = 0; i < l->share_count; i++) {
-		if (l->shares[i].read_only) {
-			return fmt_err(b->err, b->err_size, "share %s: crosvm's virtiofs cannot make a "
-				"folder read-only (use QEMU, whose 9p can)", l->shares[i].tag);
-		}
-		if (!check_plain_path(b, "share", l->shares[i].host_dir, ",:")) {
-			return false;
-		}
-	}
-	ADD(b, c, "%s", crosvm);
-	ADD(b, c, "run");
-	ADD(b, c, "--name");
-	ADD(b, c, "vmdesk-%s", l->name);
-	ADD(b, c, "--cpus");
-	ADD(b, c, "%u", l->cpus);
-	ADD(b, c, "--mem");
-	ADD(b, c, "%u", l->memory_mib);
-	ADD(b, c, "--initrd");
-	ADD(b, c, "%s", l->initrd);
-	ADD(b, c, "--params");
-	ADD(b, c, "%s", p->cmdline);
-	ADD(b, c, "--block");
-	ADD(b, c, "%s,ro", l->root);
-	if (l->overlay.kind == VD_VMM_OVERLAY_DISK) {
-		ADD(b, c, "--block");
-		ADD(b, c, "%s", l->overlay.disk);
-	}
-	// crosvm connects to the console socket (type unix-stream), once, at start.
-	ADD(b, c, "--serial");
-	ADD(b, c, "type=unix-stream,path=%s,hardware=serial,num=1,console", s->console);
-	ADD(b, c, "--socket");
-	ADD(b, c, "%s", s->control);
-	ADD(b, c, "--vsock");
-	ADD(b, c, "cid=%u", l->cid);
-	for (size_t i = 0; i < l->share_count; i++) {
-		ADD(b, c, "--shared-dir");
-		ADD(b, c, "%s:%s:type=fs:cache=auto", l->shares[i].host_dir, l->shares[i].tag);
-	}
-	if (l->wayland == VD_VMM_WAYLAND_CROSS_DOMAIN) {
-		// The unnamed --wayland-sock is the cross-domain channel: the VM's proxy.
-		ADD(b, c, "--gpu");
-		ADD(b, c, "context-types=cross-domain");
-		ADD(b, c, "--wayland-sock");
-		ADD(b, c, "%s", s->proxy);
-		p->proxy_listens = true;
-	}
-	ADD(b, c, "%s", l->kernel);
-	p->host_listens_console = true;
-	p->control = VD_VMM_CONTROL_COMMAND;
-	ADD(b, &p->powerdown, "%s", crosvm);
-	ADD(b, &p->powerdown, "powerbtn");
-	ADD(b, &p->powerdown, "%s", s->control);
-	ADD(b, &p->force_stop, "%s", crosvm);
-	ADD(b, &p->force_stop, "stop");
-	ADD(b, &p->force_stop, "%s", s->control);
-	return true;
-}
-
-/* --- cloud-hypervisor ---------------------------------------------------------------- */
-
-static bool build_cloud_hypervisor(struct builder *b) {
-	const struct vd_vmm_launch *l = b->launch;
-	const struct vd_vmm_sockets *s = l->sockets;
-	struct vd_vmm_plan *p = b->plan;
-	struct vd_vmm_cmd *c = &p->vmm;
-	const char *ch_remote = l->ch_remote ? l->ch_remote : "ch-remote";
-	if (!l->kvm) {
-		return fmt_err(b->err, b->err_size,
-			"cloud-hypervisor needs /dev/kvm, which is not usable here");
-	}
-	if (l->wayland == VD_VMM_WAYLAND_CROSS_DOMAIN) {
-		return fmt_err(b->err, b->err_size, "wayland = cross-domain needs crosvm "
-			"(cloud-hypervisor has no virtio-gpu without out-of-tree patches)");
-	}
-	if (l->network != VD_VMM_NETWORK_NONE) {
-		return fmt_err(b->err, b->err_size,
-			"network = user: cloud-hypervisor has no user-mode network (only tap devices)");
-	}
-	if (!check_plain_path(b, "root", l->root, ",") ||
-		(l->overlay.kind == VD_VMM_OVERLAY_DISK &&
-			!check_plain_path(b, "overlay", l->overlay.disk, ",")) ||
-		!check_plain_path(b, "socket directory", s->vsock, ",")) {
-		return false;
-	}
-	for (size_t i = 0; i < l->share_count; i++) {
-		if (l->shares[i].read_only) {
-			return fmt_err(b->err, b->err_size, "share %s: virtiofs cannot make a folder "
-				"read-only (use QEMU, whose 9p can)", l->shares[i].tag);
-		}
-		// virtiofsd serves each folder on its own vhost-user socket.
-		struct vd_vmm_cmd *h = &p->helpers[p->helper_count++];
-		ADD(b, h, "%s", l->virtiofsd ? l->virtiofsd : "/usr/libexec/virtiofsd");
-		ADD(b, h, "--socket-path=%s%zu.sock", s->fs_prefix, i);
-		ADD(b, h, "--shared-dir=%s", l->shares[i].host_dir);
-		ADD(b, h, "--cache=auto");
-	}
-	ADD(b, c, "%s", l->binary ? l->binary : default_binaries[VD_VMM_CLOUD_HYPERVISOR]);
-	ADD(b, c, "--api-socket");
-	ADD(b, c, "path=%s", s->control);
-	ADD(b, c, "--kernel");
-	ADD(b, c, "%s", l->kernel);
-	ADD(b, c, "--initramfs");
-	ADD(b, c, "%s", l->initrd);
-	ADD(b, c, "--cmdline");
-	ADD(b, c, "%s", p->cmdline);
-	ADD(b, c, "--cpus");
-	ADD(b, c, "boot=%u", l->cpus);
-	ADD(b, c, "--memory");
-	// vhost-user devices (virtiofsd) need the guest's memory shared.
-	ADD(b, c, "size=%uM%s", l->memory_mib, l->share_count > 0 ? ",shared=on" : "");
-	ADD(b, c, "--disk");
-	ADD(b, c, "path=%s,readonly=on", l->root);
-	if (l->overlay.kind == VD_VMM_OVERLAY_DISK) {
-		ADD(b, c, "path=%s", l->overlay.disk);
-	}
-	ADD(b, c, "--serial");
-	ADD(b, c, "socket=%s", s->console);
-	ADD(b, c, "--console");
-	ADD(b, c, "off");
-	ADD(b, c, "--vsock");
-	ADD(b, c, "cid=%u,socket=%s", l->cid, s->vsock);
-	if (l->share_count > 0) {
-		ADD(b, c, "--fs");
-		for (size_t i = 0; i < l->share_count; i++) {
-			ADD(b, c, "tag=%s,socket=%s%zu.sock", l->shares[i].tag, s->fs_prefix, i);
-		}
-	}
-	p->control = VD_VMM_CONTROL_COMMAND;
-	ADD(b, &p->powerdown, "%s", ch_remote);
-	ADD(b, &p->powerdown, "--api-socket");
-	ADD(b, &p->powerdown, "%s", s->control);
-	ADD(b, &p->powerdown, "power-button");
-	ADD(b, &p->force_stop, "%s", ch_remote);
-	ADD(b, &p->force_stop, "--api-socket");
-	ADD(b, &p->force_stop, "%s", s->control);
-	ADD(b, &p->force_stop, "shutdown-vmm");
-	return true;
-}
-
 /* --- the plan ------------------------------------------------------------------------ */
 
 /* Where the agent and the link are, on both sides. */
-static bool plan_addresses(struct builder *b, char *agent, char *wayland, size_t size) {
+static bool plan_addresses(struct vmm_builder *b, char *agent, char *wayland, size_t size) {
 	const struct vd_vmm_launch *l = b->launch;
 	struct vd_vmm_plan *p = b->plan;
 	p->has_link = l->wayland == VD_VMM_WAYLAND_LINK;
@@ -742,7 +398,7 @@ static bool plan_addresses(struct builder *b, char *agent, char *wayland, size_t
 bool vd_vmm_plan_build(const struct vd_vmm_launch *launch, struct vd_vmm_plan *plan,
 	char *err, size_t err_size) {
 	*plan = (struct vd_vmm_plan){0};
-	struct builder b = {
+	struct vmm_builder b = {
 		.launch = launch,
 		.plan = plan,
 		.vsock = launch->vmm != VD_VMM_QEMU || launch->vhost_vsock,
@@ -762,13 +418,13 @@ bool vd_vmm_plan_build(const struct vd_vmm_launch *launch, struct vd_vmm_plan *p
 	if (ok) {
 		switch (launch->vmm) {
 		case VD_VMM_QEMU:
-			ok = build_qemu(&b);
+			ok = vmm_build_qemu(&b);
 			break;
 		case VD_VMM_CROSVM:
-			ok = build_crosvm(&b);
+			ok = vmm_build_crosvm(&b);
 			break;
 		case VD_VMM_CLOUD_HYPERVISOR:
-			ok = build_cloud_hypervisor(&b);
+			ok = vmm_build_cloud_hypervisor(&b);
 			break;
 		}
 	}
