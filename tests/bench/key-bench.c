@@ -409,6 +409,23 @@ int main(int argc, char *argv[]) {
 	}
 	int status = target ? run_target(&bench) : run_inject(&bench, samples,
 		(int)(timeout * 1000));
+	// The target runs until killed: only the injector gets here.
+	if (bench.vk_manager != NULL) {
+		zwp_virtual_keyboard_manager_v1_destroy(bench.vk_manager);
+	}
+	if (bench.seat != NULL) {
+		wl_seat_destroy(bench.seat);
+	}
+	if (bench.compositor != NULL) {
+		wl_compositor_destroy(bench.compositor);
+	}
+	if (bench.shm != NULL) {
+		wl_shm_destroy(bench.shm);
+	}
+	if (bench.wm_base != NULL) {
+		xdg_wm_base_destroy(bench.wm_base);
+	}
+	wl_registry_destroy(registry);
 	wl_display_disconnect(bench.display);
 	return status;
 }

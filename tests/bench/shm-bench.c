@@ -52,6 +52,7 @@ struct shm_bench {
 	enum shm_bench_mode mode;
 	int width, height;
 	struct wl_display *display;
+	struct wl_registry *registry;
 	struct wl_compositor *compositor;
 	struct wl_shm *shm;
 	struct xdg_wm_base *wm_base;
@@ -282,8 +283,8 @@ static bool setup(struct shm_bench *bench) {
 		fprintf(stderr, "shm-bench: cannot connect: %s\n", strerror(errno));
 		return false;
 	}
-	struct wl_registry *registry = wl_display_get_registry(bench->display);
-	wl_registry_add_listener(registry, &registry_listener, bench);
+	bench->registry = wl_display_get_registry(bench->display);
+	wl_registry_add_listener(bench->registry, &registry_listener, bench);
 	if (wl_display_roundtrip(bench->display) < 0) {
 		return false;
 	}
@@ -306,6 +307,35 @@ static bool setup(struct shm_bench *bench) {
 		}
 	}
 	return !bench->closed;
+}
+
+static void teardown(struct shm_bench *bench) {
+	for (int i = 0; i < bench->buffer_count; i++) {
+		wl_buffer_destroy(bench->buffers[i].wl_buffer);
+		munmap(bench->buffers[i].pixels, bench->buffers[i].size);
+	}
+	if (bench->toplevel != NULL) {
+		xdg_toplevel_destroy(bench->toplevel);
+	}
+	if (bench->xdg_surface != NULL) {
+		xdg_surface_destroy(bench->xdg_surface);
+	}
+	if (bench->surface != NULL) {
+		wl_surface_destroy(bench->surface);
+	}
+	if (bench->wm_base != NULL) {
+		xdg_wm_base_destroy(bench->wm_base);
+	}
+	if (bench->shm != NULL) {
+		wl_shm_destroy(bench->shm);
+	}
+	if (bench->compositor != NULL) {
+		wl_compositor_destroy(bench->compositor);
+	}
+	if (bench->registry != NULL) {
+		wl_registry_destroy(bench->registry);
+	}
+	wl_display_disconnect(bench->display);
 }
 
 static bool parse_size(const char *text, int *width, int *height) {
@@ -420,6 +450,6 @@ int main(int argc, char *argv[]) {
 	printf("cpu_s=%.4f\n", cpu);
 	fflush(stdout);
 	free(latencies);
-	wl_display_disconnect(bench.display);
+	teardown(&bench);
 	return 0;
 }
