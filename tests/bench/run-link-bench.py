@@ -173,11 +173,17 @@ class Section:
             row = [label] + [fmt(self.samples.value(p, key)) for p in self.paths]
             row += [fmt_ratio(self.samples.ratio(a, b, key)) if ratios else ""
                     for a, b in cols]
+            if markdown:  # the README's units
+                row[0] = row[0].replace("(us)", "(µs)").replace("copy us", "copy µs")
+                row = [cell[:-1] + "×" if cell.endswith("x") else cell for cell in row]
             rows.append(row)
         print_table(header, rows, markdown)
         print()
         for verdict, text in self.targets:
-            print(("- **%s** %s" if markdown else "%-6s  %s") % (verdict, text))
+            if markdown:
+                print("- **%s** %s" % (verdict, text.replace("x)", "×)")))
+            else:
+                print("%-6s  %s" % (verdict, text))
         if self.targets and self.notes:
             print()
         for note in self.notes:
@@ -652,6 +658,8 @@ def main():
            args.repeat),
         "headless sway 1.7, pixman renderer, one %dx%d output at %d Hz; vmdesk-proxy %s"
         % (OUTPUT + (args.refresh, "--no-frames" if args.no_frames else "with frames")),
+        "ratios are medians of per-repetition ratios (runs of one repetition are close in"
+        " time), so they can differ from the ratio of two medians",
     ] + machine.lines() + [bandwidth.line()]
     header += ["%s skipped: %s" % kv for kv in skipped.items()]
     if md:
