@@ -200,6 +200,9 @@ static enum vd_io_result endpoint_flush(struct vd_endpoint *endpoint) {
 	if (s->events.len + n > SINK_MAX) {
 		n = SINK_MAX - s->events.len;
 	}
+	if (n == 0) {
+		return vd_connection_out_size(conn) > 0 ? VD_IO_AGAIN : VD_IO_OK; // out may be NULL
+	}
 	size_t fd_count = 0;
 	while (fd_count < conn->out_fd_count &&
 			conn->out_fds[conn->out_fd_start + fd_count].offset < conn->out_start + n) {
@@ -289,7 +292,9 @@ static void compositor_note_sent(struct fz_session *s, const uint8_t *data, size
 		if (header.object == VD_DISPLAY_ID &&
 				header.opcode == VD_WL_DISPLAY_EVENT_DELETE_ID && header.size == 12) {
 			uint32_t id = vd_wire_get_u32(data + pos, VD_WIRE_HEADER_SIZE);
-			if (id != VD_DISPLAY_ID && id < FZ_SERVER_ID) {
+			if (id == VD_DISPLAY_ID || fz_model_get(&s->comp_model, id) == NULL) {
+				s->compositor_lied = true;
+			} else if (id < FZ_SERVER_ID) {
 				fz_model_delete(&s->comp_model, id);
 			}
 		}
@@ -601,8 +606,8 @@ static void handle_request(struct fz_session *s, const uint8_t *data, size_t siz
 				child_version = arg->new_version;
 			}
 			struct fz_object *old = fz_model_get(&s->comp_model, arg->id);
-			if (arg->id == 0 || arg->id >= FZ_SERVER_ID || (old != NULL && !old->freed) ||
-					child == NULL) {
+			bool taken = old != NULL && !old->freed && !s->compositor_lied;
+			if (arg->id == 0 || arg->id >= FZ_SERVER_ID || taken || child == NULL) {
 				fz_violation(s, "%s.%s: bad new id %u", iface->name, desc->name, arg->id);
 				continue;
 			}
@@ -857,6 +862,7 @@ static struct fz_session *session_get(struct fz_harness *h, uint8_t kind) {
 	fz_model_reset(&s->comp_model);
 	s->client_paused = s->compositor_paused = false;
 	s->comp_serial = 1000;
+	s->compositor_lied = false;
 	s->last_fd_size = 0;
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) != 0) {

@@ -114,6 +114,9 @@ struct fz_session {
 	size_t npipes;
 	int32_t last_fd_size; // size of the last memfd built (create_pool's size)
 	bool traced; // its bytes go to the tracker run
+	/* the compositor sent delete_id for an ID it did not have: the proxy may
+	 * have freed one of its own, so its new IDs are no longer checked */
+	bool compositor_lied;
 };
 
 struct fz_harness {

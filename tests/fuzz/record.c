@@ -293,7 +293,9 @@ static struct rec copy_rec(const struct rec *src) {
 	if (owned == NULL) {
 		abort();
 	}
-	memcpy(owned, src->payload, src->len);
+	if (src->len > 0) {
+		memcpy(owned, src->payload, src->len);
+	}
 	return (struct rec){src->kind, owned, src->len, owned};
 }
 
@@ -314,9 +316,16 @@ static void splice(struct rec *rec, size_t from, size_t to, const uint8_t *repl,
 	if (owned == NULL) {
 		abort();
 	}
-	memcpy(owned, rec->payload, from);
-	memcpy(owned + from, repl, repl_len);
-	memcpy(owned + from + repl_len, rec->payload + to, rec->len - to);
+	/* payload and repl may be NULL when empty: no memcpy of them then */
+	if (from > 0) {
+		memcpy(owned, rec->payload, from);
+	}
+	if (repl_len > 0) {
+		memcpy(owned + from, repl, repl_len);
+	}
+	if (rec->len > to) {
+		memcpy(owned + from + repl_len, rec->payload + to, rec->len - to);
+	}
 	set_payload(rec, owned, len);
 }
 
@@ -440,7 +449,9 @@ static bool mutate_raw(struct fz_rng *rng, struct rec *rec) {
 	if (buf == NULL) {
 		abort();
 	}
-	memcpy(buf, rec->payload, rec->len);
+	if (rec->len > 0) {
+		memcpy(buf, rec->payload, rec->len);
+	}
 	size_t len = LLVMFuzzerMutate(buf, rec->len, max);
 	set_payload(rec, buf, len);
 	return true;
