@@ -155,7 +155,8 @@ static void start_run(const struct fz_value *flags, bool app) {
 		return;
 	}
 	static const char *const argv[] = {"true"};
-	static const char *const app_ids[] = {"org.example.App", "foot", "", "../etc/passwd"};
+	static const char *const app_ids[] = {"org.example.App.desktop", "foot.desktop",
+		"org.example.Missing.desktop", "foot"};
 	struct vd_link_msg msg = {0};
 	struct slot *slot = &fz.runs[fz.nruns];
 	uint32_t f = (uint32_t)fz_value_number(flags);
@@ -176,6 +177,8 @@ static void start_run(const struct fz_value *flags, bool app) {
 		sizeof(err));
 	if (slot->run != NULL) {
 		fz.nruns++;
+	} else if (getenv("FUZZ_VERBOSE") != NULL) {
+		fprintf(stderr, "fuzz-hostd-channel: run refused: %s\n", err);
 	}
 }
 
@@ -243,7 +246,8 @@ static void do_control(struct fz_reader *r) {
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
 	(void)argc;
 	(void)argv;
-	vd_log_init("fuzz-hostd-channel", VD_SILENT);
+	/* FUZZ_VERBOSE=1: hostd's log, and why a run was refused */
+	vd_log_init("fuzz-hostd-channel", getenv("FUZZ_VERBOSE") != NULL ? VD_DEBUG : VD_SILENT);
 	return 0;
 }
 
