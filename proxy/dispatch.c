@@ -234,6 +234,12 @@ static void handle_delete_id(struct vd_session *session, const uint8_t *data, ui
 		return;
 	}
 	uint32_t id = vd_wire_get_u32(data, 8);
+	if (id == VD_DISPLAY_ID) {
+		/* the display is never destroyed: releasing its upstream ID would
+		 * hand ID 1 to the next new object */
+		vd_session_upstream_error(session, "wl_display.delete_id of the display");
+		return;
+	}
 	struct vd_object *object = vd_object_map_get(&session->upstream_map, id);
 	if (object == NULL || id >= VD_WIRE_SERVER_ID_START) {
 		session_log(session, VD_DEBUG, "delete_id for unknown object %u", id);

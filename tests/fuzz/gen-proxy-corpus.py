@@ -1,99 +1,317 @@
 #!/usr/bin/env python3
-"""Writes seed conversations for fuzz-proxy into corpus/fuzz-proxy/.
+"""Writes seed inputs for fuzz-proxy into corpus/fuzz-proxy/.
 
-A record is: 1 byte direction (0 client, 1 compositor), 2 bytes LE length,
-the bytes. The seeds follow what the proxy does: its own wl_registry is the
-compositor's ID 2, so the client's IDs shift by one on the compositor side.
+usage: gen-proxy-corpus.py BUILD_DIR
+
+The inputs are records of tests/fuzz/proxy-harness.h, written with
+fuzzrec.py against the protocol tables that BUILD_DIR generated: each seed
+is what a real client does (bind the globals, make a window with a shm
+buffer, copy and paste, open a popup, ...), with the compositor's answers
+the harness does not make by itself, so that the fuzzer starts deep in the
+proxy's hooks. The regress-* files next to them are inputs that once found
+a bug; they are kept as they are.
 """
 import os
-import struct
 import sys
 
+import fuzzrec as fr
 
-def msg(obj, opcode, *args):
-    body = b''
-    for a in args:
-        if isinstance(a, str):
-            raw = a.encode() + b'\0'
-            body += struct.pack('<I', len(raw)) + raw + b'\0' * (-len(raw) % 4)
-        elif isinstance(a, bytes):
-            body += struct.pack('<I', len(a)) + a + b'\0' * (-len(a) % 4)
-        else:
-            body += struct.pack('<I', a & 0xffffffff)
-    return struct.pack('<II', obj, (8 + len(body)) << 16 | opcode) + body
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def rec(direction, data):
-    return struct.pack('<BH', direction, len(data)) + data
+class Seed:
+    def __init__(self, tables, flags=0):
+        self.t = tables
+        self.header = fr.proxy_header(flags)
+        self.w = fr.Writer()
+
+    def _target(self, iface, k, opname, request):
+        i = self.t[iface]
+        op, _ = i.request(opname) if request else i.event(opname)
+        assert op is not None, (iface, opname)
+        return fr.u8(i.index) + fr.sel(k) + (fr.small(op) if op < 32 else fr.u32(op))
+
+    def req(self, iface, opname, *args, k=0, kind=0):
+        self.w.record(fr.K_REQUEST | kind, self._target(iface, k, opname, True) + b"".join(args))
+
+    def evt(self, iface, opname, *args, k=0, kind=fr.F_MIRROR):
+        self.w.record(fr.K_EVENT | kind, self._target(iface, k, opname, False) + b"".join(args))
+
+    def bind(self, iface, kind=0):
+        """wl_registry.bind of the global of that interface, at its version."""
+        self.req("wl_registry", "bind", fr.u8(self.t[iface].index), fr.small(0), kind=kind)
+
+    def control(self, op, *args, kind=0):
+        self.w.record(fr.K_CONTROL | kind, fr.small(op) + b"".join(args))
+
+    def hostd(self, *values):
+        self.w.record(fr.K_HOSTD, b"".join(values))
+
+    def raw(self, data, client=True):
+        self.w.record(fr.K_RAW_CLIENT if client else fr.K_RAW_COMPOSITOR, data)
+
+    def data(self):
+        return self.header + self.w.data
 
 
-C, S = 0, 1
+NEW = fr.small(0)  # a new ID
+NUL = fr.special(0)  # number 0; object: null
 
 
-def basic():
-    out = b''
-    out += rec(C, msg(1, 1, 2) + msg(1, 0, 3))  # get_registry(2), sync(3)
-    globals_ = [(1, 'wl_compositor', 4), (2, 'wl_shm', 1), (3, 'wl_subcompositor', 1),
-                (4, 'xdg_wm_base', 2), (5, 'zwlr_layer_shell_v1', 4), (6, 'wl_seat', 7)]
-    # the proxy's registry (2), then the client's (3)
-    out += rec(S, b''.join(msg(2, 0, n, i, v) for n, i, v in globals_))
-    out += rec(S, b''.join(msg(3, 0, n, i, v) for n, i, v in globals_))
-    out += rec(S, msg(4, 0, 7) + msg(1, 1, 4))  # callback done, delete_id
-    # bind compositor (name 1) as 3, xdg_wm_base (name 4) as 4, seat (name 5) as 5
-    out += rec(C, msg(2, 0, 1, 'wl_compositor', 4, 3) + msg(2, 0, 4, 'xdg_wm_base', 2, 4) +
-               msg(2, 0, 5, 'wl_seat', 7, 5))
-    # surface 6, xdg_surface 7, toplevel 8, title, commit
-    out += rec(C, msg(3, 0, 6) + msg(4, 2, 7, 6) + msg(7, 1, 8) +
-               msg(8, 2, '\x1b]0;evil\x07 title') + msg(8, 3, 'org.example') +
-               msg(7, 3, 0, 0, 200, 100) + msg(6, 6))
-    # compositor: configure toplevel and xdg_surface (client 8 -> 13, 7 -> 12 roughly)
-    out += rec(S, msg(13, 0, 640, 480, b'\x01\0\0\0') + msg(12, 0, 42))
-    out += rec(C, msg(7, 4, 42) + msg(8, 11, 0) + msg(6, 6))  # ack, set_fullscreen, commit
-    out += rec(C, msg(5, 0, 9))  # get_pointer
-    out += rec(C, msg(8, 0) + msg(7, 0) + msg(6, 0))  # destroy all
-    return out
+def s(k):
+    return fr.sel(k)
 
 
-def focus():
-    """The proxy's own seat (ID 3 on the compositor side, after its registry)
-    and keyboard (4): capabilities, enter, key, leave, a client's selection,
-    losing the keyboard, global_remove."""
-    out = rec(S, msg(2, 0, 6, 'wl_seat', 7))
-    out += rec(S, msg(3, 0, 3) + msg(3, 1, 'seat0'))  # capabilities: pointer+keyboard
-    out += rec(S, msg(4, 1, 10, 99, b'') + msg(4, 3, 11, 0, 30, 1) + msg(4, 4, 12, 0, 0, 0, 0))
-    out += rec(C, msg(1, 1, 2) + msg(1, 0, 3))  # get_registry(2), sync(3)
-    out += rec(S, msg(5, 0, 1, 'wl_data_device_manager', 3) + msg(5, 0, 6, 'wl_seat', 7) +
-               msg(6, 0, 7) + msg(1, 1, 6))
-    # bind ddm as 4, seat as 5; device 6, source 7 with a type, selection with serial 11
-    out += rec(C, msg(2, 0, 1, 'wl_data_device_manager', 3, 4) + msg(2, 0, 2, 'wl_seat', 7, 5) +
-               msg(4, 1, 6, 5) + msg(4, 0, 7) + msg(7, 0, 'text/plain') + msg(6, 1, 7, 11))
-    out += rec(S, msg(4, 2, 13, 99))  # leave
-    out += rec(C, msg(6, 1, 7, 11))  # the serial expired
-    out += rec(S, msg(4, 1, 14, 99, b'') + msg(3, 0, 1))  # enter, then no keyboard
-    out += rec(S, msg(3, 0, 2) + msg(4, 1, 15, 99, b''))  # a keyboard again
-    out += rec(S, msg(2, 1, 6))  # global_remove of the seat
-    return out
+def n(v):
+    return fr.number(v)
 
 
-def hostile():
-    out = rec(C, msg(1, 1, 2))
-    out += rec(C, msg(2, 0, 99, 'wl_compositor', 4, 3))  # bind to a hidden name
-    return out
+def text(value):
+    return fr.blob(value)
 
 
-def garbage_upstream():
-    return rec(C, msg(1, 0, 2)) + rec(S, msg(77, 3, 1, 2, 3)) + rec(S, b'\xff' * 12)
+def start(seed, extra=(), kind=0):
+    seed.req("wl_display", "get_registry", NEW, kind=kind)
+    seed.req("wl_display", "sync", NEW, kind=kind)
+    for iface in ("wl_compositor", "wl_shm", "xdg_wm_base", "wl_seat") + tuple(extra):
+        seed.bind(iface, kind=kind)
+
+
+def window(seed, title="Online Banking", app_id="org.example.App", kind=0, k=0):
+    seed.req("wl_compositor", "create_surface", NEW, kind=kind)
+    seed.req("xdg_wm_base", "get_xdg_surface", NEW, s(k), kind=kind)
+    seed.req("xdg_surface", "get_toplevel", NEW, k=k, kind=kind)
+    seed.req("xdg_toplevel", "set_title", text(title), k=k, kind=kind)
+    seed.req("xdg_toplevel", "set_app_id", text(app_id), k=k, kind=kind)
+    seed.req("wl_surface", "commit", k=k, kind=kind)
+
+
+def buffer(seed, k=0, width=64, height=48, kind=0):
+    # a memfd of the pages needed; create_pool's size: that fd's size (SPECIAL 16)
+    pages = (width * height * 4 + 4095) // 4096
+    seed.req("wl_shm", "create_pool", NEW, n(pages), fr.special(16), kind=kind)
+    seed.req("wl_shm_pool", "create_buffer", NEW, n(0), n(width), n(height), n(width * 4),
+             n(0), k=k, kind=kind)
+    seed.req("wl_surface", "attach", s(k), n(0), n(0), k=k, kind=kind)
+    seed.req("wl_surface", "damage_buffer", n(0), n(0), n(width), n(height), k=k, kind=kind)
+    seed.req("wl_surface", "frame", NEW, k=k, kind=kind)
+    seed.req("wl_surface", "commit", k=k, kind=kind)
+
+
+def basic(t):
+    seed = Seed(t)
+    start(seed, ("wl_subcompositor", "wp_viewporter", "zxdg_decoration_manager_v1",
+                 "wl_output"))
+    window(seed)
+    buffer(seed)
+    seed.req("zxdg_decoration_manager_v1", "get_toplevel_decoration", NEW, s(0))
+    seed.req("zxdg_toplevel_decoration_v1", "set_mode", n(2))
+    seed.req("wp_viewporter", "get_viewport", NEW, s(0))
+    seed.req("wp_viewport", "set_destination", n(32), n(24))
+    seed.req("xdg_toplevel", "set_fullscreen", NUL)
+    seed.req("xdg_toplevel", "set_maximized")
+    seed.req("xdg_surface", "set_window_geometry", n(0), n(0), n(64), n(48))
+    seed.req("wl_surface", "commit")
+    seed.evt("xdg_toplevel", "configure", n(800), n(600), fr.blob(b"\x01\x00\x00\x00"))
+    seed.evt("xdg_surface", "configure", s(0), kind=fr.F_MIRROR)
+    seed.req("xdg_surface", "ack_configure", s(0))
+    seed.req("wl_surface", "commit")
+    seed.evt("xdg_toplevel", "close")
+    seed.req("xdg_toplevel", "destroy")
+    seed.req("xdg_surface", "destroy")
+    seed.req("wl_surface", "destroy")
+    return seed
+
+
+def subsurfaces(t):
+    seed = Seed(t)
+    start(seed, ("wl_subcompositor", "wp_viewporter"))
+    window(seed)
+    buffer(seed)
+    seed.req("wl_compositor", "create_surface", NEW)
+    seed.req("wl_subcompositor", "get_subsurface", NEW, s(1), s(0))
+    seed.req("wl_subsurface", "set_position", n(-20), n(-20))
+    seed.req("wl_subsurface", "set_desync")
+    buffer(seed, k=1, width=200, height=200)
+    seed.req("wl_compositor", "create_region", NEW)
+    seed.req("wl_region", "add", n(0), n(0), n(10), n(10))
+    seed.req("wl_surface", "set_input_region", s(0), k=1)
+    seed.req("wl_surface", "set_opaque_region", s(0), k=1)
+    seed.req("wl_surface", "commit", k=1)
+    seed.req("wl_surface", "commit")
+    seed.req("wl_subsurface", "destroy")
+    seed.req("wl_surface", "commit")
+    return seed
+
+
+def popup(t):
+    seed = Seed(t)
+    start(seed)
+    window(seed)
+    buffer(seed)
+    seed.req("xdg_wm_base", "create_positioner", NEW)
+    seed.req("xdg_positioner", "set_size", n(100), n(50))
+    seed.req("xdg_positioner", "set_anchor_rect", n(0), n(0), n(10), n(10))
+    seed.req("xdg_positioner", "set_offset", n(-500), n(-500))
+    seed.req("wl_compositor", "create_surface", NEW)
+    seed.req("xdg_wm_base", "get_xdg_surface", NEW, s(1))
+    seed.req("xdg_surface", "get_popup", NEW, s(0), s(0), k=1)
+    seed.req("xdg_popup", "grab", s(0), s(0))
+    seed.req("wl_surface", "commit", k=1)
+    seed.evt("xdg_popup", "configure", n(0), n(0), n(100), n(50))
+    seed.evt("xdg_surface", "configure", s(0), k=1)
+    seed.req("xdg_surface", "ack_configure", s(0), k=1)
+    buffer(seed, k=1, width=100, height=50)
+    seed.evt("xdg_popup", "popup_done")
+    seed.req("xdg_popup", "destroy")
+    return seed
+
+
+def input_(t):
+    seed = Seed(t)
+    start(seed, ("zwp_relative_pointer_manager_v1", "zwp_pointer_constraints_v1"))
+    window(seed)
+    buffer(seed)
+    seed.req("wl_seat", "get_keyboard", NEW)
+    seed.req("wl_seat", "get_pointer", NEW)
+    seed.req("wl_seat", "get_touch", NEW)
+    bcast = fr.F_BROADCAST | fr.F_MIRROR
+    seed.evt("wl_keyboard", "keymap", n(1), fr.small(1), n(4096), kind=bcast)
+    seed.evt("wl_keyboard", "enter", s(0), s(0), fr.blob(b""), kind=bcast)
+    seed.evt("wl_keyboard", "key", s(0), n(10), n(30), n(1), kind=bcast)
+    seed.evt("wl_keyboard", "modifiers", s(0), n(4), n(0), n(0), n(0), kind=bcast)
+    seed.evt("wl_pointer", "enter", s(0), s(0), n(10), n(10), kind=bcast)
+    seed.evt("wl_pointer", "motion", n(1), n(12), n(12), kind=bcast)
+    seed.evt("wl_pointer", "button", s(0), n(2), n(272), n(1), kind=bcast)
+    seed.evt("wl_pointer", "frame", kind=bcast)
+    seed.req("wl_pointer", "set_cursor", s(0), NUL, n(0), n(0))
+    seed.req("zwp_pointer_constraints_v1", "lock_pointer", NEW, s(0), s(0), NUL, n(1))
+    seed.req("zwp_relative_pointer_manager_v1", "get_relative_pointer", NEW, s(0))
+    seed.evt("wl_keyboard", "leave", s(0), s(0), kind=bcast)
+    seed.evt("wl_pointer", "leave", s(0), s(0), kind=bcast)
+    seed.req("wl_keyboard", "release")
+    return seed
+
+
+def clipboard(t):
+    seed = Seed(t)
+    start(seed, ("wl_data_device_manager", "zwp_primary_selection_device_manager_v1"))
+    window(seed)
+    buffer(seed)
+    bcast = fr.F_BROADCAST | fr.F_MIRROR
+    seed.req("wl_seat", "get_keyboard", NEW)
+    seed.evt("wl_keyboard", "enter", s(0), s(0), fr.blob(b""), kind=bcast)
+    seed.req("wl_data_device_manager", "get_data_device", NEW, s(0))
+    seed.req("wl_data_device_manager", "create_data_source", NEW)
+    seed.req("wl_data_source", "offer", text("text/plain;charset=utf-8"))
+    seed.req("wl_data_source", "offer", text("UTF8_STRING"))
+    seed.req("wl_data_device", "set_selection", s(0), s(0))
+    seed.control(fr.C_SEND_DATA, n(200))
+    seed.control(fr.C_CLOSE_SEND)
+    seed.req("zwp_primary_selection_device_manager_v1", "get_device", NEW, s(0))
+    seed.req("zwp_primary_selection_device_manager_v1", "create_source", NEW)
+    seed.req("zwp_primary_selection_source_v1", "offer", text("text/plain"))
+    seed.req("zwp_primary_selection_device_v1", "set_selection", s(0), s(0))
+    # the host's selection arrives: an offer to the proxy's own devices
+    seed.evt("wl_data_device", "data_offer", NEW, kind=fr.F_BROADCAST)
+    seed.evt("wl_data_offer", "offer", text("text/plain"), kind=fr.F_BROADCAST)
+    seed.evt("wl_data_device", "selection", s(0), kind=fr.F_BROADCAST)
+    seed.control(fr.C_WAIT, n(1))
+    seed.req("wl_data_offer", "receive", text("text/plain"), fr.special(2))
+    seed.req("wl_data_source", "destroy")
+    seed.req("wl_data_device", "release")
+    seed.evt("wl_keyboard", "leave", s(0), s(0), kind=bcast)
+    return seed
+
+
+def hostd(t):
+    """The global clipboard's link: the proxy's client, hostd's frames."""
+    seed = Seed(t)
+    start(seed, ("wl_data_device_manager",))
+    window(seed)
+    bcast = fr.F_BROADCAST | fr.F_MIRROR
+    seed.req("wl_seat", "get_keyboard", NEW)
+    seed.evt("wl_keyboard", "enter", s(0), s(0), fr.blob(b""), kind=bcast)
+    seed.req("wl_data_device_manager", "get_data_device", NEW, s(0))
+    seed.req("wl_data_device_manager", "create_data_source", NEW)
+    seed.req("wl_data_source", "offer", text("text/plain"))
+    seed.req("wl_data_device", "set_selection", s(0), s(0))
+    for kind in range(5):
+        for shape in (0, 0, 16):
+            seed.hostd(fr.small(kind), fr.sel(0), fr.small(shape))
+    seed.control(fr.C_SEND_DATA, n(64), fr.small(1))
+    seed.control(fr.C_HOSTD_RAW, fr.blob(b"\x00" * 24))
+    seed.control(fr.C_HOSTD_HANGUP)
+    seed.control(fr.C_WAIT, n(2))
+    return seed
+
+
+def two_clients(t):
+    seed = Seed(t)
+    start(seed, ("wl_data_device_manager",))
+    start(seed, ("wl_data_device_manager",), kind=fr.F_SESSION)
+    window(seed)
+    window(seed, title="\x1b]0;evil\x07 [work] Mail", kind=fr.F_SESSION)
+    buffer(seed, kind=fr.F_SESSION)
+    seed.control(fr.C_CLIENT_READING, n(0))
+    for _ in range(8):
+        seed.req("wl_display", "sync", NEW)
+    seed.control(fr.C_CLIENT_READING, n(1))
+    seed.control(fr.C_CLIENT_HANGUP, kind=fr.F_SESSION)
+    seed.control(fr.C_COMPOSITOR_HANGUP)
+    return seed
+
+
+def hostile(t):
+    seed = Seed(t, flags=0x80)  # small limits
+    start(seed)
+    window(seed)
+    # a pool larger than its fd, a buffer past the pool, a stride that lies
+    seed.req("wl_shm", "create_pool", NEW, fr.small(1), fr.special(18))
+    seed.req("wl_shm", "create_pool", NEW, fr.small(1), fr.special(16))
+    seed.req("wl_shm_pool", "create_buffer", NEW, n(4000), n(64), n(64), n(256), n(0), k=1)
+    seed.req("wl_shm_pool", "resize", fr.special(3), k=1)
+    seed.req("wl_surface", "attach", s(0), n(0), n(0))
+    seed.req("wl_surface", "commit")
+    # an object that does not exist, a destroyed one, a version too new
+    seed.w.record(fr.K_REQUEST | fr.F_EXACT, fr.u8(0) + fr.u32(999) + fr.small(0))
+    seed.req("wl_registry", "bind", fr.u8(t["wl_compositor"].index), fr.special(3))
+    seed.raw(b"\x01\x00\x00\x00\x0c\x00\x00\x00\x02\x00\x00\x00")
+    return seed
+
+
+def upstream(t):
+    """A compositor that misbehaves: unknown objects, events too new, garbage."""
+    seed = Seed(t, flags=0x10)  # the compositor answers nothing by itself
+    start(seed)
+    window(seed)
+    seed.evt("wl_registry", "global", n(99), text("wl_compositor"), n(1000), kind=0)
+    seed.evt("wl_registry", "global_remove", n(1), kind=0)
+    seed.w.record(fr.K_EVENT | fr.F_EXACT, fr.u8(0) + fr.u32(0xff000100) + fr.small(0))
+    seed.raw(b"\x01\x00\x00\x00\x0c\x00\x01\x00\x05\x00\x00\x00", client=False)
+    seed.raw(b"\xff" * 16, client=False)
+    return seed
+
+
+SEEDS = {
+    "basic": basic, "subsurfaces": subsurfaces, "popup": popup, "input": input_,
+    "clipboard": clipboard, "hostd": hostd, "two-clients": two_clients,
+    "hostile": hostile, "upstream": upstream,
+}
 
 
 def main():
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(__file__), 'corpus', 'fuzz-proxy')
-    os.makedirs(out_dir, exist_ok=True)
-    for name, data in (('basic', basic()), ('hostile', hostile()),
-                       ('garbage-upstream', garbage_upstream()), ('focus', focus())):
-        with open(os.path.join(out_dir, name), 'wb') as f:
-            f.write(data)
+    if len(sys.argv) != 2:
+        sys.stderr.write("usage: %s BUILD_DIR\n" % sys.argv[0])
+        return 2
+    tables = fr.WaylandTables(sys.argv[1])
+    out = os.path.join(HERE, "corpus", "fuzz-proxy")
+    os.makedirs(out, exist_ok=True)
+    for name, make in SEEDS.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(make(tables).data())
+    return 0
 
 
-if __name__ == '__main__':
-    main()
+if __name__ == "__main__":
+    sys.exit(main())

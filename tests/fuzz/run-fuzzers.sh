@@ -85,15 +85,22 @@ while read -r t binary seed_dir; do
 	if [ -d "$seed_dir" ]; then
 		cp "$seed_dir"/* "$dir/corpus/" 2>/dev/null || true
 	fi
+	# -entropic=0 for the structure-aware targets: each of their runs sets
+	# tens of thousands of features, and entropic scheduling's bookkeeping
+	# of them took half the time (fuzz-proxy: 64 -> 105 executions/s, and
+	# more coverage in the same time).
+	extra=
 	case $t in
 	fuzz-policy) cp "$src/proxy/default.policy" "$dir/corpus/default.policy" ;;
+	fuzz-proxy|fuzz-hostd-*) extra=-entropic=0 ;;
 	esac
 	seeds=$(count_files "$dir/corpus")
 	rc=0
+	# shellcheck disable=SC2086 # $extra: no flag or one
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	LSAN_OPTIONS=suppressions="$src/tests/lsan.supp" \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		"$build/$binary" -max_total_time="$seconds" -timeout=10 \
+		"$build/$binary" $extra -max_total_time="$seconds" -timeout=10 \
 		-print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
 		"$dir/corpus" </dev/null >"$dir/log" 2>&1 || rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)

@@ -232,9 +232,50 @@ static bool channel_hangup_ends_the_session(void) {
 	return true;
 }
 
+/*
+ * A compositor that sends delete_id for the display (found by fuzz-proxy):
+ * the proxy used to release upstream ID 1, forward delete_id 1 to the client
+ * and give ID 1 to the next new object. Now it is a compositor error: the
+ * client gets wl_display.error and nothing more goes upstream.
+ */
+static bool delete_id_of_the_display(void) {
+	struct fixture f;
+	CHECK(fixture_init(&f, "channel=5"), "fixture");
+	client_send(&f, 1, VD_WL_DISPLAY_REQUEST_GET_REGISTRY, 2);
+	run(&f);
+	struct message m[8];
+	size_t n = compositor_read(&f, m, 8);
+	CHECK(n == 2, "%zu requests reached the compositor", n);
+	compositor_send(&f, 1, VD_WL_DISPLAY_EVENT_DELETE_ID, "u", 1);
+	run(&f);
+	if (!wl_list_empty(&f.server.sessions)) {
+		/* the session lives on (the bug): a new object */
+		client_send(&f, 1, VD_WL_DISPLAY_REQUEST_SYNC, 3);
+		run(&f);
+	}
+	n = compositor_read(&f, m, 8);
+	for (size_t i = 0; i < n; i++) {
+		CHECK(!(m[i].object == 1 && m[i].arg[0] == 1), "new object %u.%u made with ID 1",
+			m[i].object, m[i].opcode);
+	}
+	struct message e[8];
+	n = split(f.sink.data, f.sink.len, e, 8, false);
+	for (size_t i = 0; i < n; i++) {
+		CHECK(!(e[i].object == 1 && e[i].opcode == VD_WL_DISPLAY_EVENT_DELETE_ID &&
+			e[i].arg[0] == 1), "delete_id of the display passed on to the client");
+	}
+	CHECK(n == 1 && e[0].object == 1 && e[0].opcode == VD_WL_DISPLAY_EVENT_ERROR &&
+		e[0].arg[1] == VD_WL_DISPLAY_ERROR_IMPLEMENTATION,
+		"wl_display.error implementation (%zu events)", n);
+	CHECK(wl_list_empty(&f.server.sessions), "session gone");
+	fixture_finish(&f);
+	return true;
+}
+
 static const struct tap_case cases[] = {
 	TAP_CASE(session_on_a_channel),
 	TAP_CASE(channel_hangup_ends_the_session),
+	TAP_CASE(delete_id_of_the_display),
 };
 
 TAP_MAIN(cases)

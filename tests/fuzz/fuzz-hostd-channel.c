@@ -1,0 +1,375 @@
+/*
+ * fuzz-hostd-channel: vmdesk-hostd's agent channel (host/channel.c), the
+ * part of hostd that reads what a VM's guest agent sends, under the fuzzer
+ * at the level of link frames. host/channel.c is compiled here so that a
+ * connected socket can be handed to it at once (the real channel dials from
+ * a timer). A fake guest sends HELLO and then what the input says: frames
+ * of the guest set built from its tables (tests/fuzz/link-gen.h), raw
+ * bytes, and hostd's own actions in between (runs started as the control
+ * socket would, their acks, signals, input, status queries). Whatever the
+ * guest sends, hostd must answer with frames that decode, and ASan, UBSan
+ * and LeakSanitizer watch the rest.
+ *
+ * Input: 4 header bytes, then records (tests/fuzz/record.h):
+ *   [0] flags: bit 0: no HELLO from the guest (raw from the start)
+ *   [1] capabilities the guest's HELLO offers (0: all)
+ *   [2], [3] reserved
+ * Record kinds (low 2 bits of the kind byte):
+ *   0 GUEST    a frame of the guest: lg_build values (type, id, shape, fields);
+ *              ids: SEL k names the k-th request hostd sent
+ *   1 RAW      bytes as they are
+ *   2 CONTROL  hostd does something (enum control), then its values
+ */
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "host/channel.c"
+#include "tests/fuzz/link-gen.h"
+#include "tests/fuzz/record.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
+size_t LLVMFuzzerCustomCrossOver(const uint8_t *data1, size_t size1, const uint8_t *data2,
+	size_t size2, uint8_t *out, size_t max_out, unsigned int seed);
+
+enum kind {
+	K_GUEST,
+	K_RAW,
+	K_CONTROL,
+	K_COUNT,
+};
+
+enum control {
+	C_RUN, // value: flags (SMALL 1: wait); a RUN of argv ["true"]
+	C_RUN_APP, // value: flags; an app id from the samples
+	C_ACK, // run k, bytes
+	C_SIGNAL, // run k, signal
+	C_INPUT, // run k, BYTES, eof
+	C_DETACH, // run k
+	C_HANGUP, // the guest closes the channel
+	C_STOP_READING, // value 0: the guest stops reading, else resumes
+	C_WAIT, // ms, at most 2
+	C_STATUS, // hostd prints the channel's status and apps
+	C_COUNT,
+};
+
+#define MAX_RUNS 16
+#define MAX_IDS 16
+#define PUMP_ROUNDS 16
+
+struct slot {
+	struct vd_run *run; // NULL once over
+	bool wait;
+};
+
+static struct {
+	struct wl_event_loop *loop;
+	struct vd_channel *channel;
+	int guest; // the fake guest's end, -1 once closed
+	bool paused; // the guest does not read
+	struct vd_link_reader reader; // what hostd sends, checked
+	uint32_t ids[MAX_IDS]; // ids of hostd's requests, for SEL
+	size_t nids;
+	struct slot runs[MAX_RUNS];
+	size_t nruns;
+} fz;
+
+static void handle_run_event(void *data, const struct vd_link_msg *msg) {
+	struct slot *slot = data;
+	if (msg->type == VD_LINK_RUN_EXIT || msg->type == VD_LINK_ERROR ||
+			(msg->type == VD_LINK_RUN_STARTED && !slot->wait)) {
+		slot->run = NULL; // freed when this returns
+	}
+}
+
+static struct vd_run *run_at(const struct fz_value *v) {
+	if (fz.nruns == 0) {
+		return NULL;
+	}
+	return fz.runs[fz_value_number(v) % fz.nruns].run;
+}
+
+static void guest_write(const void *data, size_t len) {
+	const uint8_t *p = data;
+	while (fz.guest >= 0 && len > 0) {
+		ssize_t n = send(fz.guest, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n <= 0) {
+			return; // hostd does not read: the rest is lost, as from a guest that gives up
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* What hostd sent the guest: every frame must decode as the host's. */
+static void guest_read(void) {
+	while (fz.guest >= 0 && !fz.paused) {
+		size_t space;
+		uint8_t *p = vd_link_reader_space(&fz.reader, &space);
+		if (p == NULL) {
+			abort();
+		}
+		ssize_t n = recv(fz.guest, p, space, MSG_DONTWAIT);
+		if (n <= 0) {
+			return;
+		}
+		vd_link_reader_commit(&fz.reader, (size_t)n);
+		for (;;) {
+			struct vd_link_header header;
+			const uint8_t *payload;
+			char err[512];
+			enum vd_link_next next = vd_link_reader_next(&fz.reader, &header, &payload, err,
+				sizeof(err));
+			if (next == VD_LINK_NEXT_NONE) {
+				break;
+			}
+			if (next == VD_LINK_NEXT_ERROR) {
+				fprintf(stderr, "fuzz-hostd-channel: hostd sent a broken frame: %s\n", err);
+				abort();
+			}
+			struct vd_link_msg msg;
+			if (!vd_link_decode(&vd_link_guest, VD_LINK_ROLE_HOST, &header, payload, &msg, err,
+					sizeof(err))) {
+				fprintf(stderr, "fuzz-hostd-channel: hostd sent: %s\n", err);
+				abort();
+			}
+			if (header.id != 0 && fz.nids < MAX_IDS) {
+				fz.ids[fz.nids++] = header.id;
+			}
+			vd_link_msg_finish(&msg);
+		}
+	}
+}
+
+static void pump(void) {
+	for (int i = 0; i < PUMP_ROUNDS; i++) {
+		wl_event_loop_dispatch(fz.loop, 0);
+		guest_read();
+	}
+}
+
+static void start_run(const struct fz_value *flags, bool app) {
+	if (fz.nruns == MAX_RUNS) {
+		return;
+	}
+	static const char *const argv[] = {"true"};
+	static const char *const app_ids[] = {"org.example.App.desktop", "foot.desktop",
+		"org.example.Missing.desktop", "foot"};
+	struct vd_link_msg msg = {0};
+	struct slot *slot = &fz.runs[fz.nruns];
+	uint32_t f = (uint32_t)fz_value_number(flags);
+	if (app) {
+		msg.type = VD_LINK_RUN_APP;
+		msg.body.run_app.flags = f & VD_LINK_RUN_FLAGS_WAIT;
+		msg.body.run_app.app_id = app_ids[(f >> 1) % 4];
+	} else {
+		msg.type = VD_LINK_RUN;
+		msg.body.run.flags = f & VD_LINK_RUN_FLAGS_WAIT;
+		msg.body.run.argv_count = 1;
+		msg.body.run.argv = (const char **)argv;
+	}
+	slot->wait = f & VD_LINK_RUN_FLAGS_WAIT;
+	uint32_t code;
+	char err[256];
+	slot->run = vd_channel_run(fz.channel, &msg, handle_run_event, slot, &code, err,
+		sizeof(err));
+	if (slot->run != NULL) {
+		fz.nruns++;
+	} else if (getenv("FUZZ_VERBOSE") != NULL) {
+		fprintf(stderr, "fuzz-hostd-channel: run refused: %s\n", err);
+	}
+}
+
+static void do_control(struct fz_reader *r) {
+	struct fz_value op, a, b, c;
+	fz_take_value(r, &op);
+	fz_take_value(r, &a);
+	fz_take_value(r, &b);
+	fz_take_value(r, &c);
+	struct vd_run *run;
+	switch (fz_value_number(&op) % C_COUNT) {
+	case C_RUN:
+		start_run(&a, false);
+		break;
+	case C_RUN_APP:
+		start_run(&a, true);
+		break;
+	case C_ACK:
+		if ((run = run_at(&a)) != NULL) {
+			vd_run_ack(run, (uint32_t)fz_value_number(&b));
+		}
+		break;
+	case C_SIGNAL:
+		if ((run = run_at(&a)) != NULL) {
+			vd_run_signal(run, (uint32_t)fz_value_number(&b));
+		}
+		break;
+	case C_INPUT:
+		if ((run = run_at(&a)) != NULL) {
+			const uint8_t *bytes = b.cls == FZ_BYTES ? b.bytes : (const uint8_t *)"";
+			vd_run_input(run, bytes, b.cls == FZ_BYTES ? (uint32_t)b.len : 0,
+				fz_value_number(&c) & 1);
+		}
+		break;
+	case C_DETACH:
+		if ((run = run_at(&a)) != NULL) {
+			vd_run_detach(run);
+			fz.runs[fz_value_number(&a) % fz.nruns].run = NULL;
+		}
+		break;
+	case C_HANGUP:
+		if (fz.guest >= 0) {
+			close(fz.guest);
+			fz.guest = -1;
+		}
+		break;
+	case C_STOP_READING:
+		fz.paused = fz_value_number(&a) == 0;
+		break;
+	case C_WAIT:
+		wl_event_loop_dispatch(fz.loop, (int)(fz_value_number(&a) % 3));
+		break;
+	case C_STATUS: {
+		FILE *out = fopen("/dev/null", "we");
+		if (out != NULL) {
+			vd_channel_status(fz.channel, out);
+			vd_channel_apps(fz.channel, out);
+			fclose(out);
+		}
+		break;
+	}
+	}
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+	(void)argc;
+	(void)argv;
+	/* FUZZ_VERBOSE=1: hostd's log, and why a run was refused */
+	vd_log_init("fuzz-hostd-channel", getenv("FUZZ_VERBOSE") != NULL ? VD_DEBUG : VD_SILENT);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+	static bool initialized;
+	if (!initialized) {
+		LLVMFuzzerInitialize(NULL, NULL);
+		initialized = true;
+	}
+	struct fz_reader input;
+	fz_reader_init(&input, data, size);
+	uint8_t flags = fz_take_u8(&input);
+	uint8_t caps = fz_take_u8(&input);
+	(void)fz_take_u16(&input);
+
+	memset(&fz, 0, sizeof(fz));
+	fz.loop = wl_event_loop_create();
+	if (fz.loop == NULL) {
+		abort();
+	}
+	struct vd_channel_config config = {
+		.loop = fz.loop,
+		.menu = NULL,
+		.connect_timeout_ms = 10000,
+		.retry_max_ms = 60000,
+		.request_timeout_ms = 10000,
+	};
+	/* no agent address: the channel does not dial, the socket is handed over */
+	struct vd_vmconf conf = {0};
+	snprintf(conf.name, sizeof(conf.name), "fuzz");
+	fz.channel = vd_channel_create(&config, &conf);
+	int sp[2];
+	if (fz.channel == NULL ||
+			socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) != 0) {
+		abort();
+	}
+	fz.guest = sp[1];
+	vd_link_reader_init(&fz.reader, vd_link_guest.max_frame);
+	handle_dialed(fz.channel, sp[0], NULL);
+	if (!(flags & 1)) {
+		struct vd_link_buf buf = {0};
+		uint32_t offered = (caps & VD_LINK_GUEST_CAPS_ALL) ? caps & VD_LINK_GUEST_CAPS_ALL :
+			VD_LINK_GUEST_CAPS_ALL;
+		if (lg_hello(&vd_link_guest, VD_LINK_ROLE_GUEST, offered, 7, &buf)) {
+			guest_write(buf.data, buf.len);
+		}
+		vd_link_buf_finish(&buf);
+	}
+	pump();
+
+	struct fz_record rec;
+	while (fz_next_record(&input, &rec)) {
+		struct fz_reader r;
+		fz_reader_init(&r, rec.payload, rec.len);
+		switch ((rec.kind & 0x03) % K_COUNT) {
+		case K_GUEST: {
+			struct vd_link_buf buf = {0};
+			struct lg_ids ids = {fz.ids, fz.nids};
+			uint16_t type;
+			if (lg_build(&vd_link_guest, VD_LINK_ROLE_GUEST, &r, &ids, &buf, &type)) {
+				guest_write(buf.data, buf.len);
+			}
+			vd_link_buf_finish(&buf);
+			break;
+		}
+		case K_RAW:
+			guest_write(rec.payload, rec.len);
+			break;
+		case K_CONTROL:
+			do_control(&r);
+			break;
+		}
+		pump();
+	}
+	vd_channel_destroy(fz.channel); // ends every run
+	if (fz.guest >= 0) {
+		close(fz.guest);
+	}
+	vd_link_reader_finish(&fz.reader);
+	wl_event_loop_destroy(fz.loop);
+	return 0;
+}
+
+/* ---- the mutator ---- */
+
+static bool channel_tagged(uint8_t kind) {
+	return (kind & 0x03) % K_COUNT != K_RAW;
+}
+
+static void channel_generate(struct fz_rng *rng, struct fz_writer *w) {
+	uint32_t r = fz_below(rng, 100);
+	if (r < 75) {
+		size_t start = fz_record_begin(w, K_GUEST);
+		fz_put_tag(w, FZ_SMALL, (uint8_t)fz_below(rng, 12));
+		fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 4));
+		fz_put_tag(w, FZ_SMALL, fz_below(rng, 8) == 0 ? (uint8_t)fz_below(rng, 32) : 0);
+		for (uint32_t i = fz_below(rng, 6); i > 0; i--) {
+			fz_random_value(rng, w);
+		}
+		fz_record_end(w, start);
+	} else {
+		size_t start = fz_record_begin(w, K_CONTROL);
+		fz_put_tag(w, FZ_SMALL, (uint8_t)fz_below(rng, C_COUNT));
+		for (uint32_t i = fz_below(rng, 4); i > 0; i--) {
+			fz_random_value(rng, w);
+		}
+		fz_record_end(w, start);
+	}
+}
+
+static const struct fz_target channel_target = {
+	.header_size = 4,
+	.kind_mask = 0x03,
+	.tagged = channel_tagged,
+	.generate = channel_generate,
+};
+
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed) {
+	return fz_mutate(&channel_target, data, size, max_size, seed);
+}
+
+size_t LLVMFuzzerCustomCrossOver(const uint8_t *data1, size_t size1, const uint8_t *data2,
+		size_t size2, uint8_t *out, size_t max_out, unsigned int seed) {
+	return fz_crossover(&channel_target, data1, size1, data2, size2, out, max_out, seed);
+}
