@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "decoration/title.h"
+#include "protocols/names.h"
 
 /*
  * Title and app_id sanitizing. Decoding is done here, byte by byte, so that
@@ -16,7 +17,6 @@
 #define REPLACEMENT_CHARACTER 0xfffd
 #define ELLIPSIS "\xe2\x80\xa6"
 #define ELLIPSIS_LENGTH 3
-#define VM_NAME_VALID_MAX 31
 
 /*
  * Decodes one UTF-8 character at s (NUL-terminated). Returns its length and
@@ -334,16 +334,7 @@ char *vd_app_id_format(const char *vm, const char *app_id) {
 }
 
 bool vd_title_vm_name_valid(const char *vm) {
-	if (vm == NULL || !((vm[0] >= 'a' && vm[0] <= 'z') || (vm[0] >= 'A' && vm[0] <= 'Z'))) {
-		return false;
-	}
-	size_t i;
-	for (i = 0; vm[i] != '\0'; i++) {
-		if (i >= VM_NAME_VALID_MAX || !is_app_id_char((unsigned char)vm[i], true)) {
-			return false;
-		}
-	}
-	return true;
+	return vm != NULL && vd_vm_name_valid(vm, strlen(vm));
 }
 
 struct vd_color vd_color_text_for(struct vd_color background) {

@@ -76,11 +76,10 @@ char *vd_title_format(const char *vm, const char *title);
 char *vd_app_id_format(const char *vm, const char *app_id);
 
 /*
- * Whether a VM name is one the frames can show unambiguously: 1 to 31
- * characters, an ASCII letter first, then ASCII letters, digits, '_', '.'
- * and '-' (Qubes' rule). A letter first also makes "[vm] ..." start with a
- * strong left-to-right character, so no right-to-left title can move the
- * prefix to the other end of a title bar.
+ * Whether a VM name is one the frames can show: the project's one VM name
+ * rule (vd_vm_name_valid, protocols/names.h). Its letter first also makes
+ * "[vm] ..." start with a strong left-to-right character, so no
+ * right-to-left title can move the prefix to the other end of a title bar.
  */
 bool vd_title_vm_name_valid(const char *vm);
 

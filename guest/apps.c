@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "guest/apps.h"
-#include "protocols/agent-wire.h"
+#include "protocols/link.h"
+#include "protocols/names.h"
+#include "protocols/text.h"
 #include "protocols/log.h"
 
 #define MAX_DESKTOP_FILE (256 * 1024)
@@ -163,6 +165,7 @@ error:
 struct entry {
 	char *type, *name, *generic_name, *comment, *categories, *icon, *wm_class, *exec;
 	bool no_display, hidden;
+	bool from_host; // written by vmdesk-hostd (X-Vmdesk-VM): never exported back
 };
 
 static void entry_finish(struct entry *e) {
@@ -275,6 +278,8 @@ static bool parse_entry(const char *path, struct entry *e) {
 					e->no_display = strcmp(v, "true") == 0;
 				} else if (strcmp(key, "Hidden") == 0) {
 					e->hidden = strcmp(v, "true") == 0;
+				} else if (strncmp(key, "X-Vmdesk-", 9) == 0) {
+					e->from_host = true;
 				}
 			}
 		}
@@ -290,7 +295,7 @@ static char *clean_text(const char *s, size_t max) {
 		return xstrdup("");
 	}
 	size_t len = strlen(s);
-	if (!vd_agent_text_valid(s, len, false)) {
+	if (!vd_text_valid(s, len, 0)) {
 		return NULL;
 	}
 	if (len > max) {
@@ -395,22 +400,22 @@ static bool build_app(struct vd_guest_app *app, const char *id, const struct ent
 			e->name == NULL) {
 		return false;
 	}
-	if (!vd_agent_desktop_id_valid(id, strlen(id))) {
+	if (!vd_desktop_id_valid(id, strlen(id))) {
 		vd_log(VD_DEBUG, "skipping %s: desktop ID not exportable", id);
 		return false;
 	}
-	app->name = clean_text(e->name, VD_AGENT_MAX_NAME);
+	app->name = clean_text(e->name, 256);
 	if (app->name == NULL || app->name[0] == '\0') {
 		free(app->name);
 		return false;
 	}
 	app->id = xstrdup(id);
-	app->generic_name = clean_text(e->generic_name, VD_AGENT_MAX_NAME);
-	app->comment = clean_text(e->comment, VD_AGENT_MAX_COMMENT);
+	app->generic_name = clean_text(e->generic_name, 256);
+	app->comment = clean_text(e->comment, 512);
 	app->generic_name = app->generic_name ? app->generic_name : xstrdup("");
 	app->comment = app->comment ? app->comment : xstrdup("");
-	app->categories = clean_chars(e->categories, VD_AGENT_MAX_CATEGORIES, ";-_");
-	app->wm_class = clean_chars(e->wm_class, VD_AGENT_MAX_WM_CLASS, "._-");
+	app->categories = clean_chars(e->categories, 512, ";-_");
+	app->wm_class = clean_chars(e->wm_class, 255, "._-");
 	app->exec = xstrdup(e->exec);
 	const char *icon = e->icon ? e->icon : "";
 	const char *slash = strrchr(icon, '/');
@@ -420,11 +425,11 @@ static bool build_app(struct vd_guest_app *app, const char *id, const struct ent
 	if (slash && dot) {
 		*dot = '\0';
 	}
-	app->icon_name = clean_chars(icon_name, VD_AGENT_MAX_ICON_NAME, "._-");
+	app->icon_name = clean_chars(icon_name, 255, "._-");
 	if (icon[0] != '\0') {
 		char *file = vd_guest_icon_lookup(icon, icon_size, dirs, ndirs);
 		if (file != NULL) {
-			if (!vd_guest_icon_render(file, icon_size, &app->png, &app->png_len,
+			if (!vd_guest_icon_render(file, icon_size, &app->rgba, &app->rgba_len,
 					&app->icon_width, &app->icon_height)) {
 				vd_log(VD_DEBUG, "%s: cannot render icon %s", id, file);
 			}
@@ -443,7 +448,7 @@ static void app_finish(struct vd_guest_app *app) {
 	free(app->icon_name);
 	free(app->wm_class);
 	free(app->exec);
-	free(app->png);
+	free(app->rgba);
 }
 
 struct vd_guest_apps *vd_guest_apps_scan(int icon_size) {
@@ -472,7 +477,7 @@ struct vd_guest_apps *vd_guest_apps_scan(int icon_size) {
 		}
 	}
 	qsort(scan.items, scan.count, sizeof(scan.items[0]), candidate_cmp);
-	apps->items = calloc(VD_AGENT_MAX_APPS, sizeof(apps->items[0]));
+	apps->items = calloc(VD_LINK_MAX_APPS, sizeof(apps->items[0]));
 	if (apps->items == NULL) {
 		abort();
 	}
@@ -491,10 +496,12 @@ struct vd_guest_apps *vd_guest_apps_scan(int icon_size) {
 		if (!parse_entry(scan.items[k].path, &e)) {
 			continue;
 		}
-		if (!e.no_display && !e.hidden) {
-			if (apps->count >= VD_AGENT_MAX_APPS) {
+		if (e.from_host || strncmp(id, "vmdesk.", 7) == 0) {
+			vd_log(VD_DEBUG, "not exporting %s: a vmdesk-hostd menu entry", id);
+		} else if (!e.no_display && !e.hidden) {
+			if (apps->count >= VD_LINK_MAX_APPS) {
 				vd_log(VD_WARN, "more than %d applications: the rest are not exported",
-					VD_AGENT_MAX_APPS);
+					VD_LINK_MAX_APPS);
 				entry_finish(&e);
 				break;
 			}
@@ -552,8 +559,8 @@ bool vd_guest_apps_equal(const struct vd_guest_apps *a, const struct vd_guest_ap
 				!str_eq(x->generic_name, y->generic_name) || !str_eq(x->comment, y->comment) ||
 				!str_eq(x->categories, y->categories) || !str_eq(x->icon_name, y->icon_name) ||
 				!str_eq(x->wm_class, y->wm_class) || !str_eq(x->exec, y->exec) ||
-				x->png_len != y->png_len ||
-				(x->png_len > 0 && memcmp(x->png, y->png, x->png_len) != 0)) {
+				x->rgba_len != y->rgba_len ||
+				(x->rgba_len > 0 && memcmp(x->rgba, y->rgba, x->rgba_len) != 0)) {
 			return false;
 		}
 	}

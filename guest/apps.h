@@ -8,16 +8,17 @@
 /*
  * The guest's application list: .desktop files from $XDG_DATA_HOME and
  * $XDG_DATA_DIRS (first directory wins for a desktop ID), without NoDisplay
- * or Hidden entries, cut down to what the protocol carries, with icons
- * rendered to PNG at a bounded size.
+ * or Hidden entries and without the host's own entries (X-Vmdesk-VM), cut
+ * down to what the link carries, with icons rendered to RGBA pixels of a
+ * bounded size (the host draws them; it decodes no image file from a guest).
  */
 
 struct vd_guest_app {
 	char *id;
 	char *name, *generic_name, *comment, *categories, *icon_name, *wm_class;
 	char *exec; // never leaves the guest
-	uint8_t *png;
-	size_t png_len;
+	uint8_t *rgba; // icon_width x icon_height, not premultiplied; NULL: no icon
+	size_t rgba_len;
 	uint16_t icon_width, icon_height;
 };
 
@@ -45,8 +46,8 @@ void vd_guest_data_dirs_free(char **dirs, size_t count);
 char **vd_desktop_exec_split(const char *exec);
 void vd_strv_free(char **strv);
 
-/* Renders the icon file at path (PNG or SVG) to a PNG of at most size x size. */
-bool vd_guest_icon_render(const char *path, int size, uint8_t **png, size_t *png_len,
+/* Renders the icon file at path (PNG or SVG) to RGBA pixels of at most size x size. */
+bool vd_guest_icon_render(const char *path, int size, uint8_t **rgba, size_t *rgba_len,
 	uint16_t *width, uint16_t *height);
 /* Finds the file of a themed icon name, or NULL. */
 char *vd_guest_icon_lookup(const char *name, int size, char **data_dirs, size_t ndirs);

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 
 #include "guest/apps.h"
-#include "protocols/agent-wire.h"
+#include "protocols/link.h"
 #include "protocols/log.h"
 
 #define MAX_ICON_FILE (8 * 1024 * 1024)
@@ -77,36 +77,6 @@ char *vd_guest_icon_lookup(const char *name, int size, char **data_dirs, size_t 
 	return NULL;
 }
 
-struct png_out {
-	uint8_t *data;
-	size_t len, cap;
-	bool failed;
-};
-
-static cairo_status_t png_write(void *closure, const unsigned char *data, unsigned int len) {
-	struct png_out *out = closure;
-	if (out->len + len > VD_AGENT_MAX_ICON_BYTES) {
-		out->failed = true;
-		return CAIRO_STATUS_WRITE_ERROR;
-	}
-	if (out->cap - out->len < len) {
-		size_t cap = out->cap ? out->cap * 2 : 16384;
-		while (cap - out->len < len) {
-			cap *= 2;
-		}
-		uint8_t *d = realloc(out->data, cap);
-		if (d == NULL) {
-			out->failed = true;
-			return CAIRO_STATUS_NO_MEMORY;
-		}
-		out->data = d;
-		out->cap = cap;
-	}
-	memcpy(out->data + out->len, data, len);
-	out->len += len;
-	return CAIRO_STATUS_SUCCESS;
-}
-
 /* Draws src scaled to fit within size x size (never enlarged), returning a new surface. */
 static cairo_surface_t *scale_png(cairo_surface_t *src, int size) {
 	int w = cairo_image_surface_get_width(src), h = cairo_image_surface_get_height(src);
@@ -154,40 +124,53 @@ static cairo_surface_t *render_svg(const char *path, int size) {
 	return dst;
 }
 
-bool vd_guest_icon_render(const char *path, int size, uint8_t **png, size_t *png_len,
+/* Unpremultiplied RGBA bytes of an ARGB32 surface (what the link carries). */
+static uint8_t *to_rgba(cairo_surface_t *img, size_t *len) {
+	cairo_surface_flush(img);
+	int w = cairo_image_surface_get_width(img), h = cairo_image_surface_get_height(img);
+	int stride = cairo_image_surface_get_stride(img);
+	const uint8_t *pixels = cairo_image_surface_get_data(img);
+	uint8_t *out = malloc((size_t)w * (size_t)h * 4);
+	if (out == NULL) {
+		return NULL;
+	}
+	for (int y = 0; y < h; y++) {
+		const uint32_t *row = (const uint32_t *)(const void *)(pixels + (size_t)y * (size_t)stride);
+		for (int x = 0; x < w; x++) {
+			uint32_t p = row[x];
+			uint32_t a = p >> 24, r = p >> 16 & 0xff, g = p >> 8 & 0xff, b = p & 0xff;
+			uint8_t *o = out + ((size_t)y * (size_t)w + (size_t)x) * 4;
+			o[0] = (uint8_t)(a ? (r * 255 + a / 2) / a : 0);
+			o[1] = (uint8_t)(a ? (g * 255 + a / 2) / a : 0);
+			o[2] = (uint8_t)(a ? (b * 255 + a / 2) / a : 0);
+			o[3] = (uint8_t)a;
+		}
+	}
+	*len = (size_t)w * (size_t)h * 4;
+	return out;
+}
+
+bool vd_guest_icon_render(const char *path, int size, uint8_t **rgba, size_t *rgba_len,
 		uint16_t *width, uint16_t *height) {
-	if (size > VD_AGENT_MAX_ICON_DIM) {
-		size = VD_AGENT_MAX_ICON_DIM;
+	if (size > (int)VD_LINK_MAX_ICON_SIZE) {
+		size = VD_LINK_MAX_ICON_SIZE;
 	}
-	bool svg = has_suffix(path, ".svg");
-	cairo_surface_t *src = NULL;
-	if (!svg) {
-		src = cairo_image_surface_create_from_png(path);
-		if (cairo_surface_status(src) != CAIRO_STATUS_SUCCESS) {
-			cairo_surface_destroy(src);
-			return false;
+	cairo_surface_t *img = NULL;
+	if (has_suffix(path, ".svg")) {
+		img = render_svg(path, size);
+	} else {
+		cairo_surface_t *src = cairo_image_surface_create_from_png(path);
+		if (cairo_surface_status(src) == CAIRO_STATUS_SUCCESS) {
+			img = scale_png(src, size);
 		}
+		cairo_surface_destroy(src);
 	}
-	/* Halve the size until the PNG fits the byte limit. */
-	for (; size >= 16; size /= 2) {
-		cairo_surface_t *img = svg ? render_svg(path, size) : scale_png(src, size);
-		if (img == NULL) {
-			break;
-		}
-		struct png_out out = {0};
-		cairo_status_t status = cairo_surface_write_to_png_stream(img, png_write, &out);
-		int w = cairo_image_surface_get_width(img), h = cairo_image_surface_get_height(img);
-		cairo_surface_destroy(img);
-		if (status == CAIRO_STATUS_SUCCESS && !out.failed) {
-			cairo_surface_destroy(src);
-			*png = out.data;
-			*png_len = out.len;
-			*width = (uint16_t)w;
-			*height = (uint16_t)h;
-			return true;
-		}
-		free(out.data);
+	if (img == NULL) {
+		return false;
 	}
-	cairo_surface_destroy(src);
-	return false;
+	*rgba = to_rgba(img, rgba_len);
+	*width = (uint16_t)cairo_image_surface_get_width(img);
+	*height = (uint16_t)cairo_image_surface_get_height(img);
+	cairo_surface_destroy(img);
+	return *rgba != NULL;
 }

@@ -1,6 +1,5 @@
 #define LOG_TAG "menu"
 
-#include <cairo.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,17 +9,51 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "host/menu.h"
 #include "protocols/log.h"
+#include "protocols/names.h"
 
 extern char **environ;
 
 /* Icon sizes the hicolor theme's index.theme knows. */
 static const int icon_sizes[] = {16, 22, 24, 32, 48, 64, 96, 128, 256};
 #define N_ICON_SIZES (sizeof(icon_sizes) / sizeof(icon_sizes[0]))
+#define MAX_ENTRY_FILE 8192
+
+struct vd_menu {
+	struct wl_event_loop *loop;
+	char apps_dir[PATH_MAX];
+	char icons_dir[PATH_MAX]; // .../icons/hicolor
+	char directories_dir[PATH_MAX];
+	char menus_dir[PATH_MAX];
+	char exec[PATH_MAX]; // the vmdesk command, as written in Exec lines
+	/* update-desktop-database, run without waiting for it */
+	pid_t db_pid;
+	struct wl_event_source *db_source; // its pidfd
+	bool db_again; // another change came while it ran
+};
+
+struct staged {
+	char *id;
+	char *text; // the entry file
+	uint8_t *png; // NULL: no icon
+	size_t png_len;
+	int icon_size;
+};
+
+struct vd_menu_snapshot {
+	struct vd_menu *menu;
+	char vm[VD_VM_NAME_MAX + 1];
+	struct vd_color color;
+	struct staged *items;
+	size_t count, cap;
+	size_t bytes;
+	bool warned_bytes;
+};
 
 /* snprintf through a wrapper: paths that do not fit are cut (and fail to open). */
 static bool format(char *buf, size_t size, const char *fmt, ...)
@@ -74,12 +107,28 @@ static bool exec_safe(const char *s) {
 	return true;
 }
 
-bool vd_menu_init(struct vd_menu *menu, const char *cli_path) {
+/* "vmdesk.VM.ID" (ID ends in .desktop): the entry's file name. */
+static void entry_file_name(const char *vm, const char *id, char *out, size_t size) {
+	format(out, size, "vmdesk.%s.%s", vm, id);
+}
+
+/* "vmdesk.VM.ID" without .desktop: the icon's name. */
+static void icon_name_of(const char *vm, const char *id, char *out, size_t size) {
+	size_t len = strlen(id);
+	format(out, size, "vmdesk.%s.%.*s", vm, (int)(len > 8 ? len - 8 : len), id);
+}
+
+struct vd_menu *vd_menu_create(struct wl_event_loop *loop, const char *cli_path) {
 	char data[PATH_MAX - 64], config[PATH_MAX - 64];
 	if (!base_dir(data, sizeof(data), "XDG_DATA_HOME", ".local/share") ||
 			!base_dir(config, sizeof(config), "XDG_CONFIG_HOME", ".config")) {
-		return false;
+		return NULL;
 	}
+	struct vd_menu *menu = calloc(1, sizeof(*menu));
+	if (menu == NULL) {
+		return NULL;
+	}
+	menu->loop = loop;
 	format(menu->apps_dir, sizeof(menu->apps_dir), "%s/applications", data);
 	format(menu->icons_dir, sizeof(menu->icons_dir), "%s/icons/hicolor", data);
 	format(menu->directories_dir, sizeof(menu->directories_dir), "%s/desktop-directories",
@@ -88,7 +137,17 @@ bool vd_menu_init(struct vd_menu *menu, const char *cli_path) {
 	/* Exec lines need no quoting when the path is plain; otherwise rely on $PATH. */
 	format(menu->exec, sizeof(menu->exec), "%s",
 		cli_path != NULL && cli_path[0] == '/' && exec_safe(cli_path) ? cli_path : "vmdesk");
-	return true;
+	return menu;
+}
+
+void vd_menu_destroy(struct vd_menu *menu) {
+	if (menu == NULL) {
+		return;
+	}
+	if (menu->db_source != NULL) {
+		wl_event_source_remove(menu->db_source); // closes the pidfd; the child is quick
+	}
+	free(menu);
 }
 
 void vd_menu_filter_categories(const char *in, char *out, size_t size) {
@@ -128,7 +187,151 @@ void vd_menu_filter_categories(const char *in, char *out, size_t size) {
 	}
 }
 
-/* Desktop-entry string escaping; input is already free of control characters. */
+/* ---- files ---- */
+
+/* Reads a small file; NULL if it is not a regular file of at most max bytes. */
+static char *read_small(const char *path, size_t max, size_t *len) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		return NULL;
+	}
+	struct stat st;
+	char *buf = NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= max) {
+		buf = malloc((size_t)st.st_size + 1);
+		ssize_t n = buf != NULL ? read(fd, buf, (size_t)st.st_size) : -1;
+		if (n != st.st_size) {
+			free(buf);
+			buf = NULL;
+		} else {
+			buf[n] = '\0';
+			*len = (size_t)n;
+		}
+	}
+	close(fd);
+	return buf;
+}
+
+/* The value of KEY= in a small vmdesk-written entry. */
+static bool read_key(const char *path, const char *key, char *out, size_t size) {
+	size_t len;
+	char *buf = read_small(path, MAX_ENTRY_FILE, &len);
+	if (buf == NULL) {
+		return false;
+	}
+	size_t klen = strlen(key);
+	bool found = false;
+	for (char *line = buf; line != NULL && *line && !found;) {
+		char *nl = strchr(line, '\n');
+		if (nl != NULL) {
+			*nl = '\0';
+		}
+		if (strncmp(line, key, klen) == 0 && line[klen] == '=') {
+			found = format(out, size, "%s", line + klen + 1);
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	free(buf);
+	return found;
+}
+
+/* Writes path atomically (a temporary file, then rename), unless it already holds data. */
+static bool write_file(const char *path, const void *data, size_t len) {
+	size_t old_len;
+	char *old = read_small(path, len, &old_len);
+	bool same = old != NULL && old_len == len && memcmp(old, data, len) == 0;
+	free(old);
+	if (same) {
+		return true;
+	}
+	char tmp[PATH_MAX + 64];
+	static unsigned counter;
+	format(tmp, sizeof(tmp), "%s.vmdesk-tmp-%d-%u", path, (int)getpid(), ++counter);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		return false;
+	}
+	const uint8_t *p = data;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = write(fd, p + done, len - done);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			break;
+		}
+		done += (size_t)n;
+	}
+	bool ok = close(fd) == 0 && done == len && rename(tmp, path) == 0;
+	if (!ok) {
+		unlink(tmp);
+	}
+	return ok;
+}
+
+static void icon_files_remove(const struct vd_menu *menu, const char *icon_name, int keep) {
+	for (size_t i = 0; i < N_ICON_SIZES; i++) {
+		if (icon_sizes[i] == keep) {
+			continue;
+		}
+		char path[PATH_MAX];
+		format(path, sizeof(path), "%s/%dx%d/apps/%s.png", menu->icons_dir, icon_sizes[i],
+			icon_sizes[i], icon_name);
+		unlink(path);
+	}
+}
+
+/* Whether path is free, or an entry of vm (which it may replace). */
+static bool entry_ours(const char *path, const char *vm, char *err, size_t err_size) {
+	struct stat st;
+	if (lstat(path, &st) != 0) {
+		return true;
+	}
+	char owner[64];
+	if (!S_ISREG(st.st_mode) || !read_key(path, "X-Vmdesk-VM", owner, sizeof(owner)) ||
+			strcmp(owner, vm) != 0) {
+		format(err, err_size, "%s exists and is not an entry of VM %s", path, vm);
+		return false;
+	}
+	return true;
+}
+
+/* ---- snapshots ---- */
+
+struct vd_menu_snapshot *vd_menu_snapshot_begin(struct vd_menu *menu, const char *vm,
+		struct vd_color color) {
+	if (!vd_vm_name_valid(vm, strlen(vm))) {
+		return NULL; // file names are made of it
+	}
+	struct vd_menu_snapshot *snapshot = calloc(1, sizeof(*snapshot));
+	if (snapshot == NULL) {
+		return NULL;
+	}
+	snapshot->menu = menu;
+	format(snapshot->vm, sizeof(snapshot->vm), "%s", vm);
+	snapshot->color = color;
+	return snapshot;
+}
+
+static void staged_finish(struct staged *item) {
+	free(item->id);
+	free(item->text);
+	free(item->png);
+}
+
+void vd_menu_snapshot_abort(struct vd_menu_snapshot *snapshot) {
+	if (snapshot == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < snapshot->count; i++) {
+		staged_finish(&snapshot->items[i]);
+	}
+	free(snapshot->items);
+	free(snapshot);
+}
+
+/* Desktop-entry string escaping; the text is already free of control characters. */
 static void put_value(FILE *f, const char *key, const char *prefix, const char *value) {
 	while (*value == ' ') {
 		value++;
@@ -148,204 +351,18 @@ static void put_value(FILE *f, const char *key, const char *prefix, const char *
 	fputc('\n', f);
 }
 
-/* Writes path atomically: a temporary file in the same directory, then rename. */
-static FILE *open_tmp(const char *path, char *tmp, size_t size) {
-	static unsigned counter;
-	format(tmp, size, "%s.vmdesk-tmp-%d-%u", path, (int)getpid(), ++counter);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0) {
+static char *entry_text(const struct vd_menu *menu, const char *vm,
+		const struct vd_link_app *app, bool has_icon, const char *icon_name) {
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (f == NULL) {
 		return NULL;
 	}
-	FILE *f = fdopen(fd, "w");
-	if (f == NULL) {
-		close(fd);
-		unlink(tmp);
-	}
-	return f;
-}
-
-static bool close_tmp(FILE *f, const char *tmp, const char *path) {
-	bool ok = !ferror(f);
-	ok &= fclose(f) == 0;
-	if (!ok || rename(tmp, path) < 0) {
-		unlink(tmp);
-		return false;
-	}
-	return true;
-}
-
-/* Reads "KEY=" from a small vmdesk-written entry. */
-static bool read_key(const char *path, const char *key, char *out, size_t size) {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		return false;
-	}
-	char buf[8192];
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0) {
-		return false;
-	}
-	buf[n] = '\0';
-	size_t klen = strlen(key);
-	for (char *line = buf; line != NULL && *line;) {
-		char *nl = strchr(line, '\n');
-		if (nl != NULL) {
-			*nl = '\0';
-		}
-		if (strncmp(line, key, klen) == 0 && line[klen] == '=') {
-			format(out, size, "%s", line + klen + 1);
-			return true;
-		}
-		line = nl ? nl + 1 : NULL;
-	}
-	return false;
-}
-
-struct png_in {
-	const uint8_t *data;
-	size_t len, pos;
-};
-
-static cairo_status_t png_read(void *closure, unsigned char *data, unsigned int len) {
-	struct png_in *in = closure;
-	if (in->len - in->pos < len) {
-		return CAIRO_STATUS_READ_ERROR;
-	}
-	memcpy(data, in->data + in->pos, len);
-	in->pos += len;
-	return CAIRO_STATUS_SUCCESS;
-}
-
-static void icon_paths_remove(const struct vd_menu *menu, const char *icon_name) {
-	for (size_t i = 0; i < N_ICON_SIZES; i++) {
-		char path[PATH_MAX];
-		format(path, sizeof(path), "%s/%dx%d/apps/%s.png", menu->icons_dir, icon_sizes[i],
-			icon_sizes[i], icon_name);
-		unlink(path);
-	}
-}
-
-/* Decodes the guest's PNG (already checked: signature, IHDR = stated size <= 256) and
- * writes it with a border of the VM's color. */
-static bool write_icon(const struct vd_menu *menu, const char *icon_name, struct vd_color color,
-		const struct vd_agent_icon *icon, char *err, size_t err_size) {
-	struct png_in in = {.data = icon->png, .len = icon->len};
-	cairo_surface_t *src = cairo_image_surface_create_from_png_stream(png_read, &in);
-	if (cairo_surface_status(src) != CAIRO_STATUS_SUCCESS) {
-		format(err, err_size, "icon: not a decodable PNG (%s)",
-			cairo_status_to_string(cairo_surface_status(src)));
-		cairo_surface_destroy(src);
-		return false;
-	}
-	int w = cairo_image_surface_get_width(src), h = cairo_image_surface_get_height(src);
-	if (w != icon->width || h != icon->height) {
-		format(err, err_size, "icon: decodes to %dx%d, stated %ux%u", w, h, icon->width,
-			icon->height);
-		cairo_surface_destroy(src);
-		return false;
-	}
-	int max = w > h ? w : h;
-	int size = icon_sizes[N_ICON_SIZES - 1];
-	for (size_t i = 0; i < N_ICON_SIZES; i++) {
-		if (icon_sizes[i] >= max) {
-			size = icon_sizes[i];
-			break;
-		}
-	}
-	int border = size / 16 > 1 ? size / 16 : 1;
-	cairo_surface_t *dst = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, size, size);
-	cairo_t *cr = cairo_create(dst);
-	double inner = size - 2.0 * border;
-	double scale = inner / max;
-	cairo_save(cr);
-	cairo_translate(cr, border + (inner - w * scale) / 2, border + (inner - h * scale) / 2);
-	cairo_scale(cr, scale, scale);
-	cairo_set_source_surface(cr, src, 0, 0);
-	cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_GOOD);
-	cairo_paint(cr);
-	cairo_restore(cr);
-	cairo_set_source_rgb(cr, color.r / 255.0, color.g / 255.0, color.b / 255.0);
-	cairo_set_line_width(cr, border);
-	cairo_rectangle(cr, border / 2.0, border / 2.0, size - border, size - border);
-	cairo_stroke(cr);
-	cairo_destroy(cr);
-	cairo_surface_destroy(src);
-
-	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 64];
-	format(dir, sizeof(dir), "%s/%dx%d/apps", menu->icons_dir, size, size);
-	if (!mkdir_p(dir)) {
-		format(err, err_size, "mkdir %s: %s", dir, strerror(errno));
-		cairo_surface_destroy(dst);
-		return false;
-	}
-	icon_paths_remove(menu, icon_name); // a new size replaces the old one
-	format(path, sizeof(path), "%s/%s.png", dir, icon_name);
-	format(tmp, sizeof(tmp), "%s.vmdesk-tmp-%d", path, (int)getpid());
-	unlink(tmp);
-	cairo_status_t status = cairo_surface_write_to_png(dst, tmp);
-	cairo_surface_destroy(dst);
-	if (status != CAIRO_STATUS_SUCCESS || rename(tmp, path) < 0) {
-		unlink(tmp);
-		format(err, err_size, "cannot write %s", path);
-		return false;
-	}
-	return true;
-}
-
-static void strip_suffix(char *s, const char *suffix) {
-	size_t len = strlen(s), slen = strlen(suffix);
-	if (len >= slen && strcmp(s + len - slen, suffix) == 0) {
-		s[len - slen] = '\0';
-	}
-}
-
-bool vd_menu_write_app(const struct vd_menu *menu, const char *vm, struct vd_color color,
-		const struct vd_agent_app *app, char *err, size_t err_size) {
-	/* The decoder checked these; check again, as a path is built from them. */
-	if (!vd_agent_vm_name_valid(vm, strlen(vm)) ||
-			!vd_agent_desktop_id_valid(app->id, strlen(app->id))) {
-		format(err, err_size, "invalid desktop ID");
-		return false;
-	}
-	char path[PATH_MAX], tmp[PATH_MAX + 64], icon_name[512], owner[64];
-	format(path, sizeof(path), "%s/vmdesk-%s-%s", menu->apps_dir, vm, app->id);
-	format(icon_name, sizeof(icon_name), "vmdesk-%s-%s", vm, app->id);
-	strip_suffix(icon_name, ".desktop");
-	struct stat st;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISREG(st.st_mode) || !read_key(path, "X-Vmdesk-VM", owner, sizeof(owner)) ||
-				strcmp(owner, vm) != 0) {
-			format(err, err_size, "%s exists and belongs to someone else", path);
-			return false;
-		}
-	}
-	if (!mkdir_p(menu->apps_dir)) {
-		format(err, err_size, "mkdir %s: %s", menu->apps_dir, strerror(errno));
-		return false;
-	}
-	bool has_icon = false;
-	if (app->icon.len > 0) {
-		char icon_err[256];
-		has_icon = write_icon(menu, icon_name, color, &app->icon, icon_err, sizeof(icon_err));
-		if (!has_icon) {
-			vd_log(VD_WARN, "vm=%s app %s: icon refused: %s", vm, app->id, icon_err);
-		}
-	}
-	if (!has_icon) {
-		icon_paths_remove(menu, icon_name);
-	}
-	FILE *f = open_tmp(path, tmp, sizeof(tmp));
-	if (f == NULL) {
-		format(err, err_size, "cannot create %s: %s", tmp, strerror(errno));
-		return false;
-	}
-	char categories[256];
+	char categories[256], prefix[64];
 	vd_menu_filter_categories(app->categories, categories, sizeof(categories));
-	fprintf(f, "[Desktop Entry]\n");
-	fprintf(f, "Type=Application\n");
-	char prefix[64];
 	format(prefix, sizeof(prefix), "%s: ", vm);
+	fprintf(f, "[Desktop Entry]\nType=Application\n");
 	put_value(f, "Name", prefix, app->name);
 	if (app->generic_name[0] != '\0') {
 		put_value(f, "GenericName", "", app->generic_name);
@@ -359,57 +376,123 @@ bool vd_menu_write_app(const struct vd_menu *menu, const char *vm, struct vd_col
 	fprintf(f, "Terminal=false\n");
 	fprintf(f, "Categories=%sX-Vmdesk;X-Vmdesk-VM-%s;\n", categories, vm);
 	if (app->wm_class[0] != '\0') {
-		fprintf(f, "StartupWMClass=%s\n", app->wm_class);
+		/* the app id the proxy gives the VM's windows: never a host application's */
+		fprintf(f, "StartupWMClass=vmdesk.%s.%s\n", vm, app->wm_class);
 	}
 	fprintf(f, "X-Vmdesk-VM=%s\n", vm);
 	fprintf(f, "X-Vmdesk-App=%s\n", app->id);
-	if (!close_tmp(f, tmp, path)) {
-		format(err, err_size, "cannot write %s", path);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+bool vd_menu_snapshot_add(struct vd_menu_snapshot *snapshot, const struct vd_link_app *app,
+		char *err, size_t err_size) {
+	struct vd_menu *menu = snapshot->menu;
+	const char *vm = snapshot->vm;
+	/* The decoder checked these; check again, as paths are built from them. */
+	if (!vd_vm_name_valid(vm, strlen(vm)) || !vd_desktop_id_valid(app->id, strlen(app->id))) {
+		format(err, err_size, "invalid desktop ID");
 		return false;
 	}
+	for (size_t i = 0; i < snapshot->count; i++) {
+		if (strcmp(snapshot->items[i].id, app->id) == 0) {
+			format(err, err_size, "duplicate desktop ID %s", app->id);
+			return false;
+		}
+	}
+	if (snapshot->count >= VD_LINK_MAX_APPS) {
+		format(err, err_size, "more than %u applications", VD_LINK_MAX_APPS);
+		return false;
+	}
+	char name[PATH_MAX], path[PATH_MAX], icon_name[512];
+	entry_file_name(vm, app->id, name, sizeof(name));
+	format(path, sizeof(path), "%s/%s", menu->apps_dir, name);
+	if (!entry_ours(path, vm, err, err_size)) {
+		return false;
+	}
+	icon_name_of(vm, app->id, icon_name, sizeof(icon_name));
+	struct staged item = {0};
+	if (app->icon_len > 0) {
+		if (!vd_menu_icon_png(app->icon, app->icon_width, app->icon_height, snapshot->color,
+				&item.png, &item.png_len, &item.icon_size)) {
+			vd_log(VD_WARN, "vm=%s app %s: cannot draw its icon", vm, app->id);
+		} else if (snapshot->bytes + item.png_len > VD_MENU_MAX_STAGED) {
+			if (!snapshot->warned_bytes) {
+				vd_log(VD_WARN, "vm=%s: icons over %u MiB: the rest get none", vm,
+					VD_MENU_MAX_STAGED >> 20);
+				snapshot->warned_bytes = true;
+			}
+			free(item.png);
+			item.png = NULL;
+			item.png_len = 0;
+		}
+	}
+	item.text = entry_text(menu, vm, app, item.png != NULL, icon_name);
+	item.id = strdup(app->id);
+	size_t bytes = item.png_len + (item.text != NULL ? strlen(item.text) : 0);
+	if (item.text == NULL || item.id == NULL || snapshot->bytes + bytes > VD_MENU_MAX_STAGED) {
+		format(err, err_size, item.text == NULL || item.id == NULL ? "out of memory" :
+			"the VM's menu entries are over %u MiB", VD_MENU_MAX_STAGED >> 20);
+		staged_finish(&item);
+		return false;
+	}
+	if (snapshot->count == snapshot->cap) {
+		size_t cap = snapshot->cap ? snapshot->cap * 2 : 16;
+		struct staged *items = realloc(snapshot->items, cap * sizeof(*items));
+		if (items == NULL) {
+			format(err, err_size, "out of memory");
+			staged_finish(&item);
+			return false;
+		}
+		snapshot->items = items;
+		snapshot->cap = cap;
+	}
+	snapshot->items[snapshot->count++] = item;
+	snapshot->bytes += bytes;
 	return true;
 }
 
-static bool write_text(const char *dir, const char *name, const char *text) {
-	char path[PATH_MAX], tmp[PATH_MAX + 64];
-	if (!mkdir_p(dir)) {
-		return false;
-	}
-	format(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = open_tmp(path, tmp, sizeof(tmp));
-	if (f == NULL) {
-		return false;
-	}
-	fputs(text, f);
-	return close_tmp(f, tmp, path);
-}
-
 static void write_submenu(const struct vd_menu *menu, const char *vm) {
-	char name[128], text[2048];
-	format(name, sizeof(name), "vmdesk-%s.directory", vm);
+	char name[128], text[2048], path[PATH_MAX];
+	format(name, sizeof(name), "vmdesk.%s.directory", vm);
 	format(text, sizeof(text),
 		"[Desktop Entry]\nType=Directory\nName=%s\nComment=Applications of the VM %s\n"
 		"Icon=computer\n", vm, vm);
-	if (!write_text(menu->directories_dir, name, text)) {
-		vd_log(VD_WARN, "vm=%s: cannot write %s/%s", vm, menu->directories_dir, name);
+	format(path, sizeof(path), "%s/%s", menu->directories_dir, name);
+	if (!mkdir_p(menu->directories_dir) || !write_file(path, text, strlen(text))) {
+		vd_log(VD_WARN, "vm=%s: cannot write %s", vm, path);
 	}
-	format(name, sizeof(name), "vmdesk-%s.menu", vm);
+	format(name, sizeof(name), "vmdesk.%s.menu", vm);
 	format(text, sizeof(text),
 		"<!DOCTYPE Menu PUBLIC \"-//freedesktop//DTD Menu 1.0//EN\"\n"
 		" \"http://www.freedesktop.org/standards/menu-spec/1.0/menu.dtd\">\n"
 		"<Menu>\n"
 		"\t<Name>Applications</Name>\n"
 		"\t<Menu>\n"
-		"\t\t<Name>vmdesk-%s</Name>\n"
-		"\t\t<Directory>vmdesk-%s.directory</Directory>\n"
+		"\t\t<Name>vmdesk.%s</Name>\n"
+		"\t\t<Directory>vmdesk.%s.directory</Directory>\n"
 		"\t\t<Include>\n"
 		"\t\t\t<Category>X-Vmdesk-VM-%s</Category>\n"
 		"\t\t</Include>\n"
 		"\t</Menu>\n"
 		"</Menu>\n", vm, vm, vm);
-	if (!write_text(menu->menus_dir, name, text)) {
-		vd_log(VD_WARN, "vm=%s: cannot write %s/%s", vm, menu->menus_dir, name);
+	format(path, sizeof(path), "%s/%s", menu->menus_dir, name);
+	if (!mkdir_p(menu->menus_dir) || !write_file(path, text, strlen(text))) {
+		vd_log(VD_WARN, "vm=%s: cannot write %s", vm, path);
 	}
+}
+
+static bool write_icon(const struct vd_menu *menu, const char *icon_name,
+		const struct staged *item) {
+	char dir[PATH_MAX], path[PATH_MAX];
+	format(dir, sizeof(dir), "%s/%dx%d/apps", menu->icons_dir, item->icon_size,
+		item->icon_size);
+	format(path, sizeof(path), "%s/%s.png", dir, icon_name);
+	icon_files_remove(menu, icon_name, item->icon_size); // a new size replaces the old one
+	return mkdir_p(dir) && write_file(path, item->png, item->png_len);
 }
 
 static bool in_list(char **list, size_t n, const char *s) {
@@ -421,7 +504,25 @@ static bool in_list(char **list, size_t n, const char *s) {
 	return false;
 }
 
-/* Removes entries: of vm (if vm) whose ID is not in ids, or (if !vm) of VMs not in vms. */
+static bool icon_name_plain(const char *s) {
+	if (strncmp(s, "vmdesk", 6) != 0) {
+		return false; // only icons we wrote
+	}
+	for (; *s; s++) {
+		bool ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+			(*s >= '0' && *s <= '9') || strchr("._-", *s) != NULL;
+		if (!ok) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Removes entries: of vm (if vm) whose ID is not in list, or (if !vm) of VMs
+ * not in list. Entries whose file name is not the one their keys give (an
+ * older vmdesk's "vmdesk-VM-ID") go as well.
+ */
 static size_t remove_entries(const struct vd_menu *menu, const char *vm, char **list,
 		size_t nlist) {
 	DIR *d = opendir(menu->apps_dir);
@@ -432,26 +533,31 @@ static size_t remove_entries(const struct vd_menu *menu, const char *vm, char **
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
-		if (strncmp(de->d_name, "vmdesk-", 7) != 0 || len < 9 ||
+		if (strncmp(de->d_name, "vmdesk", 6) != 0 || len < 9 ||
 				strcmp(de->d_name + len - 8, ".desktop") != 0) {
 			continue;
 		}
-		char path[PATH_MAX], owner[64], id[512];
+		char path[PATH_MAX], owner[64], id[512], icon[512], want[PATH_MAX];
 		format(path, sizeof(path), "%s/%s", menu->apps_dir, de->d_name);
 		if (!read_key(path, "X-Vmdesk-VM", owner, sizeof(owner)) ||
 				!read_key(path, "X-Vmdesk-App", id, sizeof(id))) {
 			continue; // not ours
 		}
-		bool remove = vm != NULL ? strcmp(owner, vm) == 0 && !in_list(list, nlist, id) :
-			!in_list(list, nlist, owner);
-		if (!remove || !vd_agent_vm_name_valid(owner, strlen(owner)) ||
-				!vd_agent_desktop_id_valid(id, strlen(id))) {
+		entry_file_name(owner, id, want, sizeof(want));
+		bool canonical = strcmp(want, de->d_name) == 0 &&
+			vd_vm_name_valid(owner, strlen(owner)) && vd_desktop_id_valid(id, strlen(id));
+		bool remove;
+		if (vm != NULL) {
+			remove = strcmp(owner, vm) == 0 && (!canonical || !in_list(list, nlist, id));
+		} else {
+			remove = !canonical || !in_list(list, nlist, owner);
+		}
+		if (!remove) {
 			continue;
 		}
-		char icon_name[512];
-		format(icon_name, sizeof(icon_name), "vmdesk-%s-%s", owner, id);
-		strip_suffix(icon_name, ".desktop");
-		icon_paths_remove(menu, icon_name);
+		if (read_key(path, "Icon", icon, sizeof(icon)) && icon_name_plain(icon)) {
+			icon_files_remove(menu, icon, 0);
+		}
 		unlink(path);
 		removed++;
 	}
@@ -459,10 +565,45 @@ static size_t remove_entries(const struct vd_menu *menu, const char *vm, char **
 	return removed;
 }
 
-void vd_menu_commit_vm(const struct vd_menu *menu, const char *vm, char **ids, size_t nids) {
+static void update_database(struct vd_menu *menu);
+
+void vd_menu_snapshot_commit(struct vd_menu_snapshot *snapshot) {
+	struct vd_menu *menu = snapshot->menu;
+	const char *vm = snapshot->vm;
 	write_submenu(menu, vm);
-	size_t removed = remove_entries(menu, vm, ids, nids);
+	if (!mkdir_p(menu->apps_dir)) {
+		vd_log(VD_WARN, "vm=%s: cannot create %s: %s", vm, menu->apps_dir, strerror(errno));
+	}
+	char **ids = calloc(snapshot->count + 1, sizeof(char *));
+	size_t nids = 0;
+	for (size_t i = 0; i < snapshot->count; i++) {
+		struct staged *item = &snapshot->items[i];
+		char name[PATH_MAX], path[PATH_MAX], icon_name[512], err[PATH_MAX + 64];
+		entry_file_name(vm, item->id, name, sizeof(name));
+		format(path, sizeof(path), "%s/%s", menu->apps_dir, name);
+		icon_name_of(vm, item->id, icon_name, sizeof(icon_name));
+		if (!entry_ours(path, vm, err, sizeof(err))) {
+			vd_log(VD_WARN, "vm=%s app refused: %s", vm, err);
+			continue;
+		}
+		if (item->png != NULL && !write_icon(menu, icon_name, item)) {
+			vd_log(VD_WARN, "vm=%s app %s: cannot write its icon", vm, item->id);
+		} else if (item->png == NULL) {
+			icon_files_remove(menu, icon_name, 0);
+		}
+		if (!write_file(path, item->text, strlen(item->text))) {
+			vd_log(VD_WARN, "vm=%s: cannot write %s", vm, path);
+			continue;
+		}
+		if (ids != NULL) {
+			ids[nids++] = item->id;
+		}
+	}
+	size_t removed = ids != NULL ? remove_entries(menu, vm, ids, nids) : 0;
 	vd_log(VD_INFO, "vm=%s: menu has %zu entries (%zu removed)", vm, nids, removed);
+	free(ids);
+	vd_menu_snapshot_abort(snapshot);
+	update_database(menu);
 }
 
 static void remove_submenus(const char *dir, const char *suffix, char **vms, size_t nvms) {
@@ -474,13 +615,14 @@ static void remove_submenus(const char *dir, const char *suffix, char **vms, siz
 	size_t slen = strlen(suffix);
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
-		if (strncmp(de->d_name, "vmdesk-", 7) != 0 || len <= 7 + slen ||
+		if (strncmp(de->d_name, "vmdesk", 6) != 0 || len <= 7 + slen ||
 				strcmp(de->d_name + len - slen, suffix) != 0) {
 			continue;
 		}
 		char vm[128];
 		format(vm, sizeof(vm), "%.*s", (int)(len - 7 - slen), de->d_name + 7);
-		if (!in_list(vms, nvms, vm)) {
+		/* an older vmdesk's "vmdesk-VM.menu" goes; "vmdesk.VM.menu" of a gone VM too */
+		if (de->d_name[6] != '.' || !in_list(vms, nvms, vm)) {
 			char path[PATH_MAX];
 			format(path, sizeof(path), "%s/%s", dir, de->d_name);
 			unlink(path);
@@ -489,33 +631,63 @@ static void remove_submenus(const char *dir, const char *suffix, char **vms, siz
 	closedir(d);
 }
 
-void vd_menu_prune(const struct vd_menu *menu, char **vms, size_t nvms) {
+void vd_menu_prune(struct vd_menu *menu, char **vms, size_t nvms) {
 	size_t removed = remove_entries(menu, NULL, vms, nvms);
 	remove_submenus(menu->menus_dir, ".menu", vms, nvms);
 	remove_submenus(menu->directories_dir, ".directory", vms, nvms);
 	if (removed > 0) {
 		vd_log(VD_INFO, "removed %zu menu entries of VMs that no longer exist", removed);
+		update_database(menu);
 	}
 }
 
-void vd_menu_update_database(const struct vd_menu *menu) {
+/* ---- update-desktop-database, on the loop ---- */
+
+static int handle_db_exit(int fd, uint32_t mask, void *data) {
+	struct vd_menu *menu = data;
+	waitpid(menu->db_pid, NULL, WNOHANG);
+	menu->db_pid = 0;
+	wl_event_source_remove(menu->db_source); // closes the pidfd
+	menu->db_source = NULL;
+	if (menu->db_again) {
+		menu->db_again = false;
+		update_database(menu);
+	}
+	return 0;
+}
+
+static void update_database(struct vd_menu *menu) {
 	static const char *const candidates[] = {
 		"/usr/bin/update-desktop-database", "/usr/local/bin/update-desktop-database",
 	};
+	if (menu->db_source != NULL) {
+		menu->db_again = true; // once more when the running one ends
+		return;
+	}
 	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
 		if (access(candidates[i], X_OK) != 0) {
 			continue;
 		}
-		char *argv[] = {(char *)candidates[i], "-q", (char *)menu->apps_dir, NULL};
-		pid_t pid;
+		char *argv[] = {(char *)candidates[i], "-q", menu->apps_dir, NULL};
 		posix_spawn_file_actions_t fa;
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+		pid_t pid;
 		int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
 		posix_spawn_file_actions_destroy(&fa);
-		if (rc == 0) {
-			waitpid(pid, NULL, 0); // quick: one directory
+		if (rc != 0) {
+			return;
 		}
+		int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (pidfd < 0) {
+			/* no pidfds: leave the child to be reaped with the next one */
+			waitpid(-1, NULL, WNOHANG);
+			return;
+		}
+		menu->db_pid = pid;
+		menu->db_source = wl_event_loop_add_fd(menu->loop, pidfd, WL_EVENT_READABLE,
+			handle_db_exit, menu);
+		close(pidfd); // the source keeps its own copy
 		return;
 	}
 }

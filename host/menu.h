@@ -4,48 +4,63 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <wayland-server-core.h>
 
 #include "decoration/color.h"
-#include "protocols/agent-wire.h"
+#include "protocols/link.h"
 
 /*
- * Host menu entries for guest applications (XDG desktop entry and menu specs):
- *   $XDG_DATA_HOME/applications/vmdesk-VM-ID            (ID ends in .desktop)
- *   $XDG_DATA_HOME/icons/hicolor/SxS/apps/vmdesk-VM-ID.png (ID without .desktop)
- *   $XDG_DATA_HOME/desktop-directories/vmdesk-VM.directory
- *   $XDG_CONFIG_HOME/menus/applications-merged/vmdesk-VM.menu
- * Every entry carries X-Vmdesk-VM and X-Vmdesk-App, which is what decides
- * ownership: an entry is only replaced or removed by its own VM.
+ * Menu export: host menu entries for the applications a VM's guest lists
+ * (XDG desktop entry and menu specs). For VM VM and guest desktop ID ID
+ * (ID ends in .desktop):
+ *   $XDG_DATA_HOME/applications/vmdesk.VM.ID
+ *   $XDG_DATA_HOME/icons/hicolor/SxS/apps/vmdesk.VM.ID-without-.desktop.png
+ *   $XDG_DATA_HOME/desktop-directories/vmdesk.VM.directory
+ *   $XDG_CONFIG_HOME/menus/applications-merged/vmdesk.VM.menu
+ * VM names hold no '.', so a file name says which VM it belongs to: no VM
+ * can write another's entry. Every entry carries X-Vmdesk-VM and
+ * X-Vmdesk-App, which decide ownership: an entry is only replaced or
+ * removed by its own VM, and a file without them is never touched.
+ *
+ * A guest's list arrives as a snapshot (APPS_BEGIN, APP..., APPS_END):
+ * entries are staged in memory, at most VD_MENU_MAX_STAGED bytes per VM, and
+ * written only when the snapshot is complete; a snapshot that never ends
+ * leaves nothing behind.
  */
 
-struct vd_menu {
-	char apps_dir[PATH_MAX];
-	char icons_dir[PATH_MAX]; // .../icons/hicolor
-	char directories_dir[PATH_MAX];
-	char menus_dir[PATH_MAX];
-	char exec[PATH_MAX]; // the vmdesk CLI, as written in Exec lines
-};
+#define VD_MENU_MAX_STAGED (16u * 1024u * 1024u)
 
-/* Fills the directories from $XDG_DATA_HOME / $XDG_CONFIG_HOME / $HOME. */
-bool vd_menu_init(struct vd_menu *menu, const char *cli_path);
+struct vd_menu;
+struct vd_menu_snapshot;
 
+/* Directories from $XDG_DATA_HOME / $XDG_CONFIG_HOME / $HOME; NULL without them. */
+struct vd_menu *vd_menu_create(struct wl_event_loop *loop, const char *cli_path);
+void vd_menu_destroy(struct vd_menu *menu);
+
+/* NULL if vm is not a valid VM name (or out of memory). */
+struct vd_menu_snapshot *vd_menu_snapshot_begin(struct vd_menu *menu, const char *vm,
+	struct vd_color color);
 /*
- * Writes (or replaces) the entry and icon of one guest application. The app
- * comes from the decoder; this applies the host's own rules on top.
+ * Stages one application (already checked by the decoder): applies the
+ * host's own rules, draws the icon with the VM's border. False with the
+ * reason if the entry is refused; the snapshot goes on.
  */
-bool vd_menu_write_app(const struct vd_menu *menu, const char *vm, struct vd_color color,
-	const struct vd_agent_app *app, char *err, size_t err_size);
+bool vd_menu_snapshot_add(struct vd_menu_snapshot *snapshot, const struct vd_link_app *app,
+	char *err, size_t err_size);
+/* Writes the staged entries and the VM's submenu, removes its other entries; frees snapshot. */
+void vd_menu_snapshot_commit(struct vd_menu_snapshot *snapshot);
+/* Drops the staged entries; accepts NULL. */
+void vd_menu_snapshot_abort(struct vd_menu_snapshot *snapshot);
 
-/* Writes the VM's submenu and removes its entries whose ID is not in ids. */
-void vd_menu_commit_vm(const struct vd_menu *menu, const char *vm, char **ids, size_t nids);
-
-/* Removes every entry, icon and submenu of VMs not in vms. */
-void vd_menu_prune(const struct vd_menu *menu, char **vms, size_t nvms);
-
-/* Runs update-desktop-database on the applications directory, if installed. */
-void vd_menu_update_database(const struct vd_menu *menu);
+/* Removes every entry, icon and submenu of VMs not in vms (entries of older versions too). */
+void vd_menu_prune(struct vd_menu *menu, char **vms, size_t nvms);
 
 /* Keeps the freedesktop main categories of a Categories value (";"-terminated). */
 void vd_menu_filter_categories(const char *in, char *out, size_t size);
+
+/* The bordered icon as a PNG of edge *size (16..256) from width x height RGBA. */
+bool vd_menu_icon_png(const uint8_t *rgba, uint32_t width, uint32_t height, struct vd_color color,
+	uint8_t **png, size_t *png_len, int *size);
 
 #endif

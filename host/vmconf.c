@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <strings.h>
 
 #include "host/vmconf.h"
 #include "protocols/log.h"
@@ -20,6 +20,8 @@ struct parse_state {
 	int reason_line;
 	char reason[256]; // of the first error the handler saw, at reason_line
 	bool seen_color, seen_agent;
+	char last_section[64];
+	bool warned_section;
 };
 
 /* inih's line reader, counting lines so that an error reason and its line match. */
@@ -55,25 +57,58 @@ static int fail(struct parse_state *st, const char *fmt, ...) {
 	return 0;
 }
 
+static void warn(struct parse_state *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void warn(struct parse_state *st, const char *fmt, ...) {
+	struct vd_vmconf *conf = st->conf;
+	if (conf->nwarnings == VD_VMCONF_MAX_WARNINGS) {
+		return;
+	}
+	char text[200];
+	va_list args;
+	va_start(args, fmt);
+	vsnprintf(text, sizeof(text), fmt, args);
+	va_end(args);
+	snprintf(conf->warnings[conf->nwarnings++], sizeof(conf->warnings[0]), "%.280s:%d: %s",
+		conf->path, st->line, text);
+}
+
+/* Printable, for messages: the name of a section or key as written. */
+static void shown(const char *in, char *out, size_t size) {
+	size_t j = 0;
+	for (size_t i = 0; in[i] != '\0' && j + 1 < size; i++) {
+		unsigned char c = (unsigned char)in[i];
+		out[j++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	out[j] = '\0';
+}
+
 /* inih handler: returns 0 to report an error at the current line. */
 static int handle_key(void *user, const char *section, const char *key, const char *value) {
 	struct parse_state *st = user;
 	struct vd_vmconf *conf = st->conf;
-	if (section[0] != '\0' && strcmp(section, "vm") != 0) {
-		/* Other sections belong to later features (launcher): ignore them. */
+	char name[64];
+	if (section[0] != '\0' && strcasecmp(section, "vm") != 0) {
+		if (!st->warned_section || strcmp(st->last_section, section) != 0) {
+			shown(section, name, sizeof(name));
+			warn(st, "unknown section [%s] ignored (VM settings go in [vm])", name);
+			snprintf(st->last_section, sizeof(st->last_section), "%s", section);
+			st->warned_section = true;
+		}
 		return 1;
 	}
-	if (strcmp(key, "color") == 0) {
+	if (strcasecmp(key, "color") == 0 || strcasecmp(key, "label") == 0) {
 		char err[128];
 		if (st->seen_color) {
-			return fail(st, "duplicate key \"%s\"", key);
+			return fail(st, "duplicate key \"%s\" (color and label are one setting)", key);
 		}
 		st->seen_color = true;
 		if (!vd_color_parse(value, &conf->color, err, sizeof(err))) {
-			return fail(st, "color: %s", err);
+			return fail(st, "%s: %s", key, err);
 		}
 		snprintf(conf->color_str, sizeof(conf->color_str), "%s", value);
-	} else if (strcmp(key, "agent") == 0) {
+	} else if (strcasecmp(key, "agent") == 0) {
 		char err[160];
 		if (st->seen_agent) {
 			return fail(st, "duplicate key \"%s\"", key);
@@ -85,8 +120,8 @@ static int handle_key(void *user, const char *section, const char *key, const ch
 		conf->has_agent = true;
 		snprintf(conf->agent_str, sizeof(conf->agent_str), "%s", value);
 	} else {
-		/* Keys of later features live in the same file: warn, do not fail. */
-		vd_log(VD_DEBUG, "%s: ignoring unknown key \"%s\"", conf->path, key);
+		shown(key, name, sizeof(name));
+		warn(st, "unknown key \"%s\" ignored (known: color, label, agent)", name);
 	}
 	return 1;
 }
@@ -130,6 +165,14 @@ bool vd_vmconf_load(const char *path, const char *name, struct vd_vmconf *conf) 
 	return true;
 }
 
+bool vd_vmconf_equal(const struct vd_vmconf *a, const struct vd_vmconf *b) {
+	return strcmp(a->name, b->name) == 0 && strcmp(a->path, b->path) == 0 &&
+		strcmp(a->error, b->error) == 0 && a->has_agent == b->has_agent &&
+		strcmp(a->agent_str, b->agent_str) == 0 && a->color.r == b->color.r &&
+		a->color.g == b->color.g && a->color.b == b->color.b &&
+		strcmp(a->color_str, b->color_str) == 0;
+}
+
 static int conf_cmp(const void *a, const void *b) {
 	return strcmp(((const struct vd_vmconf *)a)->name, ((const struct vd_vmconf *)b)->name);
 }
@@ -145,20 +188,28 @@ size_t vd_vmconf_load_dirs(const char *const *dirs, size_t ndirs, struct vd_vmco
 		struct dirent *de;
 		while ((de = readdir(d)) != NULL) {
 			size_t len = strlen(de->d_name);
-			if (len <= 5 || strcmp(de->d_name + len - 5, ".conf") != 0) {
+			if (len <= 5 || strcmp(de->d_name + len - 5, ".conf") != 0 ||
+					de->d_name[0] == '.') {
 				continue;
 			}
-			char name[256];
-			snprintf(name, sizeof(name), "%.*s", (int)(len - 5), de->d_name);
 			char path[PATH_MAX];
 			snprintf(path, sizeof(path), "%s/%s", dirs[i], de->d_name);
-			if (!vd_agent_vm_name_valid(name, strlen(name))) {
-				vd_log(VD_WARN, "%s: ignored: VM names are [A-Za-z0-9][A-Za-z0-9_-]{0,31}", path);
+			if (!vd_vm_name_valid(de->d_name, len - 5)) {
+				vd_log(VD_WARN, "%s: ignored: VM names are [a-z][a-z0-9-]{0,31}, not "
+					"\"host\"", path);
 				continue;
 			}
-			struct vd_vmconf conf;
-			if (!vd_vmconf_load(path, name, &conf)) {
-				vd_log(VD_ERROR, "%s", conf.error);
+			char name[VD_VM_NAME_MAX + 1];
+			snprintf(name, sizeof(name), "%.*s", (int)(len - 5), de->d_name);
+			struct vd_vmconf *conf = malloc(sizeof(*conf));
+			if (conf == NULL) {
+				abort();
+			}
+			if (!vd_vmconf_load(path, name, conf)) {
+				vd_log(VD_ERROR, "%s", conf->error);
+			}
+			for (size_t w = 0; w < conf->nwarnings; w++) {
+				vd_log(VD_WARN, "%s", conf->warnings[w]);
 			}
 			size_t k = 0;
 			while (k < count && strcmp(confs[k].name, name) != 0) {
@@ -172,7 +223,8 @@ size_t vd_vmconf_load_dirs(const char *const *dirs, size_t ndirs, struct vd_vmco
 				confs = c;
 				count++;
 			}
-			confs[k] = conf;
+			confs[k] = *conf;
+			free(conf);
 		}
 		closedir(d);
 	}

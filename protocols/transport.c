@@ -1,44 +1,24 @@
 #define LOG_TAG "transport"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
-#include "protocols/log.h"
+#include "protocols/number.h"
 #include "protocols/transport.h"
 
-uint64_t vd_now_ms(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static bool parse_u32(const char *str, size_t len, uint32_t *out) {
-	if (len == 0 || len > 10) {
+	long long v;
+	if (!vd_parse_number_len(str, len, 0, UINT32_MAX, &v)) {
 		return false;
 	}
-	uint64_t value = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (str[i] < '0' || str[i] > '9') {
-			return false;
-		}
-		value = value * 10 + (uint64_t)(str[i] - '0');
-	}
-	if (value > UINT32_MAX) {
-		return false;
-	}
-	*out = (uint32_t)value;
+	*out = (uint32_t)v;
 	return true;
 }
 
@@ -152,267 +132,263 @@ static int addr_family(const struct vd_addr *addr) {
 	return addr->kind == VD_ADDR_VSOCK ? AF_VSOCK : AF_UNIX;
 }
 
-int vd_transport_listen(const struct vd_addr *addr, char *err, size_t err_size) {
-	int fd = socket(addr_family(addr), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+bool vd_transport_listen(const struct vd_addr *addr, struct vd_listener *listener, char *err,
+		size_t err_size) {
+	vd_listener_init(listener);
+	if (addr->kind == VD_ADDR_UNIX) {
+		return vd_listen_unix(listener, addr->path, err, err_size);
+	}
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, err_size, "socket: %s", strerror(errno));
-		return -1;
+		return false;
 	}
 	union vd_sockaddr sa;
 	socklen_t len = fill_sockaddr(addr, &sa);
-	if (addr->kind == VD_ADDR_UNIX) {
-		struct stat st;
-		if (lstat(addr->path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-			unlink(addr->path);
-		}
-	}
-	if (bind(fd, &sa.sa, len) < 0) {
+	if (bind(fd, &sa.sa, len) < 0 || listen(fd, 16) < 0) {
 		char name[160];
 		vd_addr_format(addr, name, sizeof(name));
-		snprintf(err, err_size, "bind %s: %s", name, strerror(errno));
+		snprintf(err, err_size, "cannot listen on %s: %s", name, strerror(errno));
 		close(fd);
-		return -1;
+		return false;
 	}
-	if (listen(fd, 16) < 0) {
-		snprintf(err, err_size, "listen: %s", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
+	listener->fd = fd;
+	return true;
 }
 
 int vd_transport_accept(int listen_fd) {
 	return accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
-static enum vd_dial_status dial_fail(struct vd_dial *dial, const char *fmt, ...)
+/* ---- dialing ---- */
+
+enum dial_state {
+	DIAL_CONNECTING,
+	DIAL_SEND_CONNECT,
+	DIAL_RECV_OK,
+};
+
+struct vd_dialer {
+	struct vd_addr addr;
+	enum dial_state state;
+	int fd;
+	struct wl_event_source *fd_source;
+	struct wl_event_source *timer;
+	struct wl_event_source *idle; // reporting a result reached inside vd_dial
+	char line[VD_HVSOCK_REPLY_MAX + 1];
+	size_t sent;
+	bool done_ok;
+	char err[160];
+	vd_dial_done done;
+	void *data;
+};
+
+static void dialer_free(struct vd_dialer *dialer) {
+	if (dialer->fd_source != NULL) {
+		wl_event_source_remove(dialer->fd_source);
+	}
+	if (dialer->timer != NULL) {
+		wl_event_source_remove(dialer->timer);
+	}
+	if (dialer->idle != NULL) {
+		wl_event_source_remove(dialer->idle);
+	}
+	if (dialer->fd >= 0) {
+		close(dialer->fd);
+	}
+	free(dialer);
+}
+
+void vd_dialer_cancel(struct vd_dialer *dialer) {
+	if (dialer != NULL) {
+		dialer_free(dialer);
+	}
+}
+
+/* Reports the result and frees the dialer; nothing may touch it afterwards. */
+static void report(struct vd_dialer *dialer) {
+	int fd = -1;
+	if (dialer->done_ok) {
+		fd = dialer->fd;
+		dialer->fd = -1;
+	}
+	vd_dial_done done = dialer->done;
+	void *data = dialer->data;
+	char err[sizeof(dialer->err)];
+	memcpy(err, dialer->err, sizeof(err));
+	dialer_free(dialer);
+	done(data, fd, fd >= 0 ? NULL : err);
+}
+
+static void dial_fail(struct vd_dialer *dialer, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static enum vd_dial_status dial_fail(struct vd_dial *dial, const char *fmt, ...) {
+static void dial_fail(struct vd_dialer *dialer, const char *fmt, ...) {
 	va_list args;
 	va_start(args, fmt);
-	vsnprintf(dial->err, sizeof(dial->err), fmt, args);
+	vsnprintf(dialer->err, sizeof(dialer->err), fmt, args);
 	va_end(args);
-	if (dial->fd >= 0) {
-		close(dial->fd);
-		dial->fd = -1;
-	}
-	dial->state = VD_DIAL_STATE_FAILED;
-	return VD_DIAL_FAILED;
-}
-
-enum vd_dial_status vd_dial_start(struct vd_dial *dial, const struct vd_addr *addr,
-		int timeout_ms) {
-	memset(dial, 0, sizeof(*dial));
-	dial->addr = *addr;
-	dial->fd = -1;
-	dial->deadline_ms = vd_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
-	dial->fd = socket(addr_family(addr), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (dial->fd < 0) {
-		return dial_fail(dial, "socket: %s", strerror(errno));
-	}
-	union vd_sockaddr sa;
-	socklen_t len = fill_sockaddr(addr, &sa);
-	if (connect(dial->fd, &sa.sa, len) < 0) {
-		if (errno != EINPROGRESS && errno != EAGAIN) {
-			return dial_fail(dial, "connect: %s", strerror(errno));
-		}
-		dial->state = VD_DIAL_CONNECTING;
-		return VD_DIAL_AGAIN;
-	}
-	dial->state = addr->kind == VD_ADDR_HVSOCK ? VD_DIAL_SEND_CONNECT : VD_DIAL_STATE_DONE;
-	return vd_dial_step(dial);
-}
-
-int vd_dial_fd(const struct vd_dial *dial) {
-	return dial->fd;
-}
-
-short vd_dial_events(const struct vd_dial *dial) {
-	switch (dial->state) {
-	case VD_DIAL_CONNECTING:
-	case VD_DIAL_SEND_CONNECT:
-		return POLLOUT;
-	case VD_DIAL_RECV_OK:
-		return POLLIN;
-	default:
-		return 0;
-	}
-}
-
-int vd_dial_timeout(const struct vd_dial *dial) {
-	uint64_t now = vd_now_ms();
-	if (now >= dial->deadline_ms) {
-		return 0;
-	}
-	uint64_t left = dial->deadline_ms - now;
-	return left > INT_MAX ? INT_MAX : (int)left;
+	dialer->done_ok = false;
+	report(dialer);
 }
 
 /* Parses the muxer's answer, strictly "OK <decimal>\n". */
 static bool hvsock_reply_ok(const char *line, size_t len) {
-	if (len < 5 || strncmp(line, "OK ", 3) != 0 || line[len - 1] != '\n') {
-		return false;
-	}
 	uint32_t port;
-	return parse_u32(line + 3, len - 4, &port);
+	return len >= 5 && strncmp(line, "OK ", 3) == 0 && line[len - 1] == '\n' &&
+		parse_u32(line + 3, len - 4, &port);
 }
 
-static enum vd_dial_status dial_recv_ok(struct vd_dial *dial) {
+/* Reads the OK line; false if the dialer is gone (reported). */
+static bool recv_ok(struct vd_dialer *dialer) {
 	/*
 	 * One byte at a time, so that whatever the guest sends right after the OK
-	 * line stays in the socket for the agent protocol. The line is short.
+	 * line stays in the socket for the link. The line is short.
 	 */
 	for (;;) {
 		char c;
-		ssize_t n = recv(dial->fd, &c, 1, 0);
+		ssize_t n = recv(dialer->fd, &c, 1, 0);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN) {
+			return true;
+		}
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR) {
-				return VD_DIAL_AGAIN;
-			}
-			return dial_fail(dial, "hybrid vsock handshake: %s", strerror(errno));
+			dial_fail(dialer, "hybrid vsock handshake: %s", strerror(errno));
+			return false;
 		}
 		if (n == 0) {
-			return dial_fail(dial, "hybrid vsock handshake: %s",
-				"connection closed before OK (is the guest listening on that port?)");
+			dial_fail(dialer, "hybrid vsock handshake: connection closed before OK "
+				"(is the guest listening on that port?)");
+			return false;
 		}
-		if (dial->sent >= VD_HVSOCK_REPLY_MAX) {
-			return dial_fail(dial, "hybrid vsock handshake: %s", "reply line too long");
+		if (dialer->sent >= VD_HVSOCK_REPLY_MAX) {
+			dial_fail(dialer, "hybrid vsock handshake: reply line too long");
+			return false;
 		}
-		dial->line[dial->sent++] = c;
+		dialer->line[dialer->sent++] = c;
 		if (c == '\n') {
 			break;
 		}
 	}
-	size_t len = dial->sent;
-	dial->line[len] = '\0';
-	if (!hvsock_reply_ok(dial->line, len)) {
-		/* Show the reply with anything unprintable replaced. */
+	size_t len = dialer->sent;
+	dialer->line[len] = '\0';
+	if (!hvsock_reply_ok(dialer->line, len)) {
+		/* the reply with anything unprintable replaced */
 		char shown[VD_HVSOCK_REPLY_MAX + 1];
 		size_t j = 0;
-		for (size_t i = 0; i < len && dial->line[i] != '\n'; i++) {
-			unsigned char c = (unsigned char)dial->line[i];
-			shown[j++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+		for (size_t i = 0; i < len && dialer->line[i] != '\n'; i++) {
+			unsigned char b = (unsigned char)dialer->line[i];
+			shown[j++] = b >= 0x20 && b < 0x7f ? (char)b : '?';
 		}
 		shown[j] = '\0';
-		return dial_fail(dial, "hybrid vsock handshake: unexpected reply \"%s\"", shown);
+		dial_fail(dialer, "hybrid vsock handshake: unexpected reply \"%s\"", shown);
+		return false;
 	}
-	dial->state = VD_DIAL_STATE_DONE;
-	return VD_DIAL_DONE;
+	dialer->done_ok = true;
+	report(dialer);
+	return false;
 }
 
-enum vd_dial_status vd_dial_step(struct vd_dial *dial) {
-	for (;;) {
-		switch (dial->state) {
-		case VD_DIAL_CONNECTING: {
-			int error = 0;
-			socklen_t len = sizeof(error);
-			if (getsockopt(dial->fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0) {
-				return dial_fail(dial, "connect: %s", strerror(errno));
-			}
-			if (error == 0) {
-				struct pollfd pfd = {.fd = dial->fd, .events = POLLOUT};
-				if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLOUT | POLLERR | POLLHUP))) {
-					dial->state = dial->addr.kind == VD_ADDR_HVSOCK ?
-						VD_DIAL_SEND_CONNECT : VD_DIAL_STATE_DONE;
-					continue;
-				}
-				break;
-			}
-			return dial_fail(dial, "connect: %s", strerror(error));
+/* Moves the dial on after the socket became ready; false if it is over. */
+static bool step(struct vd_dialer *dialer) {
+	switch (dialer->state) {
+	case DIAL_CONNECTING: {
+		int error = 0;
+		socklen_t len = sizeof(error);
+		if (getsockopt(dialer->fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0) {
+			error = errno;
 		}
-		case VD_DIAL_SEND_CONNECT: {
-			char line[32];
-			int len = snprintf(line, sizeof(line), "CONNECT %u\n", dial->addr.port);
-			ssize_t n = send(dial->fd, line + dial->sent, (size_t)len - dial->sent,
-				MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EINTR) {
-					break;
-				}
-				return dial_fail(dial, "hybrid vsock handshake: %s", strerror(errno));
-			}
-			dial->sent += (size_t)n;
-			if (dial->sent < (size_t)len) {
-				break;
-			}
-			dial->sent = 0;
-			dial->state = VD_DIAL_RECV_OK;
-			continue;
+		if (error != 0) {
+			dial_fail(dialer, "connect: %s", strerror(error));
+			return false;
 		}
-		case VD_DIAL_RECV_OK: {
-			enum vd_dial_status status = dial_recv_ok(dial);
-			if (status != VD_DIAL_AGAIN) {
-				return status;
-			}
-			break;
+		if (dialer->addr.kind != VD_ADDR_HVSOCK) {
+			dialer->done_ok = true;
+			report(dialer);
+			return false;
 		}
-		case VD_DIAL_STATE_DONE:
-			return VD_DIAL_DONE;
-		case VD_DIAL_STATE_FAILED:
-			return VD_DIAL_FAILED;
-		}
-		/* Waiting for the socket: fail once the deadline has passed. */
-		if (vd_now_ms() >= dial->deadline_ms) {
-			return dial_fail(dial, "%s", dial->state == VD_DIAL_CONNECTING ?
-				"connect timed out" : "hybrid vsock handshake timed out (no OK line)");
-		}
-		return VD_DIAL_AGAIN;
+		dialer->state = DIAL_SEND_CONNECT;
 	}
-}
-
-int vd_dial_take_fd(struct vd_dial *dial) {
-	int fd = dial->fd;
-	dial->fd = -1;
-	return fd;
-}
-
-void vd_dial_finish(struct vd_dial *dial) {
-	if (dial->fd >= 0) {
-		close(dial->fd);
-	}
-	dial->fd = -1;
-}
-
-int vd_transport_connect(const struct vd_addr *addr, int timeout_ms, char *err,
-		size_t err_size) {
-	struct vd_dial dial;
-	enum vd_dial_status status = vd_dial_start(&dial, addr, timeout_ms);
-	while (status == VD_DIAL_AGAIN) {
-		struct pollfd pfd = {.fd = vd_dial_fd(&dial), .events = vd_dial_events(&dial)};
-		if (poll(&pfd, 1, vd_dial_timeout(&dial)) < 0 && errno != EINTR) {
-			snprintf(dial.err, sizeof(dial.err), "poll: %s", strerror(errno));
-			vd_dial_finish(&dial);
-			status = VD_DIAL_FAILED;
-			break;
+		/* fallthrough */
+	case DIAL_SEND_CONNECT: {
+		char line[32];
+		int len = snprintf(line, sizeof(line), "CONNECT %u\n", dialer->addr.port);
+		ssize_t n = send(dialer->fd, line + dialer->sent, (size_t)len - dialer->sent,
+			MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			return true;
 		}
-		status = vd_dial_step(&dial);
+		if (n < 0) {
+			dial_fail(dialer, "hybrid vsock handshake: %s", strerror(errno));
+			return false;
+		}
+		dialer->sent += (size_t)n;
+		if (dialer->sent < (size_t)len) {
+			return true;
+		}
+		dialer->sent = 0;
+		dialer->state = DIAL_RECV_OK;
+		wl_event_source_fd_update(dialer->fd_source, WL_EVENT_READABLE);
+		return recv_ok(dialer);
 	}
-	if (status != VD_DIAL_DONE) {
-		snprintf(err, err_size, "%s", dial.err);
-		vd_dial_finish(&dial);
-		return -1;
+	case DIAL_RECV_OK:
+		return recv_ok(dialer);
 	}
-	return vd_dial_take_fd(&dial);
+	return true;
 }
 
-void vd_backoff_init(struct vd_backoff *backoff, uint32_t min_ms, uint32_t max_ms) {
-	backoff->min_ms = min_ms > 0 ? min_ms : 1;
-	backoff->max_ms = max_ms > backoff->min_ms ? max_ms : backoff->min_ms;
-	backoff->cur_ms = 0;
+static int handle_fd(int fd, uint32_t mask, void *data) {
+	step(data);
+	return 0;
 }
 
-uint32_t vd_backoff_next(struct vd_backoff *backoff) {
-	if (backoff->cur_ms == 0) {
-		backoff->cur_ms = backoff->min_ms;
-	} else if (backoff->cur_ms >= backoff->max_ms / 2) {
-		backoff->cur_ms = backoff->max_ms;
+static int handle_timeout(void *data) {
+	struct vd_dialer *dialer = data;
+	dial_fail(dialer, "%s", dialer->state == DIAL_CONNECTING ? "connect timed out" :
+		"hybrid vsock handshake timed out (no OK line)");
+	return 0;
+}
+
+static void handle_idle(void *data) {
+	struct vd_dialer *dialer = data;
+	dialer->idle = NULL; // the loop removes it
+	report(dialer);
+}
+
+struct vd_dialer *vd_dial(struct wl_event_loop *loop, const struct vd_addr *addr, int timeout_ms,
+		vd_dial_done done, void *data) {
+	struct vd_dialer *dialer = calloc(1, sizeof(*dialer));
+	if (dialer == NULL) {
+		return NULL;
+	}
+	dialer->addr = *addr;
+	dialer->done = done;
+	dialer->data = data;
+	dialer->fd = socket(addr_family(addr), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	union vd_sockaddr sa;
+	socklen_t len = fill_sockaddr(addr, &sa);
+	if (dialer->fd < 0) {
+		snprintf(dialer->err, sizeof(dialer->err), "socket: %s", strerror(errno));
+	} else if (connect(dialer->fd, &sa.sa, len) < 0 && errno != EINPROGRESS) {
+		snprintf(dialer->err, sizeof(dialer->err), "connect: %s", strerror(errno));
 	} else {
-		backoff->cur_ms *= 2;
+		dialer->fd_source = wl_event_loop_add_fd(loop, dialer->fd, WL_EVENT_WRITABLE,
+			handle_fd, dialer);
+		dialer->timer = wl_event_loop_add_timer(loop, handle_timeout, dialer);
+		if (dialer->fd_source == NULL || dialer->timer == NULL) {
+			dialer_free(dialer);
+			return NULL;
+		}
+		wl_event_source_timer_update(dialer->timer, timeout_ms > 0 ? timeout_ms : 1);
+		return dialer;
 	}
-	return backoff->cur_ms;
-}
-
-void vd_backoff_reset(struct vd_backoff *backoff) {
-	backoff->cur_ms = 0;
+	/* failed at once: report from the loop, not from inside this call */
+	dialer->idle = wl_event_loop_add_idle(loop, handle_idle, dialer);
+	if (dialer->idle == NULL) {
+		dialer_free(dialer);
+		return NULL;
+	}
+	return dialer;
 }

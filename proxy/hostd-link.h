@@ -6,7 +6,7 @@
 
 /*
  * The proxy's link to the global clipboard (vmdesk-hostd's clipboard
- * socket, protocols/clip-link.md). It says who the VM is and when its
+ * socket, a host link: protocols/link.md). It says who the VM is and when its
  * windows get or lose keyboard focus, answers COPY_REQUEST from the VM's
  * selection (text types only, size limit and timeout of the request, UTF-8
  * checked) and PASTE_REQUEST by setting the VM's selection to data the proxy

@@ -16,6 +16,7 @@
 #include "decoration/render.h"
 #include "decoration/title.h"
 #include "protocols/log.h"
+#include "protocols/names.h"
 #include "protocols/number.h"
 #include "proxy/hostd-link.h"
 #include "proxy/policy.h"
@@ -34,8 +35,7 @@ static const char usage[] =
 	"checked, object IDs are translated, and only the globals the VM's policy\n"
 	"allows are visible.\n"
 	"\n"
-	"  --vm NAME          name of the VM: a letter, then letters, digits, '-',\n"
-	"                     '_' or '.' (at most 31 characters)\n"
+	"  --vm NAME          name of the VM: [a-z][a-z0-9-]{0,31}, not 'host'\n"
 	"  --color COLOR      the VM's color: a Qubes label, a CSS/X11 name, #rgb,\n"
 	"                     #rrggbb or rgb(r,g,b) (default: gray)\n"
 	"  --policy FILE      protocol policy (default: the built-in default policy)\n"
@@ -197,9 +197,9 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 	if (opts->vm == NULL) {
 		return usage_error("--vm NAME is required");
 	}
-	if (!vd_title_vm_name_valid(opts->vm)) {
-		return usage_error("invalid VM name '%s': a letter, then letters, digits, "
-			"'-', '_' or '.', at most 31 characters in all (Qubes' rule)", opts->vm);
+	if (!vd_vm_name_valid(opts->vm, strlen(opts->vm))) {
+		return usage_error("invalid VM name '%s': a lower-case letter, then lower-case "
+			"letters, digits or '-', at most 32 characters in all, not 'host'", opts->vm);
 	}
 	if (opts->socket != NULL && strlen(opts->socket) >= 108) {
 		return usage_error("socket path '%s' is too long (a Unix socket path has at "
@@ -306,6 +306,9 @@ static struct vd_policy *load_policy(const char *path) {
 			err, sizeof(err));
 	if (policy == NULL) {
 		fprintf(stderr, "vmdesk-proxy: %s\n", err);
+	} else if (policy->global_count == 0) {
+		vd_log(VD_WARN, "%s allows no interface: the VM's clients see no global at all",
+			path != NULL ? path : "the policy");
 	}
 	return policy;
 }

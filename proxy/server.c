@@ -16,6 +16,7 @@
 #include "proxy/clipboard.h"
 #include "proxy/hostd-link.h"
 #include "proxy/policy.h"
+#include "protocols/listen.h"
 #include "proxy/server.h"
 #include "proxy/session-private.h"
 
@@ -125,64 +126,25 @@ static bool start_listening(struct vd_server *server, int fd) {
 	return server->listen_source != NULL;
 }
 
-/* Takes PATH.lock, so that a second proxy cannot steal a live socket. */
-static bool take_lock(struct vd_server *server, const char *path) {
-	size_t lock_len = strlen(path) + sizeof(".lock");
-	char *lock_path = malloc(lock_len);
-	if (lock_path == NULL) {
-		return false;
-	}
-	snprintf(lock_path, lock_len, "%s.lock", path);
-	int fd = open(lock_path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		vd_log_errno(VD_ERROR, "cannot create lock file %s", lock_path);
-		free(lock_path);
-		return false;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		vd_log(VD_ERROR, "socket %s is in use by another vmdesk-proxy", path);
-		close(fd);
-		free(lock_path);
-		return false;
-	}
-	server->lock_fd = fd;
-	server->lock_path = lock_path;
-	return true;
-}
-
+/* The one way to listen (protocols/listen.h): PATH.lock, so that a second proxy
+ * cannot steal a live socket, and a stale one is replaced. */
 bool vd_server_listen(struct vd_server *server, const char *path) {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		vd_log(VD_ERROR, "socket path %s is too long (at most %zu bytes)", path,
-			sizeof(addr.sun_path) - 1);
+	struct vd_listener listener;
+	char err[512];
+	if (!vd_listen_unix(&listener, path, err, sizeof(err))) {
+		vd_log(VD_ERROR, "%s", err);
 		return false;
 	}
-	if (!take_lock(server, path)) {
-		return false;
-	}
-	/* we hold the lock: a socket file left there is stale */
-	unlink(path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		vd_log_errno(VD_ERROR, "cannot create a socket");
-		return false;
-	}
-	memcpy(addr.sun_path, path, strlen(path) + 1);
-	mode_t old_mask = umask(0077);
-	int ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
-	umask(old_mask);
-	if (ret != 0) {
-		vd_log_errno(VD_ERROR, "cannot bind %s", path);
-		close(fd);
-		return false;
-	}
+	size_t lock_len = strlen(path) + sizeof(".lock");
 	server->socket_path = strdup(path);
-	if (server->socket_path == NULL || listen(fd, 128) != 0) {
-		vd_log_errno(VD_ERROR, "cannot listen on %s", path);
-		close(fd);
-		return false; // vd_server_finish removes the socket file
+	server->lock_path = malloc(lock_len);
+	server->lock_fd = listener.lock_fd;
+	if (server->socket_path == NULL || server->lock_path == NULL) {
+		close(listener.fd);
+		return false; // vd_server_finish removes the files
 	}
-	return start_listening(server, fd);
+	snprintf(server->lock_path, lock_len, "%s.lock", path);
+	return start_listening(server, listener.fd);
 }
 
 bool vd_server_adopt(struct vd_server *server, int fd) {

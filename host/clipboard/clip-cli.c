@@ -1,16 +1,14 @@
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "host/cli-link.h"
 #include "host/clipboard/clip-cli.h"
-#include "protocols/clip-link.h"
+#include "protocols/names.h"
 
 /*
  * vmdesk-clip copy|paste|show|clear [DOMAIN]: asks the global clipboard
@@ -47,10 +45,52 @@ static int usage_error(const char *msg, const char *arg) {
 	return EXIT_USAGE;
 }
 
-static int64_t now_ms(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+struct command {
+	struct vd_cli_link cli;
+	struct vd_link_msg msg;
+};
+
+static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *msg) {
+	struct command *cmd = vd_link_conn_data(conn);
+	if (msg->type == VD_LINK_CLIP_COMMAND_REPLY) {
+		const struct vd_link_clip_command_reply *reply = &msg->body.clip_command_reply;
+		if (reply->status == VD_LINK_CLIP_STATUS_OK) {
+			printf("%s\n", reply->text);
+			vd_cli_link_finish(&cmd->cli, 0);
+		} else {
+			fprintf(stderr, "vmdesk-clip: %s\n", reply->text);
+			vd_cli_link_finish(&cmd->cli, EXIT_REFUSED);
+		}
+	} else if (msg->type == VD_LINK_ERROR) {
+		fprintf(stderr, "vmdesk-clip: %s\n", msg->body.error.message);
+		vd_cli_link_finish(&cmd->cli, EXIT_NO_DAEMON);
+	}
+}
+
+static void handle_closed(struct vd_link_conn *conn, const char *reason) {
+	struct command *cmd = vd_link_conn_data(conn);
+	if (!cmd->cli.done) {
+		fprintf(stderr, "vmdesk-clip: bad answer from the global clipboard: %s\n",
+			reason ? reason : "connection closed");
+		vd_cli_link_finish(&cmd->cli, EXIT_NO_DAEMON);
+	}
+}
+
+static const struct vd_link_conn_impl command_impl = {
+	.message = handle_message,
+	.closed = handle_closed,
+};
+
+static void handle_connected(struct vd_cli_link *cli) {
+	struct command *cmd = cli->data;
+	vd_link_conn_send(cli->conn, &cmd->msg);
+}
+
+static int handle_timeout(void *data) {
+	struct command *cmd = data;
+	fprintf(stderr, "vmdesk-clip: the global clipboard did not answer\n");
+	vd_cli_link_finish(&cmd->cli, EXIT_NO_DAEMON);
+	return 0;
 }
 
 int vd_clip_cli_main(int argc, char *argv[]) {
@@ -80,115 +120,56 @@ int vd_clip_cli_main(int argc, char *argv[]) {
 		return usage_error("which command? copy, paste, show or clear", NULL);
 	}
 	static const char *const names[] = { NULL, "copy", "paste", "show", "clear" };
-	struct vd_clip_msg *msg = calloc(1, sizeof(*msg));
-	if (msg == NULL) {
-		return EXIT_REFUSED;
-	}
-	msg->type = VD_CLIP_COMMAND;
-	for (uint8_t i = VD_CLIP_CMD_COPY; i <= VD_CLIP_CMD_CLEAR; i++) {
+	static struct command cmd;
+	cmd.msg.type = VD_LINK_CLIP_COMMAND;
+	for (uint8_t i = VD_LINK_CLIP_OP_COPY; i <= VD_LINK_CLIP_OP_CLEAR; i++) {
 		if (strcmp(argv[optind], names[i]) == 0) {
-			msg->value = i;
+			cmd.msg.body.clip_command.command = i;
 		}
 	}
-	if (msg->value == 0) {
-		free(msg);
+	if (cmd.msg.body.clip_command.command == 0) {
 		return usage_error("unknown command ", argv[optind]);
 	}
+	cmd.msg.body.clip_command.domain = "";
 	if (optind + 1 < argc) {
-		if (!clip_link_name_valid(argv[optind + 1]) || optind + 2 < argc) {
-			free(msg);
-			return usage_error("invalid domain ", argv[optind + 1]);
+		const char *domain = argv[optind + 1];
+		if (!vd_domain_name_valid(domain, strlen(domain)) || optind + 2 < argc) {
+			return usage_error("invalid domain (a VM name or 'host') ", domain);
 		}
-		snprintf(msg->name, sizeof(msg->name), "%s", argv[optind + 1]);
+		cmd.msg.body.clip_command.domain = domain;
 	}
-
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int n;
+	char path[PATH_MAX];
 	if (socket_path != NULL) {
-		n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", socket_path);
+		snprintf(path, sizeof(path), "%s", socket_path);
 	} else {
 		const char *runtime = getenv("XDG_RUNTIME_DIR");
 		if (runtime == NULL || runtime[0] != '/') {
-			free(msg);
 			return usage_error("XDG_RUNTIME_DIR is not set; use --socket PATH", NULL);
 		}
-		n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/vmdesk/clipboard.sock",
-			runtime);
+		snprintf(path, sizeof(path), "%s/vmdesk/clipboard.sock", runtime);
 	}
-	if (n < 0 || (size_t)n >= sizeof(addr.sun_path)) {
-		free(msg);
-		return usage_error("socket path too long", NULL);
+	cmd.cli.loop = wl_event_loop_create();
+	if (cmd.cli.loop == NULL) {
+		return EXIT_REFUSED;
+	}
+	char what[PATH_MAX + 32];
+	snprintf(what, sizeof(what), "the global clipboard at %s", path);
+	cmd.cli.program = "vmdesk-clip";
+	cmd.cli.what = what;
+	cmd.cli.connected = handle_connected;
+	cmd.cli.impl = &command_impl;
+	cmd.cli.data = &cmd;
+	struct wl_event_source *timer = wl_event_loop_add_timer(cmd.cli.loop, handle_timeout, &cmd);
+	if (timer != NULL) {
+		wl_event_source_timer_update(timer, REPLY_TIMEOUT_MS);
 	}
 	int status = EXIT_NO_DAEMON;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
-		fprintf(stderr, "vmdesk-clip: no global clipboard at %s (%s): is vmdesk-hostd "
-			"running?\n", addr.sun_path, strerror(errno));
-		goto out;
+	if (vd_cli_link_start(&cmd.cli, path, VD_LINK_CAP_CLIPBOARD, EXIT_NO_DAEMON)) {
+		status = vd_cli_link_run(&cmd.cli);
 	}
-	struct vd_clip_conn conn;
-	clip_conn_init(&conn, fd, VD_CLIP_MAX_PAYLOAD);
-	fd = -1;
-	char err[256];
-	if (!clip_conn_send(&conn, msg)) {
-		fprintf(stderr, "vmdesk-clip: cannot encode the command\n");
-		status = EXIT_REFUSED;
-		goto out_conn;
+	if (timer != NULL) {
+		wl_event_source_remove(timer);
 	}
-	int64_t deadline = now_ms() + REPLY_TIMEOUT_MS;
-	for (;;) {
-		int64_t left = deadline - now_ms();
-		if (left <= 0) {
-			fprintf(stderr, "vmdesk-clip: the global clipboard did not answer\n");
-			status = EXIT_NO_DAEMON;
-			goto out_conn;
-		}
-		struct pollfd pfd = { .fd = conn.fd,
-			.events = POLLIN | (clip_conn_wants_write(&conn) ? POLLOUT : 0) };
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
-			break;
-		}
-		if ((pfd.revents & POLLOUT) && !clip_conn_flush(&conn)) {
-			break;
-		}
-		if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
-			continue;
-		}
-		int r = clip_conn_read(&conn, err, sizeof(err));
-		if (r > 0) {
-			r = clip_conn_next(&conn, msg, err, sizeof(err));
-			if (r == 0) {
-				continue;
-			}
-		}
-		if (r <= 0) {
-			fprintf(stderr, "vmdesk-clip: bad answer from the global clipboard: %s\n",
-				r == 0 ? "connection closed" : err);
-			status = EXIT_NO_DAEMON;
-			goto out_conn;
-		}
-		if (msg->type != VD_CLIP_COMMAND_REPLY) {
-			fprintf(stderr, "vmdesk-clip: unexpected %s from the global clipboard\n",
-				clip_link_type_name(msg->type));
-			status = EXIT_NO_DAEMON;
-			goto out_conn;
-		}
-		if (msg->value == VD_CLIP_OK) {
-			printf("%s\n", msg->text);
-			status = 0;
-		} else {
-			fprintf(stderr, "vmdesk-clip: %s\n", msg->text);
-			status = EXIT_REFUSED;
-		}
-		goto out_conn;
-	}
-	fprintf(stderr, "vmdesk-clip: lost the global clipboard: %s\n", strerror(errno));
-out_conn:
-	clip_conn_finish(&conn);
-out:
-	if (fd >= 0) {
-		close(fd);
-	}
-	free(msg);
+	wl_event_loop_destroy(cmd.cli.loop);
 	return status;
 }

@@ -1,5 +1,6 @@
 #define LOG_TAG "clipboard"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -10,7 +11,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,34 +18,37 @@
 #include "host/clipboard/host-selection.h"
 #include "host/clipboard/notify.h"
 #include "host/clipboard/policy.h"
-#include "protocols/clip-link.h"
+#include "protocols/link-conn.h"
+#include "protocols/listen.h"
 #include "protocols/log.h"
+#include "protocols/names.h"
+#include "protocols/text.h"
+#include "protocols/transport.h"
 
 #define MAX_PEERS 64
-#define OUT_MAX (2 * VD_CLIP_MAX_PAYLOAD + (64u << 10))
+#define PEER_MAX_QUEUE (2 * VD_LINK_MAX_CLIP_DATA + (256u << 10))
 #define HELLO_TIMEOUT_MS 5000
-#define CLOSE_TIMEOUT_MS 5000
 /* How long past its own timeout a proxy may take to answer. */
 #define PROXY_GRACE_MS 3000
 #define HOST_RETRY_MS 5000
-#define HOST "host"
+#define MAX_TEXT 4096
 
 enum peer_kind {
-	PEER_NEW,
+	PEER_NEW, // until it joins as a proxy or sends a command
 	PEER_PROXY,
 	PEER_CLI,
 };
 
 struct peer {
-	struct vd_clip_conn conn;
+	struct vd_gclip *gclip;
+	struct wl_list link; // vd_gclip.peers
+	struct vd_link_conn *conn;
 	enum peer_kind kind;
-	char name[VD_CLIP_MAX_NAME_LENGTH + 1];
+	pid_t pid;
+	char name[VD_VM_NAME_MAX + 1]; // a proxy's VM
 	bool focused;
 	uint64_t focus_seq;
-	int64_t deadline; // -1: none
-	bool closing; // close once the output is flushed
-	bool dead; // to be freed after this dispatch
-	struct peer *next;
+	struct wl_event_source *timer; // PEER_NEW: it must say something
 };
 
 enum op_kind {
@@ -58,8 +61,7 @@ struct op {
 	enum op_kind kind;
 	uint32_t id;
 	struct peer *cli; // NULL once it left
-	char domain[VD_CLIP_MAX_NAME_LENGTH + 1];
-	int64_t deadline;
+	char domain[VD_VM_NAME_MAX + 1];
 	size_t size; // pasting
 };
 
@@ -67,28 +69,30 @@ struct entry {
 	bool valid;
 	uint8_t *data;
 	size_t size;
-	char mime[VD_CLIP_MAX_MIME_LENGTH + 1];
-	char source[VD_CLIP_MAX_NAME_LENGTH + 1];
+	char mime[VD_MIME_MAX + 1];
+	char source[VD_VM_NAME_MAX + 1];
 	time_t time;
 };
 
 struct vd_gclip {
 	struct vd_gclip_config config;
-	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct wl_event_loop *loop;
 	char *policy_path;
-	char *host_display;
-	int listen_fd;
+	char *host_display; // NULL: find one; "": none
+	struct vd_listener listener;
+	struct wl_event_source *listen_source;
 
-	struct peer *peers;
+	struct wl_list peers; // peer.link
 	size_t peer_count;
 	uint64_t focus_counter;
 	uint32_t next_id;
 	struct op op;
+	struct wl_event_source *op_timer;
 	struct entry entry;
 
 	struct vd_host_selection *host;
-	int64_t host_retry; // when to try the host compositor again (-1: never)
-	int64_t host_next; // the host side's next timer (-1: none)
+	struct wl_event_source *host_timer; // (re)connecting
+	bool host_warned;
 	struct vd_clip_notify *notify;
 
 	struct vd_clip_policy policy;
@@ -102,12 +106,6 @@ struct vd_gclip {
 	bool clear_after_paste;
 };
 
-static int64_t now_ms(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void gclip_config_defaults(struct vd_gclip_config *config) {
 	*config = (struct vd_gclip_config){
 		.max_size = 1u << 20,
@@ -117,7 +115,13 @@ void gclip_config_defaults(struct vd_gclip_config *config) {
 	};
 }
 
-/* Policy */
+static const char *status_name(uint8_t status) {
+	static const char *const names[] = {"ok", "empty", "denied", "too large", "invalid",
+		"timeout", "unavailable", "failed"};
+	return status < sizeof(names) / sizeof(names[0]) ? names[status] : "unknown";
+}
+
+/* ---- the policy ---- */
 
 static void apply_settings(struct vd_gclip *gclip) {
 	gclip->max_size = gclip->config.max_size;
@@ -168,73 +172,87 @@ static bool reload_policy(struct vd_gclip *gclip, bool force) {
 	return gclip->policy_ok;
 }
 
-/* Peers */
+/* ---- peers ---- */
 
-static void peer_close(struct vd_gclip *gclip, struct peer *peer, const char *reason);
-
-static void peer_send(struct vd_gclip *gclip, struct peer *peer, const struct vd_clip_msg *msg) {
-	if (peer->dead) {
-		return;
-	}
-	if (!clip_conn_send(&peer->conn, msg)) {
-		peer_close(gclip, peer, "its messages pile up unread");
-		return;
-	}
-	if (!clip_conn_flush(&peer->conn)) {
-		peer_close(gclip, peer, strerror(errno));
-	}
+static bool peer_send(struct peer *peer, const struct vd_link_msg *msg) {
+	return vd_link_conn_send(peer->conn, msg);
 }
 
-static void reply_cli(struct vd_gclip *gclip, struct peer *cli, uint8_t status,
-		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void reply_cli(struct peer *cli, uint8_t status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-static void reply_cli(struct vd_gclip *gclip, struct peer *cli, uint8_t status,
-		const char *fmt, ...) {
-	if (cli == NULL || cli->dead) {
+static void reply_cli(struct peer *cli, uint8_t status, const char *fmt, ...) {
+	if (cli == NULL) {
 		return;
 	}
-	struct vd_clip_msg *msg = calloc(1, sizeof(*msg));
-	if (msg == NULL) {
-		peer_close(gclip, cli, "out of memory");
-		return;
-	}
-	msg->type = VD_CLIP_COMMAND_REPLY;
-	msg->value = status;
+	char text[MAX_TEXT + 1];
 	va_list args;
 	va_start(args, fmt);
-	vsnprintf(msg->text, sizeof(msg->text), fmt, args);
+	vsnprintf(text, sizeof(text), fmt, args);
 	va_end(args);
 	/* text from a domain was checked on the way in; make sure anyway */
-	if (!clip_link_text_valid(msg->text)) {
-		snprintf(msg->text, sizeof(msg->text), "(unprintable message)");
+	if (!vd_text_valid(text, strlen(text), VD_TEXT_NEWLINES)) {
+		snprintf(text, sizeof(text), "(unprintable message)");
 	}
-	peer_send(gclip, cli, msg);
-	free(msg);
-	cli->closing = true;
-	cli->deadline = now_ms() + CLOSE_TIMEOUT_MS;
+	struct vd_link_msg msg = {.type = VD_LINK_CLIP_COMMAND_REPLY};
+	msg.body.clip_command_reply = (struct vd_link_clip_command_reply){.status = status,
+		.text = text};
+	peer_send(cli, &msg);
+	vd_link_conn_close(cli->conn);
 }
 
 static struct peer *find_proxy(struct vd_gclip *gclip, const char *name) {
-	for (struct peer *p = gclip->peers; p != NULL; p = p->next) {
-		if (!p->dead && p->kind == PEER_PROXY && strcmp(p->name, name) == 0) {
+	struct peer *p;
+	wl_list_for_each(p, &gclip->peers, link) {
+		if (p->kind == PEER_PROXY && !vd_link_conn_closing(p->conn) &&
+				strcmp(p->name, name) == 0) {
 			return p;
 		}
 	}
 	return NULL;
 }
 
-static const char *focused_domain(struct vd_gclip *gclip) {
-	struct peer *best = NULL;
-	for (struct peer *p = gclip->peers; p != NULL; p = p->next) {
-		if (!p->dead && p->kind == PEER_PROXY && p->focused &&
+/*
+ * The domain copy and paste are for, or NULL with the reason in why: see
+ * clipboard.h. A window the compositor shows as a VM's, whose proxy is not
+ * linked, is nobody's: never the host's.
+ */
+static const char *focused_domain(struct vd_gclip *gclip, char *why, size_t why_size) {
+	if (host_selection_tracks_focus(gclip->host)) {
+		const char *app_id = host_selection_focused_app_id(gclip->host);
+		if (app_id != NULL && strncmp(app_id, "vmdesk.", 7) == 0) {
+			const char *vm = app_id + 7;
+			const char *dot = strchr(vm, '.');
+			size_t len = dot != NULL ? (size_t)(dot - vm) : strlen(vm);
+			char name[VD_VM_NAME_MAX + 1] = "";
+			if (vd_vm_name_valid(vm, len)) {
+				memcpy(name, vm, len);
+				name[len] = '\0';
+				struct peer *proxy = find_proxy(gclip, name);
+				if (proxy != NULL) {
+					return proxy->name;
+				}
+			}
+			snprintf(why, why_size, "the focused window belongs to VM %s, whose vmdesk-proxy "
+				"is not linked to the global clipboard (started with --hostd none, or "
+				"refused as a second proxy of the VM)", name[0] ? name : "(unknown)");
+			return NULL;
+		}
+		if (app_id != NULL && app_id[0] != '\0') {
+			return VD_HOST_DOMAIN; // the compositor says: a host window
+		}
+	}
+	struct peer *best = NULL, *p;
+	wl_list_for_each(p, &gclip->peers, link) {
+		if (p->kind == PEER_PROXY && !vd_link_conn_closing(p->conn) && p->focused &&
 				(best == NULL || p->focus_seq > best->focus_seq)) {
 			best = p;
 		}
 	}
-	return best != NULL ? best->name : HOST;
+	return best != NULL ? best->name : VD_HOST_DOMAIN;
 }
 
-/* The entry */
+/* ---- the entry ---- */
 
 static void entry_wipe(struct vd_gclip *gclip) {
 	struct entry *entry = &gclip->entry;
@@ -247,7 +265,7 @@ static void entry_wipe(struct vd_gclip *gclip) {
 
 static bool entry_store(struct vd_gclip *gclip, const char *source, const char *mime,
 		const uint8_t *bytes, size_t size) {
-	uint8_t *copy = malloc(size);
+	uint8_t *copy = malloc(size ? size : 1);
 	if (copy == NULL) {
 		return false;
 	}
@@ -267,89 +285,94 @@ static bool entry_store(struct vd_gclip *gclip, const char *source, const char *
  * else only the type it came as. */
 static size_t entry_mimes(struct vd_gclip *gclip, const char **mimes) {
 	struct entry *entry = &gclip->entry;
-	if (clip_link_utf8_valid(entry->data, entry->size)) {
-		for (size_t i = 0; i < vd_clip_text_mime_count; i++) {
-			mimes[i] = vd_clip_text_mimes[i];
+	if (vd_utf8_valid(entry->data, entry->size)) {
+		for (size_t i = 0; i < vd_text_mime_count; i++) {
+			mimes[i] = vd_text_mimes[i];
 		}
-		return vd_clip_text_mime_count;
+		return vd_text_mime_count;
 	}
 	mimes[0] = entry->mime;
 	return 1;
 }
 
-/* Operations */
+/* ---- operations ---- */
 
 static void op_end(struct vd_gclip *gclip) {
-	gclip->op = (struct op){ .kind = OP_NONE };
+	gclip->op = (struct op){.kind = OP_NONE};
+	wl_event_source_timer_update(gclip->op_timer, 0);
+}
+
+static void op_start(struct vd_gclip *gclip, enum op_kind kind, struct peer *cli,
+		const char *domain) {
+	gclip->op = (struct op){.kind = kind, .id = ++gclip->next_id, .cli = cli};
+	snprintf(gclip->op.domain, sizeof(gclip->op.domain), "%s", domain);
+	wl_event_source_timer_update(gclip->op_timer, gclip->timeout_ms + PROXY_GRACE_MS);
 }
 
 static void finish_copy(struct vd_gclip *gclip, uint8_t status, const uint8_t *bytes,
 		size_t size, const char *mime, const char *error) {
-	char domain[VD_CLIP_MAX_NAME_LENGTH + 1];
+	char domain[VD_VM_NAME_MAX + 1];
 	snprintf(domain, sizeof(domain), "%s", gclip->op.domain);
 	struct peer *cli = gclip->op.cli;
 	op_end(gclip);
-	char why[VD_CLIP_MAX_TEXT + 64] = "";
-	if (status == VD_CLIP_OK) {
-		if (mime == NULL || !clip_link_text_mime(mime)) {
-			status = VD_CLIP_INVALID;
+	if (status == VD_LINK_CLIP_STATUS_OK) {
+		if (mime == NULL || !vd_mime_is_text(mime)) {
+			status = VD_LINK_CLIP_STATUS_INVALID;
 			error = "not a text type";
 		} else if (size > gclip->max_size) {
-			status = VD_CLIP_TOO_LARGE;
+			status = VD_LINK_CLIP_STATUS_TOO_LARGE;
 			error = "the data is larger than the limit";
-		} else if (clip_link_utf8_mime(mime) && !clip_link_utf8_valid(bytes, size)) {
-			status = VD_CLIP_INVALID;
+		} else if (vd_mime_is_utf8(mime) && !vd_utf8_valid(bytes, size)) {
+			status = VD_LINK_CLIP_STATUS_INVALID;
 			error = "the data is not valid UTF-8";
-		} else if (!clip_link_data_safe(bytes, size, clip_link_utf8_mime(mime))) {
-			status = VD_CLIP_INVALID;
+		} else if (!vd_text_data_safe(mime, bytes, size)) {
+			status = VD_LINK_CLIP_STATUS_INVALID;
 			error = "the text holds control characters (escape sequences, NUL)";
 		} else if (size == 0) {
-			status = VD_CLIP_EMPTY;
+			status = VD_LINK_CLIP_STATUS_EMPTY;
 			error = "the clipboard is empty";
 		}
 	}
-	if (status == VD_CLIP_OK && !entry_store(gclip, domain, mime, bytes, size)) {
-		status = VD_CLIP_FAILED;
+	if (status == VD_LINK_CLIP_STATUS_OK && !entry_store(gclip, domain, mime, bytes, size)) {
+		status = VD_LINK_CLIP_STATUS_FAILED;
 		error = "out of memory";
 	}
-	if (status == VD_CLIP_OK) {
-		char summary[128];
+	char summary[128];
+	if (status == VD_LINK_CLIP_STATUS_OK) {
 		snprintf(summary, sizeof(summary), "Copied %zu bytes from %s", size, domain);
 		clip_notify_send(gclip->notify, false, summary,
 			"to the global clipboard. Paste with Ctrl+Shift+V.");
-		reply_cli(gclip, cli, VD_CLIP_OK, "%s to the global clipboard (%s)", summary, mime);
+		reply_cli(cli, status, "%s to the global clipboard (%s)", summary, mime);
 		return;
 	}
 	/* A copy that failed leaves nothing stale behind (as in Qubes). */
 	entry_wipe(gclip);
-	if (status == VD_CLIP_TOO_LARGE) {
+	char why[MAX_TEXT + 64];
+	if (status == VD_LINK_CLIP_STATUS_TOO_LARGE) {
 		snprintf(why, sizeof(why), "%s (the limit is %zu bytes)", error, gclip->max_size);
 	} else {
-		snprintf(why, sizeof(why), "%s", error ? error : clip_link_status_name(status));
+		snprintf(why, sizeof(why), "%s", error ? error : status_name(status));
 	}
-	char summary[128];
 	snprintf(summary, sizeof(summary), "Copy from %s refused", domain);
-	clip_notify_send(gclip->notify, status != VD_CLIP_EMPTY, summary, why);
-	reply_cli(gclip, cli, status, "%s: %s; the global clipboard is now empty", summary, why);
+	clip_notify_send(gclip->notify, status != VD_LINK_CLIP_STATUS_EMPTY, summary, why);
+	reply_cli(cli, status, "%s: %s; the global clipboard is now empty", summary, why);
 }
 
 static void finish_paste(struct vd_gclip *gclip, uint8_t status, const char *error) {
-	char domain[VD_CLIP_MAX_NAME_LENGTH + 1];
+	char domain[VD_VM_NAME_MAX + 1];
 	snprintf(domain, sizeof(domain), "%s", gclip->op.domain);
 	struct peer *cli = gclip->op.cli;
 	size_t size = gclip->op.size;
 	op_end(gclip);
-	if (status != VD_CLIP_OK) {
-		char summary[128];
+	char summary[128];
+	if (status != VD_LINK_CLIP_STATUS_OK) {
 		snprintf(summary, sizeof(summary), "Paste into %s failed", domain);
 		clip_notify_send(gclip->notify, true, summary, error ? error : "");
-		reply_cli(gclip, cli, status, "%s: %s", summary,
-			error ? error : clip_link_status_name(status));
+		reply_cli(cli, status, "%s: %s", summary, error ? error : status_name(status));
 		return;
 	}
-	char source[VD_CLIP_MAX_NAME_LENGTH + 1];
+	char source[VD_VM_NAME_MAX + 1];
 	snprintf(source, sizeof(source), "%s", gclip->entry.source);
-	char summary[128];
 	snprintf(summary, sizeof(summary), "Pasted into %s", domain);
 	char body[256];
 	snprintf(body, sizeof(body), "%zu bytes from %s.%s Paste there as usual.", size, source,
@@ -358,13 +381,13 @@ static void finish_paste(struct vd_gclip *gclip, uint8_t status, const char *err
 		entry_wipe(gclip);
 	}
 	clip_notify_send(gclip->notify, false, summary, body);
-	reply_cli(gclip, cli, VD_CLIP_OK, "Pasted %zu bytes from %s into %s%s", size, source,
+	reply_cli(cli, VD_LINK_CLIP_STATUS_OK, "Pasted %zu bytes from %s into %s%s", size, source,
 		domain, gclip->clear_after_paste ? "; the global clipboard is now empty" : "");
 }
 
 static void fail_op(struct vd_gclip *gclip, uint8_t status, const char *error) {
 	if (gclip->op.kind == OP_COPY) {
-		if (strcmp(gclip->op.domain, HOST) == 0) {
+		if (strcmp(gclip->op.domain, VD_HOST_DOMAIN) == 0) {
 			host_selection_cancel_read(gclip->host);
 		}
 		finish_copy(gclip, status, NULL, 0, NULL, error);
@@ -373,413 +396,422 @@ static void fail_op(struct vd_gclip *gclip, uint8_t status, const char *error) {
 	}
 }
 
+static int handle_op_timeout(void *data) {
+	fail_op(data, VD_LINK_CLIP_STATUS_TIMEOUT, "the domain did not answer in time");
+	return 0;
+}
+
 static void handle_host_read(void *data, uint8_t status, const uint8_t *bytes, size_t size,
 		const char *mime, const char *error) {
 	struct vd_gclip *gclip = data;
-	if (gclip->op.kind == OP_COPY && strcmp(gclip->op.domain, HOST) == 0) {
+	if (gclip->op.kind == OP_COPY && strcmp(gclip->op.domain, VD_HOST_DOMAIN) == 0) {
 		finish_copy(gclip, status, bytes, size, mime, error);
 	}
 }
 
+/* A domain named on the command line that has no linked proxy: say which case it is. */
+static void reply_no_proxy(struct vd_gclip *gclip, struct peer *cli, const char *domain) {
+	if (gclip->config.vm_exists != NULL &&
+			!gclip->config.vm_exists(gclip->config.vm_exists_data, domain)) {
+		reply_cli(cli, VD_LINK_CLIP_STATUS_UNAVAILABLE, "no such VM: %s", domain);
+	} else {
+		reply_cli(cli, VD_LINK_CLIP_STATUS_UNAVAILABLE, "VM %s is not connected to the global "
+			"clipboard (no vmdesk-proxy of it is linked)", domain);
+	}
+}
+
 static void start_copy(struct vd_gclip *gclip, struct peer *cli, const char *domain) {
-	gclip->op = (struct op){ .kind = OP_COPY, .id = ++gclip->next_id, .cli = cli,
-		.deadline = now_ms() + gclip->timeout_ms + PROXY_GRACE_MS };
-	snprintf(gclip->op.domain, sizeof(gclip->op.domain), "%s", domain);
-	if (strcmp(domain, HOST) == 0) {
+	if (strcmp(domain, VD_HOST_DOMAIN) == 0) {
 		const char *reason;
 		if (!host_selection_alive(gclip->host)) {
-			op_end(gclip);
-			reply_cli(gclip, cli, VD_CLIP_UNAVAILABLE, "The host clipboard is not "
+			reply_cli(cli, VD_LINK_CLIP_STATUS_UNAVAILABLE, "The host clipboard is not "
 				"reachable (no compositor with wlr data-control)");
 			return;
 		}
-		if (!host_selection_read(gclip->host, vd_clip_text_mimes, vd_clip_text_mime_count,
-				gclip->max_size, gclip->timeout_ms, now_ms(), handle_host_read, gclip,
-				&reason)) {
-			finish_copy(gclip, VD_CLIP_EMPTY, NULL, 0, NULL, reason);
+		op_start(gclip, OP_COPY, cli, domain);
+		if (!host_selection_read(gclip->host, vd_text_mimes, vd_text_mime_count,
+				gclip->max_size, gclip->timeout_ms, handle_host_read, gclip, &reason)) {
+			finish_copy(gclip, VD_LINK_CLIP_STATUS_EMPTY, NULL, 0, NULL, reason);
 		}
 		return;
 	}
 	struct peer *proxy = find_proxy(gclip, domain);
 	if (proxy == NULL) {
-		op_end(gclip);
-		reply_cli(gclip, cli, VD_CLIP_UNAVAILABLE, "No VM named %s is connected to the "
-			"global clipboard", domain);
+		reply_no_proxy(gclip, cli, domain);
 		return;
 	}
-	struct vd_clip_msg *msg = calloc(1, sizeof(*msg));
-	if (msg == NULL) {
-		finish_copy(gclip, VD_CLIP_FAILED, NULL, 0, NULL, "out of memory");
-		return;
+	op_start(gclip, OP_COPY, cli, domain);
+	struct vd_link_msg msg = {.type = VD_LINK_CLIP_COPY_REQUEST, .id = gclip->op.id};
+	msg.body.clip_copy_request = (struct vd_link_clip_copy_request){
+		.max_size = (uint32_t)gclip->max_size, .timeout_ms = (uint32_t)gclip->timeout_ms,
+		.mimes_count = (uint32_t)vd_text_mime_count, .mimes = (const char **)vd_text_mimes};
+	if (!peer_send(proxy, &msg)) {
+		finish_copy(gclip, VD_LINK_CLIP_STATUS_FAILED, NULL, 0, NULL,
+			"the VM's proxy does not read");
 	}
-	msg->type = VD_CLIP_COPY_REQUEST;
-	msg->id = gclip->op.id;
-	msg->max_size = (uint32_t)gclip->max_size;
-	msg->timeout_ms = (uint32_t)gclip->timeout_ms;
-	msg->mime_count = vd_clip_text_mime_count;
-	for (size_t i = 0; i < vd_clip_text_mime_count; i++) {
-		snprintf(msg->mimes[i], sizeof(msg->mimes[i]), "%s", vd_clip_text_mimes[i]);
-	}
-	peer_send(gclip, proxy, msg);
-	free(msg);
 }
 
 static void start_paste(struct vd_gclip *gclip, struct peer *cli, const char *domain) {
+	bool host = strcmp(domain, VD_HOST_DOMAIN) == 0;
+	struct peer *proxy = host ? NULL : find_proxy(gclip, domain);
+	if (!host && proxy == NULL) {
+		reply_no_proxy(gclip, cli, domain);
+		return;
+	}
 	if (!gclip->entry.valid) {
-		reply_cli(gclip, cli, VD_CLIP_EMPTY, "The global clipboard is empty: copy first");
+		reply_cli(cli, VD_LINK_CLIP_STATUS_EMPTY, "The global clipboard is empty: copy first");
 		return;
 	}
 	const char *source = gclip->entry.source;
+	char summary[128];
 	if (!reload_policy(gclip, false)) {
-		char summary[128];
 		snprintf(summary, sizeof(summary), "Paste into %s refused", domain);
 		clip_notify_send(gclip->notify, true, summary, gclip->policy_err);
-		reply_cli(gclip, cli, VD_CLIP_DENIED, "%s: the clipboard policy is broken: %s",
+		reply_cli(cli, VD_LINK_CLIP_STATUS_DENIED, "%s: the clipboard policy is broken: %s",
 			summary, gclip->policy_err);
 		return;
 	}
 	int line;
 	if (!clip_policy_allows(&gclip->policy, source, domain, &line)) {
-		char summary[128], body[PATH_MAX + 128];
-		snprintf(summary, sizeof(summary), "Pasting from %s into %s is denied", source,
-			domain);
+		char body[PATH_MAX + 128];
+		snprintf(summary, sizeof(summary), "Pasting from %s into %s is denied", source, domain);
 		snprintf(body, sizeof(body), "by %s:%d", gclip->policy_path, line);
 		clip_notify_send(gclip->notify, true, summary, body);
-		reply_cli(gclip, cli, VD_CLIP_DENIED, "%s %s", summary, body);
+		reply_cli(cli, VD_LINK_CLIP_STATUS_DENIED, "%s %s", summary, body);
 		return;
 	}
-	const char *mimes[VD_CLIP_MAX_MIMES];
+	const char *mimes[VD_LINK_MAX_MIMES];
 	size_t count = entry_mimes(gclip, mimes);
-	gclip->op = (struct op){ .kind = OP_PASTE, .id = ++gclip->next_id, .cli = cli,
-		.deadline = now_ms() + gclip->timeout_ms + PROXY_GRACE_MS,
-		.size = gclip->entry.size };
-	snprintf(gclip->op.domain, sizeof(gclip->op.domain), "%s", domain);
-	if (strcmp(domain, HOST) == 0) {
+	op_start(gclip, OP_PASTE, cli, domain);
+	gclip->op.size = gclip->entry.size;
+	if (host) {
 		if (!host_selection_alive(gclip->host)) {
-			finish_paste(gclip, VD_CLIP_UNAVAILABLE, "the host clipboard is not reachable "
-				"(no compositor with wlr data-control)");
+			finish_paste(gclip, VD_LINK_CLIP_STATUS_UNAVAILABLE, "the host clipboard is not "
+				"reachable (no compositor with wlr data-control)");
 		} else if (!host_selection_set(gclip->host, mimes, count, gclip->entry.data,
 				gclip->entry.size)) {
-			finish_paste(gclip, VD_CLIP_FAILED, "setting the host clipboard failed");
+			finish_paste(gclip, VD_LINK_CLIP_STATUS_FAILED, "setting the host clipboard failed");
 		} else {
-			finish_paste(gclip, VD_CLIP_OK, NULL);
+			finish_paste(gclip, VD_LINK_CLIP_STATUS_OK, NULL);
 		}
 		return;
 	}
-	struct peer *proxy = find_proxy(gclip, domain);
-	if (proxy == NULL) {
-		finish_paste(gclip, VD_CLIP_UNAVAILABLE, "that VM is not connected to the global "
-			"clipboard");
-		return;
+	struct vd_link_msg msg = {.type = VD_LINK_CLIP_PASTE_REQUEST, .id = gclip->op.id};
+	msg.body.clip_paste_request = (struct vd_link_clip_paste_request){
+		.mimes_count = (uint32_t)count, .mimes = mimes, .data = gclip->entry.data,
+		.data_len = (uint32_t)gclip->entry.size};
+	if (!peer_send(proxy, &msg)) {
+		finish_paste(gclip, VD_LINK_CLIP_STATUS_FAILED, "the VM's proxy does not read");
 	}
-	struct vd_clip_msg *msg = calloc(1, sizeof(*msg));
-	if (msg == NULL) {
-		finish_paste(gclip, VD_CLIP_FAILED, "out of memory");
-		return;
-	}
-	msg->type = VD_CLIP_PASTE_REQUEST;
-	msg->id = gclip->op.id;
-	msg->mime_count = count;
-	for (size_t i = 0; i < count; i++) {
-		snprintf(msg->mimes[i], sizeof(msg->mimes[i]), "%s", mimes[i]);
-	}
-	msg->data = gclip->entry.data;
-	msg->size = gclip->entry.size;
-	peer_send(gclip, proxy, msg);
-	free(msg);
 }
 
 static void show(struct vd_gclip *gclip, struct peer *cli) {
-	char vms[VD_CLIP_MAX_TEXT / 2] = "";
+	char vms[MAX_TEXT / 2] = "";
 	size_t len = 0;
-	for (struct peer *p = gclip->peers; p != NULL; p = p->next) {
-		if (!p->dead && p->kind == PEER_PROXY) {
-			int n = snprintf(vms + len, sizeof(vms) - len, "%s%s", len ? " " : "",
-				p->name);
+	struct peer *p;
+	wl_list_for_each(p, &gclip->peers, link) {
+		if (p->kind == PEER_PROXY && !vd_link_conn_closing(p->conn)) {
+			int n = snprintf(vms + len, sizeof(vms) - len, "%s%s", len ? " " : "", p->name);
 			if (n < 0 || (size_t)n >= sizeof(vms) - len) {
 				break;
 			}
 			len += (size_t)n;
 		}
 	}
-	const char *focus = focused_domain(gclip);
+	char why[512];
+	const char *focus = focused_domain(gclip, why, sizeof(why));
 	const char *host = host_selection_alive(gclip->host) ? "yes" : "no";
 	struct entry *entry = &gclip->entry;
 	if (!entry->valid) {
-		reply_cli(gclip, cli, VD_CLIP_OK, "global clipboard: empty\nfocus: %s\nvms: %s\n"
-			"host clipboard: %s", focus, vms, host);
+		reply_cli(cli, VD_LINK_CLIP_STATUS_OK, "global clipboard: empty\nfocus: %s\nvms: %s\n"
+			"host clipboard: %s", focus ? focus : "(none)", vms, host);
 		return;
 	}
 	long long age = (long long)(time(NULL) - entry->time);
-	reply_cli(gclip, cli, VD_CLIP_OK, "global clipboard: %zu bytes from %s\nsource: %s\n"
+	reply_cli(cli, VD_LINK_CLIP_STATUS_OK, "global clipboard: %zu bytes from %s\nsource: %s\n"
 		"size: %zu\nmime: %s\nage: %llds\nfocus: %s\nvms: %s\nhost clipboard: %s",
-		entry->size, entry->source, entry->source, entry->size, entry->mime, age, focus,
-		vms, host);
+		entry->size, entry->source, entry->source, entry->size, entry->mime, age,
+		focus ? focus : "(none)", vms, host);
 }
 
-static void handle_command(struct vd_gclip *gclip, struct peer *peer,
-		const struct vd_clip_msg *msg) {
+static void handle_command(struct peer *peer, const struct vd_link_clip_command *command) {
+	struct vd_gclip *gclip = peer->gclip;
 	peer->kind = PEER_CLI;
-	peer->deadline = -1;
 	if (gclip->op.kind != OP_NONE) {
 		/* A late answer to the old request is dropped (QSB-13). */
-		fail_op(gclip, VD_CLIP_FAILED, "superseded by a newer command");
+		fail_op(gclip, VD_LINK_CLIP_STATUS_FAILED, "superseded by a newer command");
 	}
-	const char *domain = msg->name[0] != '\0' ? msg->name : focused_domain(gclip);
 	reload_policy(gclip, false);
-	switch (msg->value) {
-	case VD_CLIP_CMD_COPY:
-		vd_log(VD_INFO, "copy from %s", domain);
-		start_copy(gclip, peer, domain);
-		break;
-	case VD_CLIP_CMD_PASTE:
-		vd_log(VD_INFO, "paste into %s", domain);
-		start_paste(gclip, peer, domain);
-		break;
-	case VD_CLIP_CMD_SHOW:
+	if (command->command == VD_LINK_CLIP_OP_SHOW) {
 		show(gclip, peer);
-		break;
-	case VD_CLIP_CMD_CLEAR:
+		return;
+	}
+	if (command->command == VD_LINK_CLIP_OP_CLEAR) {
 		entry_wipe(gclip);
 		vd_log(VD_INFO, "global clipboard cleared");
-		reply_cli(gclip, peer, VD_CLIP_OK, "The global clipboard is cleared");
-		break;
+		reply_cli(peer, VD_LINK_CLIP_STATUS_OK, "The global clipboard is cleared");
+		return;
+	}
+	bool copy = command->command == VD_LINK_CLIP_OP_COPY;
+	const char *domain = command->domain;
+	char why[512];
+	if (domain[0] == '\0') {
+		domain = focused_domain(gclip, why, sizeof(why));
+		if (domain == NULL) {
+			vd_log(VD_WARN, "%s refused: %s", copy ? "copy" : "paste", why);
+			reply_cli(peer, VD_LINK_CLIP_STATUS_UNAVAILABLE, "%s refused: %s",
+				copy ? "Copy" : "Paste", why);
+			return;
+		}
+	}
+	vd_log(VD_INFO, "%s %s", copy ? "copy from" : "paste into", domain);
+	if (copy) {
+		start_copy(gclip, peer, domain);
+	} else {
+		start_paste(gclip, peer, domain);
 	}
 }
 
-static void handle_hello(struct vd_gclip *gclip, struct peer *peer,
-		const struct vd_clip_msg *msg) {
-	if (strcmp(msg->name, HOST) == 0) {
-		peer_close(gclip, peer, "a VM cannot be called 'host'");
-		return;
-	}
-	if (find_proxy(gclip, msg->name) != NULL) {
-		peer_close(gclip, peer, "a proxy for this VM is already connected");
+static void handle_join(struct peer *peer, const struct vd_link_clip_join *join) {
+	struct vd_gclip *gclip = peer->gclip;
+	struct peer *other = find_proxy(gclip, join->vm);
+	if (other != NULL) {
+		vd_log(VD_WARN, "vm=%s: refusing a second vmdesk-proxy (pid %d): pid %d is linked",
+			join->vm, (int)peer->pid, (int)other->pid);
+		vd_link_conn_fail(peer->conn, VD_LINK_ERROR_CODE_BUSY, "a vmdesk-proxy for VM %s is "
+			"already linked to the global clipboard (pid %d)", join->vm, (int)other->pid);
 		return;
 	}
 	peer->kind = PEER_PROXY;
-	peer->deadline = -1;
-	snprintf(peer->name, sizeof(peer->name), "%s", msg->name);
-	vd_log(VD_INFO, "vm=%s joined the global clipboard", peer->name);
+	snprintf(peer->name, sizeof(peer->name), "%s", join->vm);
+	vd_log(VD_INFO, "vm=%s joined the global clipboard (pid %d)", peer->name, (int)peer->pid);
 }
 
-static void handle_proxy_msg(struct vd_gclip *gclip, struct peer *peer,
-		const struct vd_clip_msg *msg) {
+static void handle_proxy_msg(struct peer *peer, const struct vd_link_msg *msg) {
+	struct vd_gclip *gclip = peer->gclip;
 	switch (msg->type) {
-	case VD_CLIP_FOCUS:
-		peer->focused = msg->value != 0;
+	case VD_LINK_CLIP_FOCUS:
+		peer->focused = msg->body.clip_focus.focused != 0;
 		if (peer->focused) {
 			peer->focus_seq = ++gclip->focus_counter;
 		}
 		vd_log(VD_DEBUG, "vm=%s: focus %s", peer->name, peer->focused ? "in" : "out");
 		return;
-	case VD_CLIP_COPY_REPLY:
+	case VD_LINK_CLIP_COPY_REPLY: {
+		const struct vd_link_clip_copy_reply *reply = &msg->body.clip_copy_reply;
 		if (gclip->op.kind != OP_COPY || msg->id != gclip->op.id ||
 				strcmp(gclip->op.domain, peer->name) != 0) {
-			vd_log(VD_WARN, "vm=%s: a copy reply nobody waits for was dropped",
-				peer->name);
+			vd_log(VD_WARN, "vm=%s: a copy reply nobody waits for was dropped", peer->name);
 			return;
 		}
-		finish_copy(gclip, msg->value, msg->data, msg->size, msg->mime,
-			msg->text[0] != '\0' ? msg->text : NULL);
+		finish_copy(gclip, reply->status, reply->data, reply->data_len, reply->mime,
+			reply->text[0] != '\0' ? reply->text : NULL);
 		return;
-	case VD_CLIP_PASTE_REPLY:
+	}
+	case VD_LINK_CLIP_PASTE_REPLY: {
+		const struct vd_link_clip_paste_reply *reply = &msg->body.clip_paste_reply;
 		if (gclip->op.kind != OP_PASTE || msg->id != gclip->op.id ||
 				strcmp(gclip->op.domain, peer->name) != 0) {
-			vd_log(VD_WARN, "vm=%s: a paste reply nobody waits for was dropped",
-				peer->name);
+			vd_log(VD_WARN, "vm=%s: a paste reply nobody waits for was dropped", peer->name);
 			return;
 		}
-		finish_paste(gclip, msg->value, msg->text[0] != '\0' ? msg->text : NULL);
+		finish_paste(gclip, reply->status, reply->text[0] != '\0' ? reply->text : NULL);
 		return;
+	}
 	default:
-		peer_close(gclip, peer, "unexpected message from a proxy");
+		vd_link_conn_fail(peer->conn, VD_LINK_ERROR_CODE_PROTOCOL,
+			"protocol error: unexpected %s from a proxy",
+			vd_link_type_name(&vd_link_host, msg->type));
 	}
 }
 
-static void handle_msg(struct vd_gclip *gclip, struct peer *peer, const struct vd_clip_msg *msg) {
+static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *msg) {
+	struct peer *peer = vd_link_conn_data(conn);
+	if (msg->type == VD_LINK_ERROR) {
+		vd_link_conn_close(conn);
+		return;
+	}
 	switch (peer->kind) {
 	case PEER_NEW:
-		if (msg->type == VD_CLIP_HELLO) {
-			handle_hello(gclip, peer, msg);
-		} else if (msg->type == VD_CLIP_COMMAND) {
-			handle_command(gclip, peer, msg);
+		wl_event_source_timer_update(peer->timer, 0);
+		if (msg->type == VD_LINK_CLIP_JOIN) {
+			handle_join(peer, &msg->body.clip_join);
+		} else if (msg->type == VD_LINK_CLIP_COMMAND) {
+			handle_command(peer, &msg->body.clip_command);
 		} else {
-			peer_close(gclip, peer, "it did not start with HELLO or COMMAND");
+			vd_link_conn_fail(conn, VD_LINK_ERROR_CODE_PROTOCOL,
+				"protocol error: it did not start with CLIP_JOIN or CLIP_COMMAND");
 		}
 		return;
 	case PEER_PROXY:
-		handle_proxy_msg(gclip, peer, msg);
+		handle_proxy_msg(peer, msg);
 		return;
 	case PEER_CLI:
-		peer_close(gclip, peer, "a CLI sends one command");
+		vd_link_conn_fail(conn, VD_LINK_ERROR_CODE_PROTOCOL,
+			"protocol error: a command connection sends one command");
 		return;
 	}
 }
 
-static void peer_close(struct vd_gclip *gclip, struct peer *peer, const char *reason) {
-	if (peer->dead) {
-		return;
-	}
-	peer->dead = true;
-	if (reason != NULL) {
-		vd_log(peer->kind == PEER_CLI && peer->closing ? VD_DEBUG : VD_WARN,
-			"%s%s disconnected: %s", peer->kind == PEER_PROXY ? "vm=" : "a client",
+static void handle_closed(struct vd_link_conn *conn, const char *reason) {
+	struct peer *peer = vd_link_conn_data(conn);
+	struct vd_gclip *gclip = peer->gclip;
+	if (reason != NULL && peer->kind != PEER_CLI) {
+		vd_log(VD_WARN, "%s%s disconnected: %s", peer->kind == PEER_PROXY ? "vm=" : "a client",
 			peer->kind == PEER_PROXY ? peer->name : "", reason);
+	} else if (peer->kind == PEER_PROXY) {
+		vd_log(VD_INFO, "vm=%s left the global clipboard", peer->name);
 	}
 	if (gclip->op.cli == peer) {
 		gclip->op.cli = NULL;
 	}
+	wl_list_remove(&peer->link);
+	gclip->peer_count--;
 	if (peer->kind == PEER_PROXY && gclip->op.kind != OP_NONE &&
 			strcmp(gclip->op.domain, peer->name) == 0) {
-		fail_op(gclip, VD_CLIP_UNAVAILABLE, "the VM's proxy went away");
+		fail_op(gclip, VD_LINK_CLIP_STATUS_UNAVAILABLE, "the VM's proxy went away");
 	}
-}
-
-static void peer_read(struct vd_gclip *gclip, struct peer *peer) {
-	char err[256];
-	struct vd_clip_msg *msg = malloc(sizeof(*msg));
-	if (msg == NULL) {
-		peer_close(gclip, peer, "out of memory");
-		return;
-	}
-	while (!peer->dead) {
-		int r = clip_conn_read(&peer->conn, err, sizeof(err));
-		if (r < 0) {
-			peer_close(gclip, peer, err);
-			break;
-		}
-		if (r == 0) {
-			peer_close(gclip, peer, peer->kind == PEER_CLI ? NULL : "it closed the "
-				"connection");
-			break;
-		}
-		r = clip_conn_next(&peer->conn, msg, err, sizeof(err));
-		if (r == 0) {
-			break;
-		}
-		if (r < 0) {
-			peer_close(gclip, peer, err);
-			break;
-		}
-		handle_msg(gclip, peer, msg);
-	}
-	free(msg);
-}
-
-static void peer_free(struct vd_gclip *gclip, struct peer *peer) {
-	clip_conn_finish(&peer->conn);
+	vd_link_conn_destroy(conn);
+	wl_event_source_remove(peer->timer);
 	free(peer);
-	gclip->peer_count--;
 }
 
-static void reap_peers(struct vd_gclip *gclip) {
-	struct peer **p = &gclip->peers;
-	while (*p != NULL) {
-		struct peer *peer = *p;
-		if (peer->dead) {
-			*p = peer->next;
-			peer_free(gclip, peer);
-		} else {
-			p = &peer->next;
-		}
-	}
+static const struct vd_link_conn_impl peer_impl = {
+	.message = handle_message,
+	.closed = handle_closed,
+};
+
+static int handle_peer_silent(void *data) {
+	struct peer *peer = data;
+	vd_link_conn_fail(peer->conn, VD_LINK_ERROR_CODE_TIMEOUT, "it said nothing");
+	return 0;
 }
 
-static bool peer_uid_ok(int fd) {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-		return false;
-	}
-	return cred.uid == getuid() || cred.uid == 0;
-}
-
-static void handle_accept(struct vd_gclip *gclip) {
+static int handle_accept(int fd, uint32_t mask, void *data) {
+	struct vd_gclip *gclip = data;
 	for (;;) {
-		int fd = accept4(gclip->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR) {
-				vd_log_errno(VD_WARN, "accept on the clipboard socket");
-			}
-			return;
+		int cfd = vd_transport_accept(fd);
+		if (cfd < 0) {
+			return 0;
 		}
-		if (gclip->peer_count >= MAX_PEERS || !peer_uid_ok(fd)) {
+		struct ucred cred = {0};
+		socklen_t len = sizeof(cred);
+		bool uid_ok = getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+			(cred.uid == getuid() || cred.uid == 0);
+		if (gclip->peer_count >= MAX_PEERS || !uid_ok) {
 			vd_log(VD_WARN, "clipboard connection refused (%s)",
 				gclip->peer_count >= MAX_PEERS ? "too many" : "another user");
-			close(fd);
+			close(cfd);
 			continue;
 		}
 		struct peer *peer = calloc(1, sizeof(*peer));
 		if (peer == NULL) {
-			close(fd);
-			return;
+			close(cfd);
+			return 0;
 		}
-		clip_conn_init(&peer->conn, fd, OUT_MAX);
-		peer->kind = PEER_NEW;
-		peer->deadline = now_ms() + HELLO_TIMEOUT_MS;
-		peer->next = gclip->peers;
-		gclip->peers = peer;
+		peer->gclip = gclip;
+		peer->pid = cred.pid;
+		peer->timer = wl_event_loop_add_timer(gclip->loop, handle_peer_silent, peer);
+		char software[64];
+		snprintf(software, sizeof(software), "vmdesk global clipboard %s", VD_VERSION);
+		struct vd_link_conn_config config = {.set = &vd_link_host, .role = VD_LINK_ROLE_SERVER,
+			.caps = VD_LINK_CAP_CLIPBOARD, .software = software, .max_queue = PEER_MAX_QUEUE,
+			.hello_timeout_ms = HELLO_TIMEOUT_MS};
+		peer->conn = peer->timer != NULL ?
+			vd_link_conn_create(gclip->loop, cfd, &config, &peer_impl, peer) : NULL;
+		if (peer->conn == NULL) {
+			if (peer->timer != NULL) {
+				wl_event_source_remove(peer->timer);
+			} else {
+				close(cfd);
+			}
+			free(peer);
+			return 0;
+		}
+		wl_event_source_timer_update(peer->timer, HELLO_TIMEOUT_MS);
+		wl_list_insert(&gclip->peers, &peer->link);
 		gclip->peer_count++;
 	}
 }
 
-/* Setup */
+/* ---- the host compositor ---- */
 
-static bool make_socket(struct vd_gclip *gclip, const struct vd_gclip_config *config) {
-	int n;
-	if (config->socket_path != NULL) {
-		n = snprintf(gclip->socket_path, sizeof(gclip->socket_path), "%s",
-			config->socket_path);
-	} else {
-		if (config->runtime_dir == NULL || config->runtime_dir[0] != '/') {
-			vd_log(VD_ERROR, "no runtime directory for the clipboard socket "
-				"(XDG_RUNTIME_DIR)");
-			return false;
-		}
-		char dir[PATH_MAX];
-		snprintf(dir, sizeof(dir), "%s/vmdesk", config->runtime_dir);
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-			vd_log_errno(VD_ERROR, "cannot create %s", dir);
-			return false;
-		}
-		n = snprintf(gclip->socket_path, sizeof(gclip->socket_path), "%s/clipboard.sock",
-			dir);
+static void connect_host(struct vd_gclip *gclip);
+
+static void handle_host_lost(void *data) {
+	struct vd_gclip *gclip = data;
+	if (gclip->op.kind != OP_NONE && strcmp(gclip->op.domain, VD_HOST_DOMAIN) == 0) {
+		fail_op(gclip, VD_LINK_CLIP_STATUS_UNAVAILABLE, "the host compositor went away");
 	}
-	if (n < 0 || (size_t)n >= sizeof(gclip->socket_path)) {
-		vd_log(VD_ERROR, "the clipboard socket path is too long");
-		return false;
-	}
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	memcpy(addr.sun_path, gclip->socket_path, sizeof(addr.sun_path));
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		vd_log_errno(VD_ERROR, "socket");
-		return false;
-	}
-	/* Someone there already? Then it is not ours to take. */
-	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
-		close(probe);
-		close(fd);
-		vd_log(VD_ERROR, "a global clipboard already serves %s", gclip->socket_path);
-		return false;
-	}
-	if (probe >= 0) {
-		close(probe);
-	}
-	unlink(gclip->socket_path);
-	mode_t old = umask(0177);
-	int r = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
-	umask(old);
-	if (r != 0 || chmod(gclip->socket_path, 0600) != 0 || listen(fd, 32) != 0) {
-		vd_log_errno(VD_ERROR, "cannot listen on %s", gclip->socket_path);
-		close(fd);
-		return false;
-	}
-	gclip->listen_fd = fd;
-	return true;
+	host_selection_destroy(gclip->host);
+	gclip->host = NULL;
+	gclip->host_warned = false;
+	wl_event_source_timer_update(gclip->host_timer, HOST_RETRY_MS);
 }
+
+/* The first wayland-N socket of the runtime directory, for a hostd started before the
+ * compositor: the user manager's environment may not have WAYLAND_DISPLAY yet. */
+static bool find_display(const char *runtime_dir, char *out, size_t size) {
+	if (runtime_dir == NULL || runtime_dir[0] != '/') {
+		return false;
+	}
+	DIR *d = opendir(runtime_dir);
+	if (d == NULL) {
+		return false;
+	}
+	bool found = false;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		size_t len = strlen(name);
+		if (strncmp(name, "wayland-", 8) != 0 || len <= 8 ||
+				strspn(name + 8, "0123456789") != len - 8) {
+			continue;
+		}
+		if (!found || strcmp(name, out) < 0) {
+			snprintf(out, size, "%s", name);
+			found = true;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+static void connect_host(struct vd_gclip *gclip) {
+	char found[64];
+	const char *display = gclip->host_display;
+	if (display == NULL) {
+		const char *env = getenv("WAYLAND_DISPLAY");
+		if (env != NULL && env[0] != '\0') {
+			display = env;
+		} else if (find_display(gclip->config.runtime_dir, found, sizeof(found))) {
+			display = found;
+		}
+	}
+	if (display != NULL) {
+		gclip->host = host_selection_create(gclip->loop, display, handle_host_lost, gclip);
+	}
+	if (gclip->host == NULL) {
+		if (!gclip->host_warned) {
+			vd_log(VD_INFO, "no host compositor%s%s yet: the host joins the global clipboard "
+				"when one is there", display ? " at " : "", display ? display : "");
+			gclip->host_warned = true;
+		}
+		wl_event_source_timer_update(gclip->host_timer, HOST_RETRY_MS);
+	} else {
+		vd_log(VD_INFO, "connected to the host compositor %s", display);
+	}
+}
+
+static int handle_host_timer(void *data) {
+	struct vd_gclip *gclip = data;
+	if (gclip->host == NULL) {
+		connect_host(gclip);
+	}
+	return 0;
+}
+
+/* ---- setup ---- */
 
 static char *default_policy_path(void) {
 	const char *config = getenv("XDG_CONFIG_HOME");
@@ -796,33 +828,53 @@ static char *default_policy_path(void) {
 	return n > 0 && (size_t)n < sizeof(path) ? strdup(path) : NULL;
 }
 
-static void connect_host(struct vd_gclip *gclip) {
-	gclip->host = host_selection_create(gclip->host_display);
-	if (gclip->host != NULL) {
-		vd_log(VD_INFO, "the host clipboard takes part through wlr data-control");
+static bool make_socket(struct vd_gclip *gclip, const struct vd_gclip_config *config) {
+	char path[PATH_MAX];
+	if (config->socket_path != NULL) {
+		snprintf(path, sizeof(path), "%s", config->socket_path);
+	} else {
+		if (config->runtime_dir == NULL || config->runtime_dir[0] != '/') {
+			vd_log(VD_ERROR, "no runtime directory for the clipboard socket "
+				"(XDG_RUNTIME_DIR)");
+			return false;
+		}
+		snprintf(path, sizeof(path), "%s/vmdesk", config->runtime_dir);
+		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+			vd_log_errno(VD_ERROR, "cannot create %s", path);
+			return false;
+		}
+		snprintf(path, sizeof(path), "%s/vmdesk/clipboard.sock", config->runtime_dir);
 	}
-	gclip->host_retry = gclip->host != NULL ? -1 : now_ms() + HOST_RETRY_MS;
+	char err[512];
+	if (!vd_listen_unix(&gclip->listener, path, err, sizeof(err))) {
+		vd_log(VD_ERROR, "global clipboard: %s", err);
+		return false;
+	}
+	gclip->listen_source = wl_event_loop_add_fd(gclip->loop, gclip->listener.fd,
+		WL_EVENT_READABLE, handle_accept, gclip);
+	return gclip->listen_source != NULL;
 }
 
-struct vd_gclip *gclip_create_with(const struct vd_gclip_config *config) {
+struct vd_gclip *gclip_create(const struct vd_gclip_config *config) {
 	struct vd_gclip *gclip = calloc(1, sizeof(*gclip));
 	if (gclip == NULL) {
 		return NULL;
 	}
 	gclip->config = *config;
-	gclip->config.runtime_dir = NULL;
 	gclip->config.socket_path = NULL;
 	gclip->config.policy_path = NULL;
 	gclip->config.host_display = NULL;
-	if (gclip->config.max_size > VD_CLIP_MAX_DATA) {
-		gclip->config.max_size = VD_CLIP_MAX_DATA;
+	if (gclip->config.max_size > VD_LINK_MAX_CLIP_DATA) {
+		gclip->config.max_size = VD_LINK_MAX_CLIP_DATA;
 	}
-	gclip->listen_fd = -1;
-	gclip->host_retry = -1;
-	gclip->host_next = -1;
+	gclip->loop = config->loop;
+	vd_listener_init(&gclip->listener);
+	wl_list_init(&gclip->peers);
+	gclip->op_timer = wl_event_loop_add_timer(gclip->loop, handle_op_timeout, gclip);
+	gclip->host_timer = wl_event_loop_add_timer(gclip->loop, handle_host_timer, gclip);
 	gclip->policy_path = config->policy_path != NULL ? strdup(config->policy_path) :
 		default_policy_path();
-	if (gclip->policy_path == NULL) {
+	if (gclip->op_timer == NULL || gclip->host_timer == NULL || gclip->policy_path == NULL) {
 		goto error;
 	}
 	if (!reload_policy(gclip, true)) {
@@ -832,23 +884,22 @@ struct vd_gclip *gclip_create_with(const struct vd_gclip_config *config) {
 		goto error;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	const char *display = config->host_display != NULL ? config->host_display :
-		getenv("WAYLAND_DISPLAY");
-	if (display != NULL && display[0] != '\0') {
-		gclip->host_display = strdup(display);
+	if (config->host_display != NULL) {
+		gclip->host_display = strdup(config->host_display);
 		if (gclip->host_display == NULL) {
 			goto error;
 		}
-		connect_host(gclip);
+	}
+	if (gclip->host_display != NULL && gclip->host_display[0] == '\0') {
+		vd_log(VD_INFO, "no host compositor: the host takes no part in the global clipboard");
 	} else {
-		vd_log(VD_INFO, "no host compositor given: the host takes no part in the global "
-			"clipboard");
+		connect_host(gclip);
 	}
 	if (config->notifications) {
-		gclip->notify = clip_notify_create();
+		gclip->notify = clip_notify_create(gclip->loop);
 	}
 	vd_log(VD_INFO, "global clipboard on %s (policy %s, limit %zu bytes)",
-		gclip->socket_path, gclip->policy_path, gclip->max_size);
+		gclip->listener.path, gclip->policy_path, gclip->max_size);
 	return gclip;
 
 error:
@@ -856,150 +907,32 @@ error:
 	return NULL;
 }
 
-struct vd_gclip *gclip_create(const char *runtime_dir) {
-	struct vd_gclip_config config;
-	gclip_config_defaults(&config);
-	config.runtime_dir = runtime_dir;
-	return gclip_create_with(&config);
-}
-
 void gclip_destroy(struct vd_gclip *gclip) {
 	if (gclip == NULL) {
 		return;
 	}
-	while (gclip->peers != NULL) {
-		struct peer *peer = gclip->peers;
-		gclip->peers = peer->next;
-		peer_free(gclip, peer);
+	struct peer *peer, *tmp;
+	wl_list_for_each_safe(peer, tmp, &gclip->peers, link) {
+		vd_link_conn_destroy(peer->conn);
+		wl_event_source_remove(peer->timer);
+		wl_list_remove(&peer->link);
+		free(peer);
 	}
-	if (gclip->listen_fd >= 0) {
-		close(gclip->listen_fd);
-		unlink(gclip->socket_path);
+	if (gclip->listen_source != NULL) {
+		wl_event_source_remove(gclip->listen_source);
 	}
+	vd_listener_finish(&gclip->listener);
 	host_selection_destroy(gclip->host);
 	clip_notify_destroy(gclip->notify);
 	entry_wipe(gclip);
 	clip_policy_finish(&gclip->policy);
+	if (gclip->op_timer != NULL) {
+		wl_event_source_remove(gclip->op_timer);
+	}
+	if (gclip->host_timer != NULL) {
+		wl_event_source_remove(gclip->host_timer);
+	}
 	free(gclip->policy_path);
 	free(gclip->host_display);
 	free(gclip);
-}
-
-/* The loop */
-
-static void run_timers(struct vd_gclip *gclip) {
-	int64_t now = now_ms();
-	if (gclip->op.kind != OP_NONE && now >= gclip->op.deadline) {
-		fail_op(gclip, VD_CLIP_TIMEOUT, "the domain did not answer in time");
-	}
-	for (struct peer *p = gclip->peers; p != NULL; p = p->next) {
-		if (!p->dead && p->deadline >= 0 && now >= p->deadline) {
-			peer_close(gclip, p, p->closing ? NULL : "it said nothing");
-		}
-	}
-	if (gclip->host != NULL) {
-		gclip->host_next = host_selection_timers(gclip->host, now);
-		if (!host_selection_alive(gclip->host) && gclip->op.kind == OP_NONE) {
-			host_selection_destroy(gclip->host);
-			gclip->host = NULL;
-			gclip->host_next = -1;
-			gclip->host_retry = now + HOST_RETRY_MS;
-		}
-	} else if (gclip->host_retry >= 0 && now >= gclip->host_retry) {
-		connect_host(gclip);
-	}
-	reap_peers(gclip);
-}
-
-int gclip_pollfds(struct vd_gclip *gclip, struct pollfd *pfds, int max) {
-	run_timers(gclip);
-	int n = 0;
-	if (n < max) {
-		pfds[n++] = (struct pollfd){ .fd = gclip->listen_fd, .events = POLLIN };
-	}
-	for (struct peer *p = gclip->peers; p != NULL && n < max; p = p->next) {
-		short events = p->closing ? 0 : POLLIN;
-		if (clip_conn_wants_write(&p->conn)) {
-			events |= POLLOUT;
-		}
-		pfds[n++] = (struct pollfd){ .fd = p->conn.fd, .events = events };
-	}
-	if (gclip->host != NULL && n < max) {
-		n += host_selection_pollfds(gclip->host, pfds + n, max - n);
-	}
-	int bus = clip_notify_fd(gclip->notify);
-	if (bus >= 0 && n < max) {
-		pfds[n++] = (struct pollfd){ .fd = bus, .events = POLLIN };
-	}
-	return n;
-}
-
-static void dispatch_one(struct vd_gclip *gclip, int fd, short revents) {
-	if (fd == gclip->listen_fd) {
-		handle_accept(gclip);
-		return;
-	}
-	for (struct peer *p = gclip->peers; p != NULL; p = p->next) {
-		if (p->dead || p->conn.fd != fd) {
-			continue;
-		}
-		if (revents & POLLOUT) {
-			if (!clip_conn_flush(&p->conn)) {
-				peer_close(gclip, p, strerror(errno));
-				return;
-			}
-		}
-		if (p->closing) {
-			if (!clip_conn_wants_write(&p->conn) || (revents & (POLLHUP | POLLERR))) {
-				peer_close(gclip, p, NULL);
-			}
-			return;
-		}
-		if (revents & (POLLIN | POLLHUP | POLLERR)) {
-			peer_read(gclip, p);
-		}
-		return;
-	}
-	if (gclip->host != NULL && host_selection_dispatch(gclip->host, fd, revents)) {
-		return;
-	}
-	if (fd == clip_notify_fd(gclip->notify)) {
-		clip_notify_dispatch(gclip->notify);
-	}
-}
-
-void gclip_dispatch(struct vd_gclip *gclip, const struct pollfd *pfds, int n) {
-	for (int i = 0; i < n; i++) {
-		if (pfds[i].revents != 0 && pfds[i].fd >= 0) {
-			dispatch_one(gclip, pfds[i].fd, pfds[i].revents);
-		}
-	}
-	/* replies written while handling others: a CLI that got its answer */
-	for (struct peer *p = gclip->peers; p != NULL; p = p->next) {
-		if (!p->dead && p->closing && !clip_conn_wants_write(&p->conn)) {
-			peer_close(gclip, p, NULL);
-		}
-	}
-	run_timers(gclip);
-}
-
-int gclip_timeout_ms(struct vd_gclip *gclip) {
-	int64_t next = -1;
-	int64_t candidates[3] = { gclip->op.kind != OP_NONE ? gclip->op.deadline : -1,
-		gclip->host_next, gclip->host == NULL ? gclip->host_retry : -1 };
-	for (size_t i = 0; i < 3; i++) {
-		if (candidates[i] >= 0 && (next < 0 || candidates[i] < next)) {
-			next = candidates[i];
-		}
-	}
-	for (struct peer *p = gclip->peers; p != NULL; p = p->next) {
-		if (!p->dead && p->deadline >= 0 && (next < 0 || p->deadline < next)) {
-			next = p->deadline;
-		}
-	}
-	if (next < 0) {
-		return -1;
-	}
-	int64_t wait = next - now_ms();
-	return wait < 0 ? 0 : wait > INT_MAX ? INT_MAX : (int)wait;
 }

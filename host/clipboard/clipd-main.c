@@ -2,22 +2,20 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
+#include <wayland-server-core.h>
 
 #include "host/clipboard/clipboard.h"
-#include "protocols/clip-link.h"
+#include "protocols/link.h"
 #include "protocols/log.h"
 #include "protocols/number.h"
 
 /*
  * vmdesk-clipd: the global clipboard module (host/clipboard/clipboard.h)
- * alone, in a poll() loop of its own. vmdesk-hostd runs the same module.
+ * alone, on an event loop of its own. vmdesk-hostd runs the same module.
  */
 
 static const char usage[] =
@@ -30,7 +28,8 @@ static const char usage[] =
 	"  --policy FILE      per-pair policy (default\n"
 	"                     $XDG_CONFIG_HOME/vmdesk/clipboard.policy)\n"
 	"  --display DISPLAY  the host compositor, for the host clipboard through wlr\n"
-	"                     data-control (default $WAYLAND_DISPLAY; 'none': no host side)\n"
+	"                     data-control (default $WAYLAND_DISPLAY, else the first\n"
+	"                     wayland-N that appears; 'none': no host side)\n"
 	"  --max-size BYTES   largest copy (default 1048576, at most 2097152)\n"
 	"  --timeout-ms N     how long a domain may take to hand over its data\n"
 	"                     (default 2000)\n"
@@ -55,6 +54,11 @@ static int usage_error(const char *msg, const char *arg) {
 	fprintf(stderr, "vmdesk-clipd: %s%s\nTry 'vmdesk-clipd --help' for more information.\n",
 		msg, arg ? arg : "");
 	return 2;
+}
+
+static int handle_quit(int signo, void *data) {
+	*(bool *)data = true;
+	return 0;
 }
 
 int main(int argc, char *argv[]) {
@@ -90,7 +94,7 @@ int main(int argc, char *argv[]) {
 			config.host_display = strcmp(optarg, "none") == 0 ? "" : optarg;
 			break;
 		case OPT_MAX_SIZE:
-			if (!vd_parse_number(optarg, 1, VD_CLIP_MAX_DATA, &n)) {
+			if (!vd_parse_number(optarg, 1, VD_LINK_MAX_CLIP_DATA, &n)) {
 				return usage_error("--max-size wants bytes from 1 to 2097152, not ",
 					optarg);
 			}
@@ -130,43 +134,33 @@ int main(int argc, char *argv[]) {
 	}
 	vd_log_init("vmdesk-clipd", level);
 
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0) {
-		vd_log_errno(VD_ERROR, "signalfd");
+	struct wl_event_loop *loop = wl_event_loop_create();
+	if (loop == NULL) {
 		return 1;
 	}
-	struct vd_gclip *gclip = gclip_create_with(&config);
-	if (gclip == NULL) {
-		close(sfd);
-		return 1;
-	}
-	struct pollfd pfds[VD_GCLIP_MAX_FDS + 1];
-	bool running = true;
-	while (running) {
-		pfds[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		int count = gclip_pollfds(gclip, pfds + 1, VD_GCLIP_MAX_FDS);
-		int ready = poll(pfds, (nfds_t)count + 1, gclip_timeout_ms(gclip));
-		if (ready < 0 && errno != EINTR) {
-			vd_log_errno(VD_ERROR, "poll");
+	bool quit = false;
+	struct wl_event_source *term = wl_event_loop_add_signal(loop, SIGTERM, handle_quit, &quit);
+	struct wl_event_source *intr = wl_event_loop_add_signal(loop, SIGINT, handle_quit, &quit);
+	config.loop = loop;
+	struct vd_gclip *gclip = gclip_create(&config);
+	int status = gclip != NULL ? 0 : 1;
+	while (gclip != NULL && !quit) {
+		if (wl_event_loop_dispatch(loop, -1) < 0 && errno != EINTR) {
+			vd_log_errno(VD_ERROR, "event loop");
+			status = 1;
 			break;
 		}
-		if (ready > 0 && (pfds[0].revents & POLLIN)) {
-			running = false;
-		}
-		if (ready < 0) {
-			for (int i = 1; i <= count; i++) {
-				pfds[i].revents = 0;
-			}
-		}
-		gclip_dispatch(gclip, pfds + 1, count);
 	}
-	vd_log(VD_INFO, "stopping");
+	if (gclip != NULL) {
+		vd_log(VD_INFO, "stopping");
+	}
 	gclip_destroy(gclip);
-	close(sfd);
-	return 0;
+	if (term != NULL) {
+		wl_event_source_remove(term);
+	}
+	if (intr != NULL) {
+		wl_event_source_remove(intr);
+	}
+	wl_event_loop_destroy(loop);
+	return status;
 }

@@ -5,16 +5,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <wayland-client.h>
 
 #include "host/clipboard/host-selection.h"
-#include "protocols/clip-link.h"
+#include "protocols/link.h"
 #include "protocols/log.h"
+#include "protocols/text.h"
 #include "wlr-data-control-unstable-v1-client-protocol.h"
+#include "wlr-foreign-toplevel-management-unstable-v1-client-protocol.h"
 
 #define MAX_OFFER_MIMES 64
+#define MAX_TOPLEVELS 4096
 #define READ_CHUNK 65536
 #define WRITE_TIMEOUT_MS 10000
 #define MAX_WRITERS 32
@@ -32,48 +34,64 @@ struct own_data {
 };
 
 struct writer {
+	struct vd_host_selection *hs;
 	int fd;
+	struct wl_event_source *source;
+	struct wl_event_source *timer;
 	struct own_data *own;
 	size_t offset;
-	int64_t deadline;
-	struct writer *next;
+	struct wl_list link; // vd_host_selection.writers
 };
 
 struct reader {
 	int fd;
+	struct wl_event_source *source;
+	struct wl_event_source *timer;
 	uint8_t *buf;
 	size_t size, cap, max_size;
-	char mime[VD_CLIP_MAX_MIME_LENGTH + 1];
-	int64_t deadline;
+	char mime[VD_MIME_MAX + 1];
 	vd_host_read_done done;
 	void *data;
 };
 
+struct toplevel {
+	struct vd_host_selection *hs;
+	struct zwlr_foreign_toplevel_handle_v1 *handle;
+	char *app_id;
+	bool activated, activated_pending;
+	struct wl_list link; // vd_host_selection.toplevels
+};
+
 struct vd_host_selection {
+	struct wl_event_loop *loop;
 	struct wl_display *display;
+	struct wl_event_source *display_source;
+	struct wl_event_source *lost_idle;
+	vd_host_lost lost;
+	void *lost_data;
+	bool dead;
+
 	struct wl_registry *registry;
+	struct wl_callback *sync; // the first round trip
 	struct wl_seat *seat;
 	struct zwlr_data_control_manager_v1 *manager;
 	struct zwlr_data_control_device_v1 *device;
-	bool alive;
-	bool want_write;
+	bool ready; // data-control is there
+
+	struct zwlr_foreign_toplevel_manager_v1 *toplevel_manager;
+	struct wl_list toplevels; // toplevel.link
+	size_t toplevel_count;
 
 	struct offer *pending; // introduced, not yet selected
 	struct offer *current; // the host selection (NULL: none, or ours)
 
 	struct zwlr_data_control_source_v1 *source; // ours, while it is the selection
 	struct own_data *own;
-	struct writer *writers;
+	struct wl_list writers; // writer.link
 	size_t writer_count;
 
 	struct reader *reader;
 };
-
-static int64_t now_ms(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void own_unref(struct own_data *own) {
 	if (own != NULL && --own->refs == 0) {
@@ -81,7 +99,42 @@ static void own_unref(struct own_data *own) {
 	}
 }
 
-/* Offers */
+static void handle_lost_idle(void *data) {
+	struct vd_host_selection *hs = data;
+	hs->lost_idle = NULL; // the loop removes it
+	hs->lost(hs->lost_data); // destroys hs
+}
+
+/* The connection died: tell the owner from the loop, never from inside a call. */
+static void mark_dead(struct vd_host_selection *hs) {
+	if (hs->dead) {
+		return;
+	}
+	hs->dead = true;
+	hs->ready = false;
+	if (hs->display_source != NULL) {
+		wl_event_source_fd_update(hs->display_source, 0);
+	}
+	hs->lost_idle = wl_event_loop_add_idle(hs->loop, handle_lost_idle, hs);
+}
+
+static void flush(struct vd_host_selection *hs) {
+	if (hs->dead) {
+		return;
+	}
+	uint32_t mask = WL_EVENT_READABLE;
+	if (wl_display_flush(hs->display) < 0) {
+		if (errno != EAGAIN) {
+			vd_log_errno(VD_WARN, "lost the host compositor");
+			mark_dead(hs);
+			return;
+		}
+		mask |= WL_EVENT_WRITABLE;
+	}
+	wl_event_source_fd_update(hs->display_source, mask);
+}
+
+/* ---- offers ---- */
 
 static void offer_destroy(struct offer *offer) {
 	if (offer == NULL) {
@@ -97,7 +150,7 @@ static void offer_destroy(struct offer *offer) {
 static void offer_handle_offer(void *data, struct zwlr_data_control_offer_v1 *proxy,
 		const char *mime) {
 	struct offer *offer = data;
-	if (offer->mime_count == MAX_OFFER_MIMES || !clip_link_mime_valid(mime)) {
+	if (offer->mime_count == MAX_OFFER_MIMES || !vd_mime_valid(mime, strlen(mime))) {
 		return;
 	}
 	char *copy = strdup(mime);
@@ -141,7 +194,7 @@ static void device_handle_selection(void *data, struct zwlr_data_control_device_
 static void device_handle_finished(void *data, struct zwlr_data_control_device_v1 *device) {
 	struct vd_host_selection *hs = data;
 	vd_log(VD_WARN, "the host's data-control device is gone");
-	hs->alive = false;
+	hs->ready = false;
 }
 
 static const struct zwlr_data_control_device_v1_listener device_listener = {
@@ -150,19 +203,41 @@ static const struct zwlr_data_control_device_v1_listener device_listener = {
 	.finished = device_handle_finished,
 };
 
-/* Our source */
+/* ---- our source ---- */
 
-static void writer_destroy(struct vd_host_selection *hs, struct writer *writer) {
-	for (struct writer **p = &hs->writers; *p != NULL; p = &(*p)->next) {
-		if (*p == writer) {
-			*p = writer->next;
-			break;
-		}
-	}
+static void writer_destroy(struct writer *writer) {
+	wl_list_remove(&writer->link);
+	writer->hs->writer_count--;
+	wl_event_source_remove(writer->source);
+	wl_event_source_remove(writer->timer);
 	close(writer->fd);
 	own_unref(writer->own);
 	free(writer);
-	hs->writer_count--;
+}
+
+static int handle_writer(int fd, uint32_t mask, void *data) {
+	struct writer *w = data;
+	while (w->offset < w->own->size) {
+		ssize_t n = write(w->fd, w->own->bytes + w->offset, w->own->size - w->offset);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN) {
+			return 0;
+		}
+		if (n <= 0) {
+			break; // the reader went away
+		}
+		w->offset += (size_t)n;
+	}
+	writer_destroy(w);
+	return 0;
+}
+
+static int handle_writer_timeout(void *data) {
+	vd_log(VD_WARN, "a host application did not take the pasted data in time");
+	writer_destroy(data);
+	return 0;
 }
 
 static void source_handle_send(void *data, struct zwlr_data_control_source_v1 *source,
@@ -179,12 +254,25 @@ static void source_handle_send(void *data, struct zwlr_data_control_source_v1 *s
 		close(fd);
 		return;
 	}
+	writer->hs = hs;
 	writer->fd = fd;
+	writer->source = wl_event_loop_add_fd(hs->loop, fd, WL_EVENT_WRITABLE, handle_writer, writer);
+	writer->timer = wl_event_loop_add_timer(hs->loop, handle_writer_timeout, writer);
+	if (writer->source == NULL || writer->timer == NULL) {
+		if (writer->source != NULL) {
+			wl_event_source_remove(writer->source);
+		}
+		if (writer->timer != NULL) {
+			wl_event_source_remove(writer->timer);
+		}
+		close(fd);
+		free(writer);
+		return;
+	}
+	wl_event_source_timer_update(writer->timer, WRITE_TIMEOUT_MS);
 	writer->own = hs->own;
 	hs->own->refs++;
-	writer->deadline = now_ms() + WRITE_TIMEOUT_MS;
-	writer->next = hs->writers;
-	hs->writers = writer;
+	wl_list_insert(&hs->writers, &writer->link);
 	hs->writer_count++;
 }
 
@@ -211,7 +299,96 @@ static const struct zwlr_data_control_source_v1_listener source_listener = {
 	.cancelled = source_handle_cancelled,
 };
 
-/* Registry */
+/* ---- toplevels ---- */
+
+static void toplevel_destroy(struct toplevel *t) {
+	t->hs->toplevel_count--;
+	zwlr_foreign_toplevel_handle_v1_destroy(t->handle);
+	wl_list_remove(&t->link);
+	free(t->app_id);
+	free(t);
+}
+
+static void toplevel_handle_title(void *data, struct zwlr_foreign_toplevel_handle_v1 *handle,
+		const char *title) {
+}
+
+static void toplevel_handle_app_id(void *data, struct zwlr_foreign_toplevel_handle_v1 *handle,
+		const char *app_id) {
+	struct toplevel *t = data;
+	free(t->app_id);
+	t->app_id = strdup(app_id);
+}
+
+static void toplevel_handle_output(void *data, struct zwlr_foreign_toplevel_handle_v1 *handle,
+		struct wl_output *output) {
+}
+
+static void toplevel_handle_state(void *data, struct zwlr_foreign_toplevel_handle_v1 *handle,
+		struct wl_array *state) {
+	struct toplevel *t = data;
+	t->activated_pending = false;
+	uint32_t *entry;
+	wl_array_for_each(entry, state) {
+		if (*entry == ZWLR_FOREIGN_TOPLEVEL_HANDLE_V1_STATE_ACTIVATED) {
+			t->activated_pending = true;
+		}
+	}
+}
+
+static void toplevel_handle_done(void *data, struct zwlr_foreign_toplevel_handle_v1 *handle) {
+	struct toplevel *t = data;
+	t->activated = t->activated_pending;
+}
+
+static void toplevel_handle_closed(void *data, struct zwlr_foreign_toplevel_handle_v1 *handle) {
+	toplevel_destroy(data);
+}
+
+static void toplevel_handle_parent(void *data, struct zwlr_foreign_toplevel_handle_v1 *handle,
+		struct zwlr_foreign_toplevel_handle_v1 *parent) {
+}
+
+static const struct zwlr_foreign_toplevel_handle_v1_listener toplevel_listener = {
+	.title = toplevel_handle_title,
+	.app_id = toplevel_handle_app_id,
+	.output_enter = toplevel_handle_output,
+	.output_leave = toplevel_handle_output,
+	.state = toplevel_handle_state,
+	.done = toplevel_handle_done,
+	.closed = toplevel_handle_closed,
+	.parent = toplevel_handle_parent,
+};
+
+static void manager_handle_toplevel(void *data,
+		struct zwlr_foreign_toplevel_manager_v1 *manager,
+		struct zwlr_foreign_toplevel_handle_v1 *handle) {
+	struct vd_host_selection *hs = data;
+	struct toplevel *t = hs->toplevel_count < MAX_TOPLEVELS ? calloc(1, sizeof(*t)) : NULL;
+	if (t == NULL) {
+		zwlr_foreign_toplevel_handle_v1_destroy(handle);
+		return;
+	}
+	t->hs = hs;
+	t->handle = handle;
+	wl_list_insert(&hs->toplevels, &t->link);
+	hs->toplevel_count++;
+	zwlr_foreign_toplevel_handle_v1_add_listener(handle, &toplevel_listener, t);
+}
+
+static void manager_handle_finished(void *data,
+		struct zwlr_foreign_toplevel_manager_v1 *manager) {
+	struct vd_host_selection *hs = data;
+	zwlr_foreign_toplevel_manager_v1_destroy(hs->toplevel_manager);
+	hs->toplevel_manager = NULL;
+}
+
+static const struct zwlr_foreign_toplevel_manager_v1_listener manager_listener = {
+	.toplevel = manager_handle_toplevel,
+	.finished = manager_handle_finished,
+};
+
+/* ---- registry ---- */
 
 static void registry_handle_global(void *data, struct wl_registry *registry, uint32_t name,
 		const char *interface, uint32_t version) {
@@ -222,6 +399,12 @@ static void registry_handle_global(void *data, struct wl_registry *registry, uin
 			hs->manager == NULL) {
 		hs->manager = wl_registry_bind(registry, name,
 			&zwlr_data_control_manager_v1_interface, 1);
+	} else if (strcmp(interface, zwlr_foreign_toplevel_manager_v1_interface.name) == 0 &&
+			hs->toplevel_manager == NULL) {
+		hs->toplevel_manager = wl_registry_bind(registry, name,
+			&zwlr_foreign_toplevel_manager_v1_interface, version < 3 ? version : 3);
+		zwlr_foreign_toplevel_manager_v1_add_listener(hs->toplevel_manager,
+			&manager_listener, hs);
 	}
 }
 
@@ -234,45 +417,100 @@ static const struct wl_registry_listener registry_listener = {
 	.global_remove = registry_handle_global_remove,
 };
 
-struct vd_host_selection *host_selection_create(const char *display) {
+static void sync_handle_done(void *data, struct wl_callback *callback, uint32_t serial) {
+	struct vd_host_selection *hs = data;
+	wl_callback_destroy(callback);
+	hs->sync = NULL;
+	if (hs->seat == NULL || hs->manager == NULL) {
+		vd_log(VD_WARN, "the host compositor offers no %s: the host's clipboard takes no part "
+			"in the global clipboard", hs->seat == NULL ? "seat" :
+			"wlr data-control (zwlr_data_control_manager_v1)");
+	} else {
+		hs->device = zwlr_data_control_manager_v1_get_data_device(hs->manager, hs->seat);
+		zwlr_data_control_device_v1_add_listener(hs->device, &device_listener, hs);
+		hs->ready = true;
+		vd_log(VD_INFO, "the host clipboard takes part through wlr data-control");
+	}
+	if (hs->toplevel_manager == NULL) {
+		vd_log(VD_INFO, "the host compositor does not say which window is active (no wlr "
+			"foreign-toplevel): focus comes from the proxies alone");
+	}
+}
+
+static const struct wl_callback_listener sync_listener = {
+	.done = sync_handle_done,
+};
+
+static int handle_display(int fd, uint32_t mask, void *data) {
+	struct vd_host_selection *hs = data;
+	if (mask & (WL_EVENT_HANGUP | WL_EVENT_ERROR)) {
+		vd_log(VD_WARN, "lost the host compositor: the host leaves the global clipboard");
+		mark_dead(hs);
+		return 0;
+	}
+	if (mask & WL_EVENT_READABLE) {
+		/* read what is there without ever waiting for more */
+		while (wl_display_prepare_read(hs->display) != 0) {
+			if (wl_display_dispatch_pending(hs->display) < 0) {
+				mark_dead(hs);
+				return 0;
+			}
+		}
+		if (wl_display_read_events(hs->display) < 0 && errno != EAGAIN) {
+			vd_log(VD_WARN, "lost the host compositor: the host leaves the global clipboard");
+			mark_dead(hs);
+			return 0;
+		}
+		if (wl_display_dispatch_pending(hs->display) < 0) {
+			mark_dead(hs);
+			return 0;
+		}
+	}
+	flush(hs);
+	return 0;
+}
+
+struct vd_host_selection *host_selection_create(struct wl_event_loop *loop, const char *display,
+		vd_host_lost lost, void *data) {
 	struct vd_host_selection *hs = calloc(1, sizeof(*hs));
 	if (hs == NULL) {
 		return NULL;
 	}
+	hs->loop = loop;
+	hs->lost = lost;
+	hs->lost_data = data;
+	wl_list_init(&hs->writers);
+	wl_list_init(&hs->toplevels);
 	hs->display = wl_display_connect(display);
 	if (hs->display == NULL) {
-		vd_log(VD_WARN, "cannot connect to the host compositor (%s): the host takes no "
-			"part in the global clipboard", display ? display : "$WAYLAND_DISPLAY");
+		free(hs);
+		return NULL;
+	}
+	hs->display_source = wl_event_loop_add_fd(loop, wl_display_get_fd(hs->display),
+		WL_EVENT_READABLE, handle_display, hs);
+	if (hs->display_source == NULL) {
+		wl_display_disconnect(hs->display);
 		free(hs);
 		return NULL;
 	}
 	hs->registry = wl_display_get_registry(hs->display);
 	wl_registry_add_listener(hs->registry, &registry_listener, hs);
-	if (wl_display_roundtrip(hs->display) < 0 || hs->seat == NULL || hs->manager == NULL) {
-		vd_log(VD_WARN, "the host compositor offers no %s: the host takes no part in "
-			"the global clipboard", hs->seat == NULL ? "seat" :
-			"wlr data-control (zwlr_data_control_manager_v1)");
-		host_selection_destroy(hs);
-		return NULL;
-	}
-	hs->device = zwlr_data_control_manager_v1_get_data_device(hs->manager, hs->seat);
-	zwlr_data_control_device_v1_add_listener(hs->device, &device_listener, hs);
-	hs->alive = true;
-	if (wl_display_roundtrip(hs->display) < 0) {
-		host_selection_destroy(hs);
-		return NULL;
-	}
+	hs->sync = wl_display_sync(hs->display);
+	wl_callback_add_listener(hs->sync, &sync_listener, hs);
+	flush(hs);
 	return hs;
 }
 
 static void reader_finish(struct vd_host_selection *hs, uint8_t status, const char *error) {
 	struct reader *reader = hs->reader;
 	hs->reader = NULL;
-	if (reader->done != NULL) {
-		reader->done(reader->data, status, status == VD_CLIP_OK ? reader->buf : NULL,
-			status == VD_CLIP_OK ? reader->size : 0, reader->mime, error);
-	}
+	wl_event_source_remove(reader->source);
+	wl_event_source_remove(reader->timer);
 	close(reader->fd);
+	if (reader->done != NULL) {
+		reader->done(reader->data, status, status == VD_LINK_CLIP_STATUS_OK ? reader->buf : NULL,
+			status == VD_LINK_CLIP_STATUS_OK ? reader->size : 0, reader->mime, error);
+	}
 	free(reader->buf);
 	free(reader);
 }
@@ -280,7 +518,7 @@ static void reader_finish(struct vd_host_selection *hs, uint8_t status, const ch
 void host_selection_cancel_read(struct vd_host_selection *hs) {
 	if (hs != NULL && hs->reader != NULL) {
 		hs->reader->done = NULL;
-		reader_finish(hs, VD_CLIP_FAILED, "cancelled");
+		reader_finish(hs, VD_LINK_CLIP_STATUS_FAILED, "cancelled");
 	}
 }
 
@@ -289,67 +527,70 @@ void host_selection_destroy(struct vd_host_selection *hs) {
 		return;
 	}
 	host_selection_cancel_read(hs);
-	while (hs->writers != NULL) {
-		writer_destroy(hs, hs->writers);
+	struct writer *writer, *tmp;
+	wl_list_for_each_safe(writer, tmp, &hs->writers, link) {
+		writer_destroy(writer);
+	}
+	struct toplevel *t, *ttmp;
+	wl_list_for_each_safe(t, ttmp, &hs->toplevels, link) {
+		toplevel_destroy(t);
 	}
 	/* on a dead connection these only free memory */
 	drop_source(hs);
 	offer_destroy(hs->pending);
 	offer_destroy(hs->current);
+	if (hs->sync != NULL) {
+		wl_callback_destroy(hs->sync);
+	}
 	if (hs->device != NULL) {
 		zwlr_data_control_device_v1_destroy(hs->device);
 	}
 	if (hs->manager != NULL) {
 		zwlr_data_control_manager_v1_destroy(hs->manager);
 	}
+	if (hs->toplevel_manager != NULL) {
+		zwlr_foreign_toplevel_manager_v1_destroy(hs->toplevel_manager);
+	}
 	if (hs->seat != NULL) {
 		wl_seat_destroy(hs->seat);
 	}
 	wl_registry_destroy(hs->registry);
+	if (hs->lost_idle != NULL) {
+		wl_event_source_remove(hs->lost_idle);
+	}
+	wl_event_source_remove(hs->display_source);
 	wl_display_disconnect(hs->display);
 	free(hs);
 }
 
 bool host_selection_alive(const struct vd_host_selection *hs) {
-	return hs != NULL && hs->alive;
+	return hs != NULL && hs->ready && !hs->dead;
 }
 
-int host_selection_pollfds(struct vd_host_selection *hs, struct pollfd *pfds, int max) {
-	int n = 0;
-	if (hs->alive && n < max) {
-		wl_display_dispatch_pending(hs->display);
-		short events = POLLIN;
-		if (wl_display_flush(hs->display) < 0) {
-			if (errno == EAGAIN) {
-				events |= POLLOUT;
-			} else {
-				vd_log_errno(VD_WARN, "lost the host compositor");
-				hs->alive = false;
-			}
-		}
-		if (hs->alive) {
-			pfds[n++] = (struct pollfd){ .fd = wl_display_get_fd(hs->display),
-				.events = events };
-		}
-	}
-	if (hs->reader != NULL && n < max) {
-		pfds[n++] = (struct pollfd){ .fd = hs->reader->fd, .events = POLLIN };
-	}
-	for (struct writer *w = hs->writers; w != NULL && n < max; w = w->next) {
-		pfds[n++] = (struct pollfd){ .fd = w->fd, .events = POLLOUT };
-	}
-	return n;
+bool host_selection_tracks_focus(const struct vd_host_selection *hs) {
+	return hs != NULL && !hs->dead && hs->sync == NULL && hs->toplevel_manager != NULL;
 }
 
-static void handle_reader(struct vd_host_selection *hs) {
+const char *host_selection_focused_app_id(const struct vd_host_selection *hs) {
+	struct toplevel *t;
+	wl_list_for_each(t, &hs->toplevels, link) {
+		if (t->activated) {
+			return t->app_id != NULL ? t->app_id : "";
+		}
+	}
+	return NULL;
+}
+
+static int handle_reader(int fd, uint32_t mask, void *data) {
+	struct vd_host_selection *hs = data;
 	struct reader *reader = hs->reader;
 	for (;;) {
 		if (reader->cap - reader->size < READ_CHUNK) {
 			size_t cap = reader->cap + 4 * READ_CHUNK;
 			uint8_t *buf = realloc(reader->buf, cap);
 			if (buf == NULL) {
-				reader_finish(hs, VD_CLIP_FAILED, "out of memory");
-				return;
+				reader_finish(hs, VD_LINK_CLIP_STATUS_FAILED, "out of memory");
+				return 0;
 			}
 			reader->buf = buf;
 			reader->cap = cap;
@@ -359,96 +600,35 @@ static void handle_reader(struct vd_host_selection *hs) {
 			continue;
 		}
 		if (n < 0 && errno == EAGAIN) {
-			return;
+			return 0;
 		}
 		if (n < 0) {
-			reader_finish(hs, VD_CLIP_FAILED, "reading the host clipboard failed");
-			return;
+			reader_finish(hs, VD_LINK_CLIP_STATUS_FAILED, "reading the host clipboard failed");
+			return 0;
 		}
 		if (n == 0) {
-			reader_finish(hs, VD_CLIP_OK, NULL);
-			return;
+			reader_finish(hs, VD_LINK_CLIP_STATUS_OK, NULL);
+			return 0;
 		}
 		reader->size += (size_t)n;
 		if (reader->size > reader->max_size) {
-			reader_finish(hs, VD_CLIP_TOO_LARGE, "the data is larger than the limit");
-			return;
+			reader_finish(hs, VD_LINK_CLIP_STATUS_TOO_LARGE, "the data is larger than the limit");
+			return 0;
 		}
 	}
 }
 
-static void handle_writer(struct vd_host_selection *hs, struct writer *w) {
-	while (w->offset < w->own->size) {
-		ssize_t n = write(w->fd, w->own->bytes + w->offset, w->own->size - w->offset);
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n < 0 && errno == EAGAIN) {
-			return;
-		}
-		if (n <= 0) {
-			break; // the reader went away
-		}
-		w->offset += (size_t)n;
-	}
-	writer_destroy(hs, w);
-}
-
-bool host_selection_dispatch(struct vd_host_selection *hs, int fd, short revents) {
-	if (hs->alive && fd == wl_display_get_fd(hs->display)) {
-		if ((revents & POLLOUT) && wl_display_flush(hs->display) < 0 && errno != EAGAIN) {
-			hs->alive = false;
-		}
-		if (hs->alive && (revents & (POLLIN | POLLHUP | POLLERR)) &&
-				wl_display_dispatch(hs->display) < 0) {
-			vd_log(VD_WARN, "lost the host compositor: the host leaves the global "
-				"clipboard");
-			hs->alive = false;
-		}
-		return true;
-	}
-	if (hs->reader != NULL && fd == hs->reader->fd) {
-		handle_reader(hs);
-		return true;
-	}
-	for (struct writer *w = hs->writers; w != NULL; w = w->next) {
-		if (w->fd == fd) {
-			handle_writer(hs, w);
-			return true;
-		}
-	}
-	return false;
-}
-
-int64_t host_selection_timers(struct vd_host_selection *hs, int64_t now) {
-	int64_t next = -1;
-	if (hs->reader != NULL) {
-		if (now >= hs->reader->deadline) {
-			reader_finish(hs, VD_CLIP_TIMEOUT,
-				"the host application did not send its data in time");
-		} else {
-			next = hs->reader->deadline;
-		}
-	}
-	struct writer *w = hs->writers;
-	while (w != NULL) {
-		struct writer *after = w->next;
-		if (now >= w->deadline) {
-			vd_log(VD_WARN, "a host application did not take the pasted data in time");
-			writer_destroy(hs, w);
-		} else if (next < 0 || w->deadline < next) {
-			next = w->deadline;
-		}
-		w = after;
-	}
-	return next;
+static int handle_reader_timeout(void *data) {
+	reader_finish(data, VD_LINK_CLIP_STATUS_TIMEOUT,
+		"the host application did not send its data in time");
+	return 0;
 }
 
 bool host_selection_read(struct vd_host_selection *hs, const char *const *mimes, size_t count,
-		size_t max_size, int timeout_ms, int64_t now, vd_host_read_done done, void *data,
+		size_t max_size, int timeout_ms, vd_host_read_done done, void *data,
 		const char **reason) {
 	*reason = "the host clipboard is not reachable";
-	if (!hs->alive || hs->reader != NULL) {
+	if (!host_selection_alive(hs) || hs->reader != NULL) {
 		return false;
 	}
 	const char *mime = NULL;
@@ -456,11 +636,9 @@ bool host_selection_read(struct vd_host_selection *hs, const char *const *mimes,
 	if (offer == NULL) {
 		*reason = hs->source != NULL ? "the host clipboard holds what was pasted into it" :
 			"the host clipboard is empty";
-		if (hs->source == NULL) {
-			return false;
-		}
+		return false;
 	}
-	for (size_t i = 0; offer != NULL && i < count && mime == NULL; i++) {
+	for (size_t i = 0; i < count && mime == NULL; i++) {
 		for (size_t j = 0; j < offer->mime_count; j++) {
 			if (strcmp(mimes[i], offer->mimes[j]) == 0) {
 				mime = offer->mimes[j];
@@ -469,9 +647,7 @@ bool host_selection_read(struct vd_host_selection *hs, const char *const *mimes,
 		}
 	}
 	if (mime == NULL) {
-		if (offer != NULL) {
-			*reason = "the host clipboard holds no text";
-		}
+		*reason = "the host clipboard holds no text";
 		return false;
 	}
 	struct reader *reader = calloc(1, sizeof(*reader));
@@ -483,12 +659,28 @@ bool host_selection_read(struct vd_host_selection *hs, const char *const *mimes,
 	}
 	reader->fd = fds[0];
 	reader->max_size = max_size;
-	reader->deadline = now + timeout_ms;
 	reader->done = done;
 	reader->data = data;
 	snprintf(reader->mime, sizeof(reader->mime), "%s", mime);
+	reader->source = wl_event_loop_add_fd(hs->loop, fds[0], WL_EVENT_READABLE, handle_reader,
+		hs);
+	reader->timer = wl_event_loop_add_timer(hs->loop, handle_reader_timeout, hs);
+	if (reader->source == NULL || reader->timer == NULL) {
+		if (reader->source != NULL) {
+			wl_event_source_remove(reader->source);
+		}
+		if (reader->timer != NULL) {
+			wl_event_source_remove(reader->timer);
+		}
+		close(fds[0]);
+		close(fds[1]);
+		free(reader);
+		*reason = "out of resources";
+		return false;
+	}
+	wl_event_source_timer_update(reader->timer, timeout_ms);
 	zwlr_data_control_offer_v1_receive(offer->proxy, mime, fds[1]);
-	wl_display_flush(hs->display);
+	flush(hs);
 	close(fds[1]);
 	hs->reader = reader;
 	return true;
@@ -496,7 +688,7 @@ bool host_selection_read(struct vd_host_selection *hs, const char *const *mimes,
 
 bool host_selection_set(struct vd_host_selection *hs, const char *const *mimes, size_t count,
 		const uint8_t *bytes, size_t size) {
-	if (!hs->alive || count == 0) {
+	if (!host_selection_alive(hs) || count == 0) {
 		return false;
 	}
 	struct own_data *own = malloc(sizeof(*own) + size);
@@ -520,6 +712,6 @@ bool host_selection_set(struct vd_host_selection *hs, const char *const *mimes, 
 	drop_source(hs);
 	hs->source = source;
 	hs->own = own;
-	wl_display_flush(hs->display);
+	flush(hs);
 	return true;
 }

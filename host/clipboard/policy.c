@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "host/clipboard/policy.h"
-#include "protocols/clip-link.h"
+#include "protocols/link.h"
+#include "protocols/names.h"
 #include "protocols/number.h"
 
 #define MAX_FILE_SIZE (1u << 20)
@@ -25,7 +26,7 @@ static bool fail(char *err, size_t err_size, const char *file, int line, const c
 }
 
 static bool domain_valid(const char *name) {
-	return strcmp(name, "*") == 0 || clip_link_name_valid(name);
+	return strcmp(name, "*") == 0 || vd_domain_name_valid(name, strlen(name));
 }
 
 /* Splits line (modified) into at most max words; returns the count, or
@@ -93,9 +94,9 @@ static bool parse_line(struct vd_clip_policy *policy, const char *file, int line
 	}
 	long long v;
 	if (strcmp(w[0], "max-size") == 0) {
-		if (n != 2 || !vd_parse_number(w[1], 256, VD_CLIP_MAX_DATA, &v)) {
+		if (n != 2 || !vd_parse_number(w[1], 256, VD_LINK_MAX_CLIP_DATA, &v)) {
 			return fail(err, err_size, file, lineno, "max-size wants bytes from 256 "
-				"to %u", VD_CLIP_MAX_DATA);
+				"to %u", VD_LINK_MAX_CLIP_DATA);
 		}
 		policy->max_size = v;
 		return true;

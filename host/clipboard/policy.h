@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "protocols/names.h"
+
 /*
  * The global clipboard's policy file (host/clipboard/README.md):
  *
@@ -23,8 +25,8 @@
 
 struct vd_clip_rule {
 	bool allow;
-	char source[32];
-	char target[32];
+	char source[VD_VM_NAME_MAX + 1];
+	char target[VD_VM_NAME_MAX + 1];
 	int line;
 };
 

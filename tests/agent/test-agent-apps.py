@@ -9,7 +9,9 @@ import glob
 import os
 import shlex
 import shutil
+import signal
 import subprocess
+import time
 
 import tap
 from agentlib import Bench, wait_for
@@ -37,7 +39,7 @@ def write_desktop(name, text):
 
 
 def host_entries():
-    return sorted(os.path.basename(p) for p in glob.glob(os.path.join(apps_dir, "vmdesk-*")))
+    return sorted(os.path.basename(p) for p in glob.glob(os.path.join(apps_dir, "vmdesk*")))
 
 
 def read_entry(name):
@@ -70,26 +72,28 @@ def setup():
     bench.before = bench.files()
     bench.start_hostd()
     bench.wait_channel("work")
-    wait_for(lambda: "vmdesk-work-vmdesk-marker.desktop" in host_entries(), "menu entries")
+    wait_for(lambda: "vmdesk.work.vmdesk-marker.desktop" in host_entries(), "menu entries")
 
 
 @suite.test
 def real_debian_apps_are_exported_and_hidden_ones_are_not():
     listing = bench.cli("apps", "work").stdout.decode()
     ids = [line.split("\t")[0] for line in listing.splitlines()]
-    for desktop in ("foot.desktop", "vim.desktop", "vmdesk-marker.desktop"):
+    # only what tests/quickstart installs: foot (gtk-3-examples' entries are NoDisplay)
+    for desktop in ("foot.desktop", "footclient.desktop", "vmdesk-marker.desktop"):
         assert desktop in ids, listing
     for path in glob.glob("/usr/share/applications/*.desktop"):
         if "NoDisplay=true" in open(path).read():
             assert os.path.basename(path) not in ids, path
-    assert host_entries() == sorted("vmdesk-work-" + i for i in ids), host_entries()
+    assert "gtk3-widget-factory.desktop" not in ids, listing
+    assert host_entries() == sorted("vmdesk.work." + i for i in ids), host_entries()
     tap.diag("%d applications exported" % len(ids))
 
 
 @suite.test
 def every_entry_passes_desktop_file_validate():
     files = [os.path.join(apps_dir, n) for n in host_entries()]
-    files.append(os.path.join(bench.data, "desktop-directories", "vmdesk-work.directory"))
+    files.append(os.path.join(bench.data, "desktop-directories", "vmdesk.work.directory"))
     r = subprocess.run(["desktop-file-validate"] + files, capture_output=True)
     output = (r.stdout + r.stderr).decode()
     assert r.returncode == 0 and "error" not in output, output
@@ -99,7 +103,7 @@ def every_entry_passes_desktop_file_validate():
 def entries_name_the_vm_and_never_carry_the_guest_exec():
     for name in host_entries():
         entry = read_entry(name)
-        app_id = name[len("vmdesk-work-"):]
+        app_id = name[len("vmdesk.work."):]
         assert entry["Name"].startswith("work: "), entry
         assert entry["Exec"] == "%s run work --app %s" % (os.environ["VMDESK_CLI"], app_id), entry
         assert entry["X-Vmdesk-VM"] == "work" and entry["X-Vmdesk-App"] == app_id, entry
@@ -108,27 +112,27 @@ def entries_name_the_vm_and_never_carry_the_guest_exec():
 
 @suite.test
 def icons_carry_the_vm_color():
-    entry = read_entry("vmdesk-work-vmdesk-marker.desktop")
+    entry = read_entry("vmdesk.work.vmdesk-marker.desktop")
     icons = glob.glob(os.path.join(icons_dir, "*", "apps", entry["Icon"] + ".png"))
     assert len(icons) == 1, icons
     assert pixel(icons[0], 0, 0) == RED, pixel(icons[0], 0, 0)
     size = int(os.path.basename(os.path.dirname(os.path.dirname(icons[0]))).split("x")[0])
     assert pixel(icons[0], size // 2, size // 2) == (0, 255, 0), "SVG not rendered"
-    foot = glob.glob(os.path.join(icons_dir, "*", "apps", "vmdesk-work-foot.png"))
+    foot = glob.glob(os.path.join(icons_dir, "*", "apps", "vmdesk.work.foot.png"))
     assert len(foot) == 1 and pixel(foot[0], 0, 0) == RED, foot
 
 
 @suite.test
 def submenu_files_exist():
-    with open(os.path.join(bench.config, "menus", "applications-merged", "vmdesk-work.menu")) as f:
+    with open(os.path.join(bench.config, "menus", "applications-merged", "vmdesk.work.menu")) as f:
         menu = f.read()
     assert "<Category>X-Vmdesk-VM-work</Category>" in menu, menu
-    assert "<Directory>vmdesk-work.directory</Directory>" in menu, menu
+    assert "<Directory>vmdesk.work.directory</Directory>" in menu, menu
 
 
 @suite.test
 def running_an_entry_exec_line_starts_the_app_in_the_guest():
-    argv = shlex.split(read_entry("vmdesk-work-vmdesk-marker.desktop")["Exec"])
+    argv = shlex.split(read_entry("vmdesk.work.vmdesk-marker.desktop")["Exec"])
     r = subprocess.run(argv, env=bench.env, capture_output=True, timeout=30)
     assert r.returncode == 0, r
     wait_for(lambda: os.path.exists(marker) and open(marker).read() == "launched\n",
@@ -141,12 +145,12 @@ def running_an_entry_exec_line_starts_the_app_in_the_guest():
 def new_and_removed_guest_apps_follow():
     write_desktop("vmdesk-added.desktop", "[Desktop Entry]\nType=Application\nName=Added\n"
                   "Icon=foot\nExec=true\n")
-    wait_for(lambda: "vmdesk-work-vmdesk-added.desktop" in host_entries(), "the added entry")
-    wait_for(lambda: glob.glob(os.path.join(icons_dir, "*/apps/vmdesk-work-vmdesk-added.png")),
+    wait_for(lambda: "vmdesk.work.vmdesk-added.desktop" in host_entries(), "the added entry")
+    wait_for(lambda: glob.glob(os.path.join(icons_dir, "*/apps/vmdesk.work.vmdesk-added.png")),
              "the added icon")
     os.unlink(os.path.join(guest_apps, "vmdesk-added.desktop"))
-    wait_for(lambda: "vmdesk-work-vmdesk-added.desktop" not in host_entries(), "the removal")
-    assert not glob.glob(os.path.join(icons_dir, "*/apps/vmdesk-work-vmdesk-added.png"))
+    wait_for(lambda: "vmdesk.work.vmdesk-added.desktop" not in host_entries(), "the removal")
+    assert not glob.glob(os.path.join(icons_dir, "*/apps/vmdesk.work.vmdesk-added.png"))
 
 
 @suite.test
@@ -160,14 +164,33 @@ def nothing_written_outside_the_menu_and_icon_dirs():
 
 
 @suite.test
+def colocated_guest_exports_nothing_hostd_wrote():
+    # A guest agent on the host itself, reading the very directory hostd writes
+    # menu entries into: it must not send them back (issue: an entry a cycle).
+    _proc, sock = bench.start_guestd("self", data_dirs="/nonexistent", data_home=bench.data)
+    bench.write_vm("self", agent="unix:" + sock, color="blue")
+    bench.hostd.send_signal(signal.SIGHUP)  # reload: "self" is new
+    bench.wait_channel("self")
+    bench.wait_log("vm=self: 0 applications (0 refused)")
+    write_desktop("vmdesk-again.desktop", "[Desktop Entry]\nType=Application\nName=Again\n"
+                  "Exec=true\n")
+    wait_for(lambda: "vmdesk.work.vmdesk-again.desktop" in host_entries(), "the new entry")
+    time.sleep(1.0)  # the co-located guest saw hostd write it; it must still export nothing
+    assert bench.cli("apps", "self").stdout == b"", bench.cli("apps", "self")
+    assert not [e for e in host_entries() if e.startswith("vmdesk.self.")], host_entries()
+    assert "vm=self: 0 applications" in bench.hostd_output()
+    assert "vm=self: 1 applications" not in bench.hostd_output()
+
+
+@suite.test
 def entries_disappear_with_their_vm():
     bench.stop_hostd()
     os.unlink(os.path.join(bench.vms_dir, "work.conf"))
     bench.start_hostd()
     wait_for(lambda: not host_entries(), "entries of the removed VM to go")
-    assert not glob.glob(os.path.join(icons_dir, "*/apps/vmdesk-work-*"))
+    assert not glob.glob(os.path.join(icons_dir, "*/apps/vmdesk.work.*"))
     assert not os.path.exists(os.path.join(bench.config, "menus", "applications-merged",
-                                           "vmdesk-work.menu"))
+                                           "vmdesk.work.menu"))
 
 
 @suite.test

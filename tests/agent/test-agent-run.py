@@ -62,6 +62,36 @@ def slow_reader_gets_all_output():
 
 
 @suite.test
+def run_wait_passes_stdin_with_its_end():
+    r = subprocess.run([os.environ["VMDESK_CLI"], "run", "work", "--wait", "--", "cat"],
+                       env=bench.env, input=b"x\n", capture_output=True, timeout=30)
+    assert r.returncode == 0 and r.stdout == b"x\n", r
+    # more than the window, through a program that answers as it reads
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    r = subprocess.run([os.environ["VMDESK_CLI"], "run", "work", "--wait", "--", "sh", "-c",
+                        "sha256sum; echo done >&2"], env=bench.env, input=data,
+                       capture_output=True, timeout=60)
+    want = subprocess.run(["sha256sum"], input=data, capture_output=True).stdout
+    assert r.returncode == 0 and r.stdout == want and r.stderr == b"done\n", r
+    # a program that stops reading early ends normally
+    r = subprocess.run([os.environ["VMDESK_CLI"], "run", "work", "--wait", "--", "head", "-c",
+                        "5"], env=bench.env, input=os.urandom(4 * 1024 * 1024),
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0 and len(r.stdout) == 5, r
+
+
+@suite.test
+def run_without_wait_reads_dev_null():
+    marker = bench.path("stdin-marker")
+    r = subprocess.run([os.environ["VMDESK_CLI"], "run", "work", "--", "sh", "-c",
+                        "wc -c > %s" % marker], env=bench.env, input=b"secret input",
+                       capture_output=True, timeout=30)
+    assert r.returncode == 0, r
+    wait_for(lambda: os.path.exists(marker) and open(marker).read().strip() == "0",
+             "the detached program's empty input")
+
+
+@suite.test
 def run_passes_argv_without_a_shell():
     arg = "$(touch %s) `id` ; | & * \\ 'q' \"dq\" \x01\xff".encode("latin-1")
     r = subprocess.run([os.environ["VMDESK_CLI"], "run", "work", "--wait", "--", "printf",

@@ -7,12 +7,15 @@ import socket
 import struct
 import subprocess
 import tempfile
+import time
 import uuid
 
 import tap
+import vdlink as v
 import wlwire as w
 from cliplib import CLIP, CLIPD, VMDESK, Clipd, Desk, HostdClipboard, PrivateBus, write_and_close
-from compositor import wait_for
+from compositor import Sway, wait_for
+from proxy import Proxy
 
 suite = tap.Suite()
 UTF8 = "text/plain;charset=utf-8"
@@ -284,7 +287,7 @@ def test_clipd_restart():
 			d.wait_focus("a", [wa])
 			r = d.clip("copy", windows=[wa])
 			assert r.returncode == 0, r
-		assert "connected to the global clipboard" in d.a.log()
+		assert "linked to the global clipboard" in d.a.log()
 
 
 @suite.test
@@ -350,14 +353,15 @@ def test_no_notification_server():
 		assert "notification: Copied %d bytes from a" % len(text) in d.clipd.log()
 
 
-def frame(mtype, payload, length=None, reserved=0):
-	return struct.pack("<IHH", len(payload) if length is None else length, mtype,
-	                   reserved) + payload
+H = "host"
 
 
-def hello(name):
-	data = name.encode()
-	return frame(1, struct.pack("<IH", 1, len(data)) + data)
+def hello_client():
+	return v.hello(H, caps=v.CAP_CLIPBOARD, software="rogue")
+
+
+def join(name):
+	return hello_client() + v.encode(H, "clip_join", vm=name)
 
 
 def closed_by_peer(sock, timeout=5):
@@ -380,14 +384,19 @@ def test_clipd_drops_malformed_peers():
 	reply nobody asked for are cut off; the proxies and the clipboard go on."""
 	with Desk() as d:
 		bad = {
-			"oversized": frame(6, b"", length=0x7FFFFFFF),
-			"reserved": frame(2, b"\x01", reserved=1),
-			"unknown type": frame(77, b""),
-			"bad name": hello("1nope"),
-			"host": hello("host"),
-			"duplicate": hello("a"),
-			"focus first": frame(2, b"\x01"),
-			"trailing bytes": hello("c") + frame(2, b"\x01\x00"),
+			"oversized": hello_client() + v.frame(v.CLIP_FOCUS, b"", length=0x7FFFFFFF),
+			"flags": hello_client() + v.frame(v.CLIP_FOCUS, b"\x01", flags=1),
+			"unknown type": hello_client() + v.frame(0x8777, b""),
+			"guest type": hello_client() + v.frame(v.RUN_OUTPUT, b""),
+			"control without the capability": hello_client() + v.encode(H, "ctl_list"),
+			"no hello": v.encode(H, "clip_join", vm="c"),
+			"bad name": hello_client() + v.frame(v.CLIP_JOIN, v.struct.pack("<H", 5) +
+			                                    b"1nope\0"),
+			"host": hello_client() + v.frame(v.CLIP_JOIN, v.struct.pack("<H", 4) + b"host\0"),
+			"duplicate": join("a"),
+			"focus first": hello_client() + v.encode(H, "clip_focus", focused=1),
+			"trailing bytes": join("c") + v.frame(v.CLIP_FOCUS, b"\x01\x00"),
+			"server message": join("c") + v.encode(H, "clip_command_reply", status=0, text="x"),
 		}
 		for what, data in bad.items():
 			with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -397,9 +406,9 @@ def test_clipd_drops_malformed_peers():
 		# a reply to a request never made is dropped, the peer stays
 		with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
 			sock.connect(d.clipd.socket)
-			reply = struct.pack("<IB", 12345, 0) + struct.pack("<H", 4) + b"TEXT" + \
-				struct.pack("<I", 5) + b"fake!" + struct.pack("<H", 0)
-			sock.sendall(hello("rogue") + frame(3, reply))
+			reply = v.encode(H, "clip_copy_reply", 12345, status=0, mime="TEXT",
+			                 data=b"fake!", text="")
+			sock.sendall(join("rogue") + reply)
 			assert not closed_by_peer(sock, timeout=0.5)
 			assert_empty_global(d)
 		assert d.clipd.alive()
@@ -433,11 +442,11 @@ def test_cli_errors():
 	with tempfile.TemporaryDirectory() as tmp:
 		r = subprocess.run([CLIP, "--socket", os.path.join(tmp, "none.sock"), "show"],
 		                   capture_output=True)
-		assert r.returncode == 3 and b"no global clipboard" in r.stderr, r
+		assert r.returncode == 3 and b"cannot reach the global clipboard" in r.stderr, r
 		with Clipd("none") as clipd:
 			r = subprocess.run([CLIP, "--socket", clipd.socket, "paste", "nosuchvm"],
 			                   capture_output=True)
-			assert r.returncode == 1 and b"empty" in r.stderr, r
+			assert r.returncode == 1 and b"VM nosuchvm is not connected" in r.stderr, r
 			r = subprocess.run([CLIP, "--socket", clipd.socket, "copy", "nosuchvm"],
 			                   capture_output=True)
 			assert r.returncode == 1 and b"nosuchvm" in r.stderr, r
@@ -445,6 +454,75 @@ def test_cli_errors():
 			                   capture_output=True)
 			assert r.returncode == 1 and b"not reachable" in r.stderr, r
 			assert oct(os.stat(clipd.socket).st_mode & 0o777) == "0o600"
+
+
+@suite.test
+def test_second_proxy_of_a_vm_is_told_why_once():
+	"""A second vmdesk-proxy --vm a: the global clipboard refuses it; it says why
+	once and asks again only now and then, instead of every 100 ms."""
+	with Desk() as d:
+		with Proxy(vm="a", upstream=d.comp.display,
+		           args=["--hostd", d.clipd.socket, "--log-level", "debug"]) as second:
+			wait_for(lambda: "refuses this proxy" in second.log(), timeout=10,
+			         what="the second proxy to say why")
+			time.sleep(3)
+			log = second.log()
+			assert log.count("refuses this proxy") == 1, log
+			assert "already linked to the global clipboard (pid" in log, log
+			assert d.clipd.log().count("refusing a second vmdesk-proxy") <= 2, d.clipd.log()
+		d.wait_joined("a", "b")
+
+
+@suite.test
+def test_a_window_of_an_unlinked_proxy_is_not_the_host():
+	"""A VM window whose proxy is not linked (--hostd none) has the focus: copy and
+	paste refuse, instead of taking the host's clipboard for it."""
+	with Desk() as d:
+		host_text = unique("host-secret")
+		d.copy_in("host", host_text)
+		with Proxy(vm="c", upstream=d.comp.display, args=["--hostd", "none"]) as c:
+			with d.window(c) as wc:
+				def focused():
+					wc.pump()
+					return '"vmdesk.c.' in d.comp.swaymsg("-t", "get_tree") and \
+						d.show().get("focus") == "(none)"
+				wait_for(focused, timeout=10, what="the unlinked window to be focused")
+				r = d.clip("copy", windows=[wc])
+				assert_refused(r, "belongs to VM c", "not linked")
+				r = d.clip("paste", windows=[wc])
+				assert_refused(r, "belongs to VM c")
+		assert_empty_global(d)
+		assert host_text not in d.clipd.log()
+
+
+@suite.test
+def test_hostd_finds_the_compositor_later():
+	"""vmdesk-hostd started before the compositor (no WAYLAND_DISPLAY, as a user
+	unit may be): it joins the host clipboard once a wayland-N socket appears."""
+	with Sway() as comp:
+		daemon = HostdClipboard("unused")
+		daemon.environment_override = lambda env: env.pop("WAYLAND_DISPLAY", None)
+		with daemon:
+			r = subprocess.run([CLIP, "--socket", daemon.socket, "show"], capture_output=True,
+			                   text=True, timeout=20)
+			assert "host clipboard: no" in r.stdout, r
+			os.symlink(os.path.join(comp.runtime_dir, comp.display),
+			           os.path.join(daemon.dir, "wayland-1"))
+
+			def joined():
+				r = subprocess.run([CLIP, "--socket", daemon.socket, "show"],
+				                   capture_output=True, text=True, timeout=20)
+				return "host clipboard: yes" in r.stdout
+			wait_for(joined, timeout=20, what="hostd to find the compositor")
+
+
+@suite.test
+def test_hostd_names_a_missing_vm():
+	with Desk(daemon=HostdClipboard) as d:
+		r = d.clip("paste", "nosuch")
+		assert_refused(r, "no such VM: nosuch")
+		r = d.clip("copy", "nosuch", cli=(VMDESK, "clip"))
+		assert_refused(r, "no such VM: nosuch")
 
 
 suite.run()

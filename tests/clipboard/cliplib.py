@@ -270,6 +270,9 @@ class HostdClipboard(Clipd):
 		env["XDG_RUNTIME_DIR"] = self.dir
 		env["XDG_CONFIG_HOME"] = os.path.join(self.dir, "config")
 		env["WAYLAND_DISPLAY"] = self.display
+		override = getattr(self, "environment_override", None)
+		if override is not None:
+			override(env)
 		return env
 
 

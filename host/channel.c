@@ -1,0 +1,718 @@
+#define LOG_TAG "channel"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/channel.h"
+#include "host/menu.h"
+#include "protocols/backoff.h"
+#include "protocols/clock.h"
+#include "protocols/link-conn.h"
+#include "protocols/log.h"
+#include "protocols/transport.h"
+
+#define RETRY_MIN_MS 100
+/* A channel that stayed up this long starts the next retries from RETRY_MIN_MS again. */
+#define STABLE_CHANNEL_MS 10000
+/* A guest not reading more than this is dropped. */
+#define MAX_QUEUE (4u * 1024u * 1024u)
+/* App snapshots: a burst of SNAPSHOT_BURST, then one per SNAPSHOT_REFILL_MS. */
+#define SNAPSHOT_BURST 10
+#define SNAPSHOT_REFILL_MS 5000
+
+struct app {
+	char *id;
+	char *name;
+};
+
+struct app_list {
+	struct app *items;
+	size_t count, cap;
+};
+
+struct vd_run {
+	struct vd_channel *channel;
+	struct wl_list link; // vd_channel.runs
+	uint32_t id;
+	bool wait;
+	bool started;
+	vd_run_event event; // NULL once detached
+	void *data;
+	struct wl_event_source *deadline; // until RUN_STARTED
+	uint64_t unacked; // output passed to the requester and not acknowledged to the guest
+	uint32_t ack_pending; // acknowledged by the requester, not yet sent to the guest
+};
+
+struct vd_channel {
+	struct vd_channel_config config;
+	struct vd_vmconf conf;
+	enum vd_channel_state state;
+	struct vd_dialer *dialer;
+	struct vd_link_conn *conn;
+	struct wl_event_source *retry_timer;
+	struct wl_event_source *ack_idle; // sends the runs' pending RUN_ACKs
+	struct vd_backoff backoff;
+	uint64_t retry_at;
+	char last_error[320];
+	unsigned connects;
+	uint64_t connected_at;
+	uint32_t next_id;
+	struct wl_list runs; // vd_run.link
+
+	/* the application list: of the last complete snapshot */
+	struct app_list apps;
+	bool apps_known;
+	/* a snapshot in progress */
+	bool in_snapshot;
+	uint32_t snap_count, snap_received, snap_refused;
+	struct app_list snap;
+	struct vd_menu_snapshot *menu_snapshot;
+	double snap_tokens; // snapshots allowed now (refilled over time, kept across links)
+	uint64_t snap_tokens_at;
+
+	bool idle_known, idle;
+	uint32_t idle_seconds;
+	uint64_t idle_reported_at;
+};
+
+static const char *const state_names[] = {
+	[VD_CHANNEL_NO_AGENT] = "no agent configured",
+	[VD_CHANNEL_CONFIG_ERROR] = "configuration error",
+	[VD_CHANNEL_WAITING] = "disconnected",
+	[VD_CHANNEL_DIALING] = "connecting",
+	[VD_CHANNEL_HELLO] = "handshake",
+	[VD_CHANNEL_READY] = "connected",
+};
+
+const char *vd_channel_state_name(enum vd_channel_state state) {
+	return state_names[state];
+}
+
+static char *xstrdup(const char *s) {
+	char *d = strdup(s);
+	if (d == NULL) {
+		abort();
+	}
+	return d;
+}
+
+static void app_list_clear(struct app_list *list) {
+	for (size_t i = 0; i < list->count; i++) {
+		free(list->items[i].id);
+		free(list->items[i].name);
+	}
+	free(list->items);
+	*list = (struct app_list){0};
+}
+
+static void app_list_add(struct app_list *list, const char *id, const char *name) {
+	if (list->count == list->cap) {
+		list->cap = list->cap ? list->cap * 2 : 32;
+		struct app *items = realloc(list->items, list->cap * sizeof(*items));
+		if (items == NULL) {
+			abort();
+		}
+		list->items = items;
+	}
+	list->items[list->count++] = (struct app){xstrdup(id), xstrdup(name)};
+}
+
+static bool app_list_has(const struct app_list *list, const char *id) {
+	for (size_t i = 0; i < list->count; i++) {
+		if (strcmp(list->items[i].id, id) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- runs ---- */
+
+static void run_free(struct vd_run *run) {
+	wl_list_remove(&run->link);
+	if (run->deadline != NULL) {
+		wl_event_source_remove(run->deadline);
+	}
+	free(run);
+}
+
+/* Tells the requester; frees the run if the message ends it. */
+static void run_event(struct vd_run *run, const struct vd_link_msg *msg, bool ends) {
+	if (run->event != NULL) {
+		run->event(run->data, msg);
+	}
+	if (ends) {
+		run_free(run);
+	}
+}
+
+static void run_error(struct vd_run *run, uint32_t code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void run_error(struct vd_run *run, uint32_t code, const char *fmt, ...) {
+	char text[1024];
+	va_list args;
+	va_start(args, fmt);
+	vsnprintf(text, sizeof(text), fmt, args);
+	va_end(args);
+	struct vd_link_msg msg = {.type = VD_LINK_ERROR, .id = run->id};
+	msg.body.error = (struct vd_link_error){.code = code, .message = text};
+	run_event(run, &msg, true);
+}
+
+static struct vd_run *find_run(struct vd_channel *channel, uint32_t id) {
+	struct vd_run *run;
+	wl_list_for_each(run, &channel->runs, link) {
+		if (run->id == id) {
+			return run;
+		}
+	}
+	return NULL;
+}
+
+static void fail_runs(struct vd_channel *channel, uint32_t code, const char *why) {
+	struct vd_run *run, *tmp;
+	wl_list_for_each_safe(run, tmp, &channel->runs, link) {
+		run_error(run, code, "VM %s: %s", channel->conf.name, why);
+	}
+}
+
+static bool send_msg(struct vd_channel *channel, const struct vd_link_msg *msg) {
+	return channel->conn != NULL && vd_link_conn_send(channel->conn, msg);
+}
+
+static void handle_ack_idle(void *data) {
+	struct vd_channel *channel = data;
+	channel->ack_idle = NULL; // the loop removes it
+	struct vd_run *run;
+	wl_list_for_each(run, &channel->runs, link) {
+		if (run->ack_pending > 0) {
+			struct vd_link_msg msg = {.type = VD_LINK_RUN_ACK, .id = run->id};
+			msg.body.run_ack.bytes = run->ack_pending;
+			run->ack_pending = 0;
+			send_msg(channel, &msg);
+		}
+	}
+}
+
+void vd_run_ack(struct vd_run *run, uint32_t bytes) {
+	struct vd_channel *channel = run->channel;
+	if (bytes > run->unacked) {
+		bytes = (uint32_t)run->unacked;
+	}
+	run->unacked -= bytes;
+	/* one RUN_ACK per run and loop iteration, however many chunks it covers */
+	run->ack_pending += bytes;
+	if (run->ack_pending > 0 && channel->ack_idle == NULL) {
+		channel->ack_idle = wl_event_loop_add_idle(channel->config.loop, handle_ack_idle,
+			channel);
+	}
+}
+
+void vd_run_signal(struct vd_run *run, uint32_t signo) {
+	if (!run->started) {
+		return;
+	}
+	struct vd_link_msg msg = {.type = VD_LINK_SIGNAL, .id = run->id};
+	msg.body.signal.signo = signo;
+	send_msg(run->channel, &msg);
+}
+
+void vd_run_input(struct vd_run *run, const uint8_t *data, uint32_t len, bool eof) {
+	struct vd_link_msg msg = {.type = VD_LINK_RUN_INPUT, .id = run->id};
+	msg.body.run_input = (struct vd_link_run_input){.eof = eof, .data = data, .data_len = len};
+	send_msg(run->channel, &msg);
+}
+
+void vd_run_detach(struct vd_run *run) {
+	run->event = NULL;
+	if (run->wait && run->started) {
+		/* like a terminal hangup: the waiting program loses its reader */
+		vd_run_signal(run, VD_LINK_SIGNUM_HUP);
+	}
+	if (!run->wait || run->started) {
+		run_free(run); // nothing more to wait for; later messages for it are ignored
+	}
+}
+
+static int handle_run_deadline(void *data) {
+	struct vd_run *run = data;
+	run_error(run, VD_LINK_ERROR_CODE_TIMEOUT, "no answer from the agent");
+	return 0;
+}
+
+struct vd_run *vd_channel_run(struct vd_channel *channel, const struct vd_link_msg *request,
+		vd_run_event event, void *data, uint32_t *code, char *err, size_t err_size) {
+	const char *name = channel->conf.name;
+	if (channel->state != VD_CHANNEL_READY) {
+		*code = VD_LINK_ERROR_CODE_NOT_CONNECTED;
+		if (channel->state == VD_CHANNEL_CONFIG_ERROR) {
+			snprintf(err, err_size, "VM %s: %s", name, channel->conf.error);
+		} else if (channel->state == VD_CHANNEL_NO_AGENT) {
+			snprintf(err, err_size, "VM %s has no agent address (%s)", name,
+				channel->conf.path);
+		} else {
+			bool retry = channel->state == VD_CHANNEL_WAITING;
+			snprintf(err, err_size, "VM %s: agent not connected (%s%s%s)%s", name,
+				state_names[channel->state], channel->last_error[0] ? ": " : "",
+				channel->last_error, retry ? "; trying again now" : "");
+			if (retry) {
+				/* someone wants this VM: skip the rest of the pause */
+				wl_event_source_timer_update(channel->retry_timer, 1);
+			}
+		}
+		return NULL;
+	}
+	if (!(vd_link_conn_caps(channel->conn) & VD_LINK_CAP_RUN)) {
+		*code = VD_LINK_ERROR_CODE_UNSUPPORTED;
+		snprintf(err, err_size, "VM %s: the agent cannot run programs", name);
+		return NULL;
+	}
+	if (request->type == VD_LINK_RUN_APP && channel->apps_known &&
+			!app_list_has(&channel->apps, request->body.run_app.app_id)) {
+		*code = VD_LINK_ERROR_CODE_NOT_FOUND;
+		snprintf(err, err_size, "VM %s has no application %s", name,
+			request->body.run_app.app_id);
+		return NULL;
+	}
+	struct vd_run *run = calloc(1, sizeof(*run));
+	if (run == NULL) {
+		*code = VD_LINK_ERROR_CODE_INTERNAL;
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	if (++channel->next_id == 0) {
+		channel->next_id = 1;
+	}
+	run->channel = channel;
+	run->id = channel->next_id;
+	run->event = event;
+	run->data = data;
+	uint32_t flags = request->type == VD_LINK_RUN ? request->body.run.flags :
+		request->body.run_app.flags;
+	run->wait = flags & VD_LINK_RUN_FLAGS_WAIT;
+	run->deadline = wl_event_loop_add_timer(channel->config.loop, handle_run_deadline, run);
+	if (run->deadline != NULL) {
+		wl_event_source_timer_update(run->deadline, channel->config.request_timeout_ms);
+	}
+	wl_list_insert(&channel->runs, &run->link);
+	struct vd_link_msg msg = *request;
+	msg.id = run->id;
+	if (!send_msg(channel, &msg)) {
+		/* the link fails later and fails the run with it: no event from inside this call */
+		*code = VD_LINK_ERROR_CODE_LIMIT;
+		snprintf(err, err_size, "VM %s: cannot queue the request", name);
+		run_free(run);
+		return NULL;
+	}
+	return run;
+}
+
+/* A message about a run, from the guest. */
+static void handle_run_message(struct vd_channel *channel, const struct vd_link_msg *msg) {
+	struct vd_run *run = find_run(channel, msg->id);
+	if (run == NULL) {
+		/* a run whose requester left, or a late answer */
+		vd_log(VD_DEBUG, "vm=%s: %s for unknown request %u ignored", channel->conf.name,
+			vd_link_type_name(&vd_link_guest, msg->type), msg->id);
+		return;
+	}
+	switch (msg->type) {
+	case VD_LINK_RUN_STARTED:
+		if (run->started) {
+			vd_link_conn_fail(channel->conn, VD_LINK_ERROR_CODE_PROTOCOL,
+				"protocol error: second RUN_STARTED for request %u", msg->id);
+			return;
+		}
+		run->started = true;
+		if (run->deadline != NULL) {
+			wl_event_source_remove(run->deadline);
+			run->deadline = NULL;
+		}
+		if (run->event == NULL && run->wait) {
+			/* its requester went away before the program started: hang it up */
+			vd_run_signal(run, VD_LINK_SIGNUM_HUP);
+			run_free(run);
+			return;
+		}
+		run_event(run, msg, !run->wait);
+		return;
+	case VD_LINK_RUN_OUTPUT:
+	case VD_LINK_RUN_EXIT:
+	case VD_LINK_RUN_INPUT_ACK:
+		if (!run->wait || !run->started) {
+			vd_link_conn_fail(channel->conn, VD_LINK_ERROR_CODE_PROTOCOL,
+				"protocol error: %s for a request that does not expect it",
+				vd_link_type_name(&vd_link_guest, msg->type));
+			return;
+		}
+		if (msg->type == VD_LINK_RUN_OUTPUT) {
+			run->unacked += msg->body.run_output.data_len;
+			if (run->unacked > VD_LINK_RUN_WINDOW) {
+				vd_link_conn_fail(channel->conn, VD_LINK_ERROR_CODE_PROTOCOL,
+					"protocol error: output of request %u beyond its %u-byte window",
+					msg->id, VD_LINK_RUN_WINDOW);
+				return;
+			}
+		}
+		run_event(run, msg, msg->type == VD_LINK_RUN_EXIT);
+		return;
+	case VD_LINK_ERROR:
+		run_event(run, msg, true);
+		return;
+	default:
+		return;
+	}
+}
+
+/* ---- application lists ---- */
+
+static void snapshot_clear(struct vd_channel *channel) {
+	app_list_clear(&channel->snap);
+	vd_menu_snapshot_abort(channel->menu_snapshot);
+	channel->menu_snapshot = NULL;
+	channel->in_snapshot = false;
+}
+
+static void refuse_app(struct vd_channel *channel, const char *why) {
+	vd_log(VD_WARN, "vm=%s app refused: %s", channel->conf.name, why);
+	channel->snap_refused++;
+}
+
+static void handle_apps_begin(struct vd_channel *channel, const struct vd_link_apps_begin *m) {
+	if (channel->in_snapshot) {
+		vd_link_conn_fail(channel->conn, VD_LINK_ERROR_CODE_PROTOCOL,
+			"protocol error: APPS_BEGIN inside a snapshot");
+		return;
+	}
+	uint64_t now = vd_now_ms();
+	channel->snap_tokens += (double)(now - channel->snap_tokens_at) / SNAPSHOT_REFILL_MS;
+	if (channel->snap_tokens > SNAPSHOT_BURST) {
+		channel->snap_tokens = SNAPSHOT_BURST;
+	}
+	channel->snap_tokens_at = now;
+	if (channel->snap_tokens < 1) {
+		vd_link_conn_fail(channel->conn, VD_LINK_ERROR_CODE_LIMIT,
+			"protocol error: app lists sent too often (burst %d, then one per %d s)",
+			SNAPSHOT_BURST, SNAPSHOT_REFILL_MS / 1000);
+		return;
+	}
+	channel->snap_tokens -= 1;
+	channel->in_snapshot = true;
+	channel->snap_count = m->count;
+	channel->snap_received = 0;
+	channel->snap_refused = 0;
+	if (channel->config.menu != NULL) {
+		channel->menu_snapshot = vd_menu_snapshot_begin(channel->config.menu,
+			channel->conf.name, channel->conf.color);
+	}
+}
+
+static bool snapshot_takes_app(struct vd_channel *channel) {
+	if (!channel->in_snapshot || channel->snap_received >= channel->snap_count) {
+		vd_link_conn_fail(channel->conn, VD_LINK_ERROR_CODE_PROTOCOL,
+			"protocol error: APP outside a snapshot or beyond its announced count");
+		return false;
+	}
+	channel->snap_received++;
+	return true;
+}
+
+static void handle_app(struct vd_channel *channel, const struct vd_link_app *app) {
+	if (!snapshot_takes_app(channel)) {
+		return;
+	}
+	if (app_list_has(&channel->snap, app->id)) {
+		char why[300];
+		snprintf(why, sizeof(why), "duplicate desktop ID %s", app->id);
+		refuse_app(channel, why);
+		return;
+	}
+	char err[PATH_MAX + 128];
+	if (channel->menu_snapshot != NULL &&
+			!vd_menu_snapshot_add(channel->menu_snapshot, app, err, sizeof(err))) {
+		char why[PATH_MAX + 400];
+		snprintf(why, sizeof(why), "%s: %s", app->id, err);
+		refuse_app(channel, why);
+		return;
+	}
+	app_list_add(&channel->snap, app->id, app->name);
+}
+
+static void handle_apps_end(struct vd_channel *channel) {
+	if (!channel->in_snapshot || channel->snap_received != channel->snap_count) {
+		vd_link_conn_fail(channel->conn, VD_LINK_ERROR_CODE_PROTOCOL,
+			"protocol error: APPS_END after %u of %u apps", channel->snap_received,
+			channel->snap_count);
+		return;
+	}
+	app_list_clear(&channel->apps);
+	channel->apps = channel->snap;
+	channel->snap = (struct app_list){0};
+	channel->apps_known = true;
+	channel->in_snapshot = false;
+	if (channel->menu_snapshot != NULL) {
+		vd_menu_snapshot_commit(channel->menu_snapshot);
+		channel->menu_snapshot = NULL;
+	}
+	vd_log(VD_INFO, "vm=%s: %zu applications (%u refused)", channel->conf.name,
+		channel->apps.count, channel->snap_refused);
+}
+
+/* ---- the link ---- */
+
+static void schedule_retry(struct vd_channel *channel) {
+	uint32_t delay = vd_backoff_next(&channel->backoff);
+	channel->retry_at = vd_now_ms() + delay;
+	channel->state = VD_CHANNEL_WAITING;
+	wl_event_source_timer_update(channel->retry_timer, (int)delay);
+}
+
+static void handle_ready(struct vd_link_conn *conn) {
+	struct vd_channel *channel = vd_link_conn_data(conn);
+	channel->state = VD_CHANNEL_READY;
+	channel->connected_at = vd_now_ms();
+	channel->connects++;
+	channel->last_error[0] = '\0';
+	vd_backoff_connected(&channel->backoff, channel->connected_at);
+	uint32_t caps = vd_link_conn_caps(conn);
+	vd_log(VD_INFO, "vm=%s connected: %s, protocol %u, capabilities:%s%s%s%s",
+		channel->conf.name, vd_link_conn_peer_software(conn), VD_LINK_VERSION,
+		caps & VD_LINK_CAP_RUN ? " run" : "", caps & VD_LINK_CAP_APPS ? " apps" : "",
+		caps & VD_LINK_CAP_IDLE ? " idle" : "", caps == 0 ? " none" : "");
+}
+
+static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *msg) {
+	struct vd_channel *channel = vd_link_conn_data(conn);
+	switch (msg->type) {
+	case VD_LINK_ERROR:
+		if (msg->id == 0) {
+			vd_log(VD_WARN, "vm=%s guest reports error %u: %s", channel->conf.name,
+				msg->body.error.code, msg->body.error.message);
+			return;
+		}
+		handle_run_message(channel, msg);
+		return;
+	case VD_LINK_RUN_STARTED:
+	case VD_LINK_RUN_OUTPUT:
+	case VD_LINK_RUN_EXIT:
+	case VD_LINK_RUN_INPUT_ACK:
+		handle_run_message(channel, msg);
+		return;
+	case VD_LINK_APPS_BEGIN:
+		handle_apps_begin(channel, &msg->body.apps_begin);
+		return;
+	case VD_LINK_APP:
+		handle_app(channel, &msg->body.app);
+		return;
+	case VD_LINK_APPS_END:
+		handle_apps_end(channel);
+		return;
+	case VD_LINK_IDLE:
+		if (!channel->idle_known || channel->idle != msg->body.idle.idle) {
+			vd_log(VD_INFO, "vm=%s %s", channel->conf.name,
+				msg->body.idle.idle ? "idle" : "busy");
+		}
+		channel->idle_known = true;
+		channel->idle = msg->body.idle.idle;
+		channel->idle_seconds = msg->body.idle.seconds;
+		channel->idle_reported_at = vd_now_ms();
+		return;
+	default:
+		return; // the set's roles keep anything else out
+	}
+}
+
+/* A frame that does not decode: one bad APP is refused alone, anything else ends the link. */
+static bool handle_refused(struct vd_link_conn *conn, const struct vd_link_header *header,
+		const char *err) {
+	struct vd_channel *channel = vd_link_conn_data(conn);
+	if (header->type != VD_LINK_APP || !channel->in_snapshot ||
+			channel->snap_received >= channel->snap_count) {
+		return false;
+	}
+	channel->snap_received++;
+	refuse_app(channel, err);
+	return true;
+}
+
+static void handle_closed(struct vd_link_conn *conn, const char *reason) {
+	struct vd_channel *channel = vd_link_conn_data(conn);
+	const char *why = reason != NULL ? reason : "the guest closed the channel";
+	if (strncmp(why, "protocol error: ", 16) == 0) {
+		vd_log(VD_WARN, "vm=%s %s", channel->conf.name, why);
+	} else if (strstr(why, "does not read") != NULL) {
+		vd_log(VD_WARN, "vm=%s guest is not reading: %s", channel->conf.name, why);
+	}
+	vd_log(VD_INFO, "vm=%s disconnected: %s", channel->conf.name, why);
+	/* why may live in the link: keep it before the link goes */
+	snprintf(channel->last_error, sizeof(channel->last_error), "%s", why);
+	vd_link_conn_destroy(conn);
+	channel->conn = NULL;
+	char text[400];
+	snprintf(text, sizeof(text), "the agent channel closed during the command (%s)",
+		channel->last_error);
+	fail_runs(channel, VD_LINK_ERROR_CODE_DISCONNECTED, text);
+	snapshot_clear(channel);
+	channel->idle_known = false;
+	/* only a channel that worked for a while earns quick retries */
+	vd_backoff_disconnected(&channel->backoff, vd_now_ms());
+	schedule_retry(channel);
+}
+
+static const struct vd_link_conn_impl link_impl = {
+	.ready = handle_ready,
+	.message = handle_message,
+	.refused = handle_refused,
+	.closed = handle_closed,
+};
+
+static void handle_dialed(void *data, int fd, const char *err) {
+	struct vd_channel *channel = data;
+	channel->dialer = NULL;
+	if (fd < 0) {
+		if (strcmp(channel->last_error, err) != 0) {
+			vd_log(VD_INFO, "vm=%s: %s", channel->conf.name, err);
+		}
+		snprintf(channel->last_error, sizeof(channel->last_error), "%s", err);
+		schedule_retry(channel);
+		return;
+	}
+	char software[64];
+	snprintf(software, sizeof(software), "vmdesk-hostd %s", VD_VERSION);
+	struct vd_link_conn_config config = {
+		.set = &vd_link_guest,
+		.role = VD_LINK_ROLE_HOST,
+		.caps = VD_LINK_GUEST_CAPS_ALL,
+		.software = software,
+		.max_queue = MAX_QUEUE,
+		.hello_timeout_ms = channel->config.connect_timeout_ms,
+	};
+	channel->conn = vd_link_conn_create(channel->config.loop, fd, &config, &link_impl, channel);
+	if (channel->conn == NULL) {
+		snprintf(channel->last_error, sizeof(channel->last_error), "out of memory");
+		schedule_retry(channel);
+		return;
+	}
+	channel->state = VD_CHANNEL_HELLO;
+}
+
+static int handle_retry(void *data) {
+	struct vd_channel *channel = data;
+	if (channel->state != VD_CHANNEL_WAITING) {
+		return 0;
+	}
+	channel->state = VD_CHANNEL_DIALING;
+	channel->dialer = vd_dial(channel->config.loop, &channel->conf.agent,
+		channel->config.connect_timeout_ms, handle_dialed, channel);
+	if (channel->dialer == NULL) {
+		schedule_retry(channel);
+	}
+	return 0;
+}
+
+struct vd_channel *vd_channel_create(const struct vd_channel_config *config,
+		const struct vd_vmconf *conf) {
+	struct vd_channel *channel = calloc(1, sizeof(*channel));
+	if (channel == NULL) {
+		return NULL;
+	}
+	channel->config = *config;
+	channel->conf = *conf;
+	wl_list_init(&channel->runs);
+	vd_backoff_init(&channel->backoff, RETRY_MIN_MS, config->retry_max_ms, STABLE_CHANNEL_MS);
+	channel->snap_tokens = SNAPSHOT_BURST;
+	channel->snap_tokens_at = vd_now_ms();
+	channel->retry_timer = wl_event_loop_add_timer(config->loop, handle_retry, channel);
+	if (channel->retry_timer == NULL) {
+		free(channel);
+		return NULL;
+	}
+	if (conf->error[0] != '\0') {
+		channel->state = VD_CHANNEL_CONFIG_ERROR;
+	} else if (!conf->has_agent) {
+		channel->state = VD_CHANNEL_NO_AGENT;
+	} else {
+		channel->state = VD_CHANNEL_WAITING;
+		wl_event_source_timer_update(channel->retry_timer, 1); // now, from the loop
+	}
+	vd_log(VD_INFO, "vm=%s agent %s (%s)", conf->name, conf->has_agent ? conf->agent_str : "none",
+		conf->path);
+	return channel;
+}
+
+void vd_channel_destroy(struct vd_channel *channel) {
+	if (channel == NULL) {
+		return;
+	}
+	fail_runs(channel, VD_LINK_ERROR_CODE_NO_VM, "the VM's definition is gone");
+	vd_dialer_cancel(channel->dialer);
+	vd_link_conn_destroy(channel->conn);
+	wl_event_source_remove(channel->retry_timer);
+	if (channel->ack_idle != NULL) {
+		wl_event_source_remove(channel->ack_idle);
+	}
+	snapshot_clear(channel);
+	app_list_clear(&channel->apps);
+	free(channel);
+}
+
+const struct vd_vmconf *vd_channel_conf(const struct vd_channel *channel) {
+	return &channel->conf;
+}
+
+enum vd_channel_state vd_channel_state(const struct vd_channel *channel) {
+	return channel->state;
+}
+
+void vd_channel_status(const struct vd_channel *channel, FILE *out) {
+	const struct vd_vmconf *conf = &channel->conf;
+	uint64_t now = vd_now_ms();
+	fprintf(out, "vm: %s\nconfig: %s\ncolor: %s (#%02x%02x%02x)\n", conf->name, conf->path,
+		conf->color_str, conf->color.r, conf->color.g, conf->color.b);
+	if (conf->error[0] != '\0') {
+		fprintf(out, "config error: %s\n", conf->error);
+	}
+	for (size_t i = 0; i < conf->nwarnings; i++) {
+		fprintf(out, "config warning: %s\n", conf->warnings[i]);
+	}
+	fprintf(out, "agent: %s\nchannel: %s\n", conf->has_agent ? conf->agent_str : "(none)",
+		state_names[channel->state]);
+	if (channel->state == VD_CHANNEL_READY) {
+		uint32_t caps = vd_link_conn_caps(channel->conn);
+		fprintf(out, "connected for: %llu s\nguest agent: %s\nprotocol: %u\n"
+			"capabilities:%s%s%s%s\n",
+			(unsigned long long)((now - channel->connected_at) / 1000),
+			vd_link_conn_peer_software(channel->conn), VD_LINK_VERSION,
+			caps & VD_LINK_CAP_RUN ? " run" : "", caps & VD_LINK_CAP_APPS ? " apps" : "",
+			caps & VD_LINK_CAP_IDLE ? " idle" : "", caps == 0 ? " none" : "");
+	}
+	if (channel->last_error[0] != '\0') {
+		fprintf(out, "last error: %s\n", channel->last_error);
+	}
+	if (channel->state == VD_CHANNEL_WAITING) {
+		fprintf(out, "next attempt in: %llu ms\n", (unsigned long long)(channel->retry_at > now ?
+			channel->retry_at - now : 0));
+	}
+	fprintf(out, "connections: %u\n", channel->connects);
+	if (channel->apps_known) {
+		fprintf(out, "applications: %zu\n", channel->apps.count);
+	}
+	if (channel->idle_known) {
+		fprintf(out, "idle: %s", channel->idle ? "yes" : "no");
+		if (channel->idle) {
+			fprintf(out, " (%llu s)", (unsigned long long)(channel->idle_seconds +
+				(now - channel->idle_reported_at) / 1000));
+		}
+		fprintf(out, "\n");
+	}
+}
+
+void vd_channel_apps(const struct vd_channel *channel, FILE *out) {
+	for (size_t i = 0; i < channel->apps.count; i++) {
+		fprintf(out, "%s\t%s\n", channel->apps.items[i].id, channel->apps.items[i].name);
+	}
+}

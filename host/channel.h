@@ -1,0 +1,74 @@
+#ifndef HOST_CHANNEL_H
+#define HOST_CHANNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <wayland-server-core.h>
+
+#include "host/vmconf.h"
+#include "protocols/link.h"
+
+/*
+ * The agent channel of one VM (vmdesk-hostd's agent module): dials the
+ * VM's vmdesk-guestd at the address of its definition, redials with the
+ * backoff, speaks the guest link (protocols/link.md) as role host, runs
+ * programs for requesters, keeps the VM's application list and hands its
+ * snapshots to the menu, and reports idleness. A VM is known only by the
+ * address hostd dialled, never by what its guest says.
+ */
+
+struct vd_menu;
+struct vd_channel;
+struct vd_run;
+
+struct vd_channel_config {
+	struct wl_event_loop *loop;
+	struct vd_menu *menu; // may be NULL: no menu entries
+	int connect_timeout_ms; // connect and handshake
+	uint32_t retry_max_ms;
+	int request_timeout_ms; // for RUN_STARTED
+};
+
+enum vd_channel_state {
+	VD_CHANNEL_NO_AGENT,
+	VD_CHANNEL_CONFIG_ERROR,
+	VD_CHANNEL_WAITING, // for the next attempt
+	VD_CHANNEL_DIALING,
+	VD_CHANNEL_HELLO, // connected, waiting for the guest's HELLO
+	VD_CHANNEL_READY,
+};
+
+struct vd_channel *vd_channel_create(const struct vd_channel_config *config,
+	const struct vd_vmconf *conf);
+/* Fails its runs ("the VM was removed") and drops the link. Accepts NULL. */
+void vd_channel_destroy(struct vd_channel *channel);
+const struct vd_vmconf *vd_channel_conf(const struct vd_channel *channel);
+enum vd_channel_state vd_channel_state(const struct vd_channel *channel);
+const char *vd_channel_state_name(enum vd_channel_state state);
+/* Writes "key: value" lines: the channel, its guest, apps and idleness. */
+void vd_channel_status(const struct vd_channel *channel, FILE *out);
+/* Writes "ID<TAB>Name" lines of the last complete application list. */
+void vd_channel_apps(const struct vd_channel *channel, FILE *out);
+
+/*
+ * Runs a program: request is a RUN or RUN_APP message of the guest set (its
+ * id is set here). event() gets what the guest sends about it, as guest
+ * set messages: RUN_STARTED, RUN_OUTPUT, RUN_INPUT_ACK, then RUN_EXIT; or
+ * ERROR (also when the channel drops or the guest does not answer in
+ * time). After RUN_EXIT, ERROR, or RUN_STARTED of a run without WAIT, the
+ * run is over: it is freed when event() returns. Returns NULL with an error
+ * code and message if the run cannot start (event() is not called then).
+ */
+typedef void (*vd_run_event)(void *data, const struct vd_link_msg *msg);
+struct vd_run *vd_channel_run(struct vd_channel *channel, const struct vd_link_msg *request,
+	vd_run_event event, void *data, uint32_t *code, char *err, size_t err_size);
+void vd_run_signal(struct vd_run *run, uint32_t signo);
+/* Passes input on (flow control: the requester waits for RUN_INPUT_ACK). */
+void vd_run_input(struct vd_run *run, const uint8_t *data, uint32_t len, bool eof);
+/* The requester has passed on bytes of output: the guest may send more. */
+void vd_run_ack(struct vd_run *run, uint32_t bytes);
+/* The requester is gone: a waited-for program gets SIGHUP, and no more events. */
+void vd_run_detach(struct vd_run *run);
+
+#endif

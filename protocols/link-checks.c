@@ -1,0 +1,146 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "protocols/link.h"
+#include "protocols/names.h"
+#include "protocols/text.h"
+
+/*
+ * The rules protocols/link.xml names with check=: on one string field
+ * (vd_link_check_NAME) and across the fields of a message
+ * (vd_link_check_msg_NAME). Each rule is the project's one function for it
+ * (protocols/names.h, protocols/text.h) where there is one.
+ */
+
+bool vd_link_check_text(const char *s, size_t len) {
+	return vd_text_valid(s, len, 0);
+}
+
+bool vd_link_check_mtext(const char *s, size_t len) {
+	return vd_text_valid(s, len, VD_TEXT_NEWLINES);
+}
+
+bool vd_link_check_vm_name(const char *s, size_t len) {
+	return vd_vm_name_valid(s, len);
+}
+
+bool vd_link_check_domain_or_empty(const char *s, size_t len) {
+	return len == 0 || vd_domain_name_valid(s, len);
+}
+
+bool vd_link_check_desktop_id(const char *s, size_t len) {
+	return vd_desktop_id_valid(s, len);
+}
+
+bool vd_link_check_mime(const char *s, size_t len) {
+	return vd_mime_valid(s, len);
+}
+
+/* The environment a host may set for a program: locale, time zone, terminal. */
+bool vd_link_check_env_name(const char *s, size_t len) {
+	static const char *const allowed[] = {
+		"LANG", "LANGUAGE", "LC_ALL", "LC_ADDRESS", "LC_COLLATE", "LC_CTYPE",
+		"LC_IDENTIFICATION", "LC_MEASUREMENT", "LC_MESSAGES", "LC_MONETARY", "LC_NAME",
+		"LC_NUMERIC", "LC_PAPER", "LC_TELEPHONE", "LC_TIME", "TZ", "NO_COLOR", "COLUMNS",
+		"LINES",
+	};
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		if (strlen(allowed[i]) == len && memcmp(allowed[i], s, len) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool chars_in(const char *s, size_t len, const char *extra) {
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			(c >= '0' && c <= '9') || (c != '\0' && strchr(extra, c) != NULL);
+		if (!ok) {
+			return false;
+		}
+	}
+	return true;
+}
+
+bool vd_link_check_categories(const char *s, size_t len) {
+	return chars_in(s, len, ";_-");
+}
+
+bool vd_link_check_icon_name(const char *s, size_t len) {
+	return chars_in(s, len, "._-");
+}
+
+/* ---- across fields ---- */
+
+static bool argv_ok(uint32_t argc, const char **argv, char *err, size_t err_size) {
+	if (argc == 0 || argv[0][0] == '\0') {
+		snprintf(err, err_size, "empty program name");
+		return false;
+	}
+	return true;
+}
+
+bool vd_link_check_msg_run(const void *body, char *err, size_t err_size) {
+	const struct vd_link_run *m = body;
+	return argv_ok(m->argv_count, m->argv, err, err_size);
+}
+
+bool vd_link_check_msg_ctl_run(const void *body, char *err, size_t err_size) {
+	const struct vd_link_ctl_run *m = body;
+	return argv_ok(m->argv_count, m->argv, err, err_size);
+}
+
+bool vd_link_check_msg_run_exit(const void *body, char *err, size_t err_size) {
+	/* RUN_EXIT and CTL_EXIT share the layout (CTL_EXIT copies RUN_EXIT). */
+	const struct vd_link_run_exit *m = body;
+	if (m->kind == VD_LINK_EXIT_KIND_EXITED && m->value > 255) {
+		snprintf(err, err_size, "exit status %u over 255", m->value);
+		return false;
+	}
+	if (m->kind == VD_LINK_EXIT_KIND_SIGNALED && (m->value == 0 || m->value > 64)) {
+		snprintf(err, err_size, "signal %u not in 1..64", m->value);
+		return false;
+	}
+	return true;
+}
+
+bool vd_link_check_msg_input(const void *body, char *err, size_t err_size) {
+	/* RUN_INPUT and CTL_INPUT share the layout. */
+	const struct vd_link_run_input *m = body;
+	if (m->data_len == 0 && !m->eof) {
+		snprintf(err, err_size, "neither data nor end of input");
+		return false;
+	}
+	return true;
+}
+
+bool vd_link_check_msg_app(const void *body, char *err, size_t err_size) {
+	const struct vd_link_app *m = body;
+	if ((m->icon_width == 0) != (m->icon_height == 0)) {
+		snprintf(err, err_size, "icon size %ux%u", m->icon_width, m->icon_height);
+		return false;
+	}
+	uint32_t want = (uint32_t)m->icon_width * m->icon_height * 4;
+	if (m->icon_len != want) {
+		snprintf(err, err_size, "icon of %u bytes is not %ux%u RGBA (%u bytes)", m->icon_len,
+			m->icon_width, m->icon_height, want);
+		return false;
+	}
+	return true;
+}
+
+bool vd_link_check_msg_clip_copy_reply(const void *body, char *err, size_t err_size) {
+	const struct vd_link_clip_copy_reply *m = body;
+	if (m->status == VD_LINK_CLIP_STATUS_OK) {
+		if (!vd_mime_valid(m->mime, strlen(m->mime))) {
+			snprintf(err, err_size, "invalid MIME type name");
+			return false;
+		}
+	} else if (m->data_len != 0 || m->mime[0] != '\0') {
+		snprintf(err, err_size, "data in a failed reply");
+		return false;
+	}
+	return true;
+}

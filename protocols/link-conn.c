@@ -1,0 +1,613 @@
+#define LOG_TAG "link"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocols/link-conn.h"
+#include "protocols/log.h"
+
+/* Bytes read per readable event, so that one busy peer cannot starve the others. */
+#define READ_BUDGET (256u * 1024u)
+#define CLOSE_TIMEOUT_MS 5000
+#define HELLO_RESEND_MS 1000
+
+enum conn_state {
+	STATE_HANDSHAKE, // waiting for the peer's HELLO
+	STATE_READY,
+	STATE_CLOSING, // writing what is queued, then closed()
+	STATE_FAILED, // closed() at the next idle
+	STATE_CLOSED, // closed() was called
+};
+
+struct vd_link_conn {
+	struct wl_event_loop *loop;
+	int fd;
+	bool is_socket;
+	struct wl_event_source *fd_source;
+	struct wl_event_source *idle; // flush, and closed() when closing is done
+	struct wl_event_source *timer; // hello timeout, close timeout, HELLO resends
+	uint32_t mask;
+
+	struct vd_link_conn_config config;
+	char software[65];
+	const struct vd_link_conn_impl *impl;
+	void *data;
+
+	struct vd_link_reader reader;
+	struct vd_link_buf out;
+	enum conn_state state;
+	char reason[512];
+	bool have_reason;
+	bool paused;
+	bool write_closed; // the peer stopped reading for good (EPIPE): read what it said
+
+	uint32_t caps;
+	uint32_t peer_max_frame;
+	char peer_software[65];
+	uint64_t nonce, peer_nonce;
+
+	int busy; // inside a handler
+	bool destroyed; // vd_link_conn_destroy was called while busy
+};
+
+static void schedule_idle(struct vd_link_conn *conn);
+
+static void update_mask(struct vd_link_conn *conn) {
+	if (conn->fd_source == NULL) {
+		return;
+	}
+	uint32_t mask = 0;
+	bool reading = conn->state == STATE_HANDSHAKE || conn->state == STATE_READY;
+	if (reading && !conn->paused) {
+		mask |= WL_EVENT_READABLE;
+	}
+	if ((conn->state != STATE_FAILED && conn->state != STATE_CLOSED) &&
+			vd_link_buf_pending(&conn->out) > 0) {
+		mask |= WL_EVENT_WRITABLE;
+	}
+	if (mask != conn->mask) {
+		conn->mask = mask;
+		wl_event_source_fd_update(conn->fd_source, mask);
+	}
+}
+
+/* Marks the link failed: closed() runs from the next idle callback. */
+static void fail(struct vd_link_conn *conn, const char *reason) {
+	if (conn->state == STATE_FAILED || conn->state == STATE_CLOSED) {
+		return;
+	}
+	conn->state = STATE_FAILED;
+	if (reason != NULL) {
+		snprintf(conn->reason, sizeof(conn->reason), "%s", reason);
+		conn->have_reason = true;
+	}
+	update_mask(conn);
+	schedule_idle(conn);
+}
+
+/* Writes what it can. False on a write error (the link then fails). */
+static bool flush(struct vd_link_conn *conn) {
+	while (vd_link_buf_pending(&conn->out) > 0) {
+		const uint8_t *p = conn->out.data + conn->out.pos;
+		size_t n = vd_link_buf_pending(&conn->out);
+		ssize_t w = conn->is_socket ? send(conn->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT) :
+			write(conn->fd, p, n);
+		if (w < 0 && errno == ENOTSOCK && conn->is_socket) {
+			conn->is_socket = false;
+			continue;
+		}
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			break;
+		}
+		if (w < 0 && (errno == EPIPE || errno == ECONNRESET) && !conn->write_closed &&
+				conn->state != STATE_FAILED) {
+			/* The peer closed: what it sent before (an ERROR saying why) is still to
+			 * be read, and its end of stream ends the link. */
+			conn->write_closed = true;
+			conn->out.pos = conn->out.len = 0;
+			update_mask(conn);
+			return true;
+		}
+		if (w < 0) {
+			char reason[128];
+			snprintf(reason, sizeof(reason), "write: %s", strerror(errno));
+			fail(conn, reason);
+			return false;
+		}
+		vd_link_buf_consume(&conn->out, (size_t)w);
+	}
+	return true;
+}
+
+static void finish_close(struct vd_link_conn *conn) {
+	conn->state = STATE_CLOSED;
+	if (conn->fd_source != NULL) {
+		wl_event_source_remove(conn->fd_source);
+		conn->fd_source = NULL;
+	}
+	if (conn->timer != NULL) {
+		wl_event_source_timer_update(conn->timer, 0);
+	}
+	/* the owner may destroy us in there: nothing after this call */
+	conn->impl->closed(conn, conn->have_reason ? conn->reason : NULL);
+}
+
+static void handle_idle(void *data) {
+	struct vd_link_conn *conn = data;
+	conn->idle = NULL; // the loop removes the source after this call
+	if (conn->state == STATE_FAILED) {
+		flush(conn); // best effort: an ERROR frame queued by vd_link_conn_fail
+		finish_close(conn);
+		return;
+	}
+	if (conn->state == STATE_CLOSED) {
+		return;
+	}
+	if (!flush(conn)) {
+		return; // failed: idle again
+	}
+	size_t pending = vd_link_buf_pending(&conn->out);
+	if (pending == 0 && conn->state == STATE_CLOSING) {
+		finish_close(conn);
+		return;
+	}
+	update_mask(conn);
+	if (pending == 0 && conn->impl->drained != NULL) {
+		conn->impl->drained(conn);
+	}
+}
+
+static void schedule_idle(struct vd_link_conn *conn) {
+	if (conn->idle == NULL && conn->state != STATE_CLOSED) {
+		conn->idle = wl_event_loop_add_idle(conn->loop, handle_idle, conn);
+	}
+}
+
+static bool queue(struct vd_link_conn *conn, const struct vd_link_msg *msg) {
+	char err[256];
+	uint32_t limit = conn->peer_max_frame;
+	if (!vd_link_encode(conn->config.set, msg, limit, &conn->out, err, sizeof(err))) {
+		vd_log(VD_ERROR, "cannot send %s: %s",
+			vd_link_type_name(conn->config.set, msg->type), err);
+		return false;
+	}
+	schedule_idle(conn);
+	return true;
+}
+
+static void send_hello(struct vd_link_conn *conn) {
+	struct vd_link_msg msg = {.type = VD_LINK_HELLO};
+	msg.body.hello = (struct vd_link_hello){
+		.magic = VD_LINK_MAGIC,
+		.set = conn->config.set->id,
+		.min_version = VD_LINK_VERSION,
+		.max_version = VD_LINK_VERSION,
+		.max_frame = conn->config.max_frame,
+		.caps = conn->config.caps,
+		.nonce = conn->nonce,
+		.peer_nonce = conn->peer_nonce,
+		.software = conn->software,
+	};
+	vd_link_buf_put_sync(&conn->out);
+	queue(conn, &msg);
+}
+
+bool vd_link_conn_send(struct vd_link_conn *conn, const struct vd_link_msg *msg) {
+	if ((conn->state != STATE_HANDSHAKE && conn->state != STATE_READY) || conn->write_closed) {
+		return false;
+	}
+	if (vd_link_buf_pending(&conn->out) > conn->config.max_queue) {
+		char reason[128];
+		snprintf(reason, sizeof(reason), "the peer does not read (%zu bytes queued)",
+			vd_link_buf_pending(&conn->out));
+		fail(conn, reason);
+		return false;
+	}
+	return queue(conn, msg);
+}
+
+void vd_link_conn_fail(struct vd_link_conn *conn, uint32_t code, const char *fmt, ...) {
+	if (conn->state == STATE_FAILED || conn->state == STATE_CLOSED) {
+		return;
+	}
+	char text[1024];
+	va_list args;
+	va_start(args, fmt);
+	vsnprintf(text, sizeof(text), fmt, args);
+	va_end(args);
+	if (code != 0) {
+		/* Our own words, but keep them one line of valid text. */
+		char line[1024];
+		size_t j = 0;
+		for (size_t i = 0; text[i] != '\0' && j + 1 < sizeof(line); i++) {
+			unsigned char c = (unsigned char)text[i];
+			line[j++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+		}
+		line[j] = '\0';
+		struct vd_link_msg msg = {.type = VD_LINK_ERROR};
+		msg.body.error = (struct vd_link_error){.code = code, .message = line};
+		if (!queue(conn, &msg)) {
+			msg.body.error.message = "error";
+			queue(conn, &msg);
+		}
+	}
+	fail(conn, text);
+}
+
+void vd_link_conn_close(struct vd_link_conn *conn) {
+	if (conn->state != STATE_HANDSHAKE && conn->state != STATE_READY) {
+		return;
+	}
+	conn->state = STATE_CLOSING;
+	if (conn->timer != NULL) {
+		wl_event_source_timer_update(conn->timer, CLOSE_TIMEOUT_MS);
+	}
+	update_mask(conn);
+	schedule_idle(conn);
+}
+
+bool vd_link_conn_closing(const struct vd_link_conn *conn) {
+	return conn->state != STATE_HANDSHAKE && conn->state != STATE_READY;
+}
+
+/* ---- incoming ---- */
+
+static void protocol_error(struct vd_link_conn *conn, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void protocol_error(struct vd_link_conn *conn, const char *fmt, ...) {
+	char text[600];
+	va_list args;
+	va_start(args, fmt);
+	vsnprintf(text, sizeof(text), fmt, args);
+	va_end(args);
+	vd_link_conn_fail(conn, VD_LINK_ERROR_CODE_PROTOCOL, "protocol error: %s", text);
+}
+
+static void handle_hello(struct vd_link_conn *conn, const struct vd_link_hello *hello) {
+	const struct vd_link_set *set = conn->config.set;
+	if (hello->set != set->id) {
+		vd_link_conn_fail(conn, VD_LINK_ERROR_CODE_UNSUPPORTED,
+			"the peer speaks another link (set %u, not the %s set)", hello->set, set->name);
+		return;
+	}
+	if (hello->min_version > VD_LINK_VERSION || hello->max_version < VD_LINK_VERSION ||
+			hello->min_version > hello->max_version) {
+		vd_link_conn_fail(conn, VD_LINK_ERROR_CODE_UNSUPPORTED,
+			"no common link version (the peer speaks %u..%u, we %u)", hello->min_version,
+			hello->max_version, VD_LINK_VERSION);
+		return;
+	}
+	bool serial = conn->config.carrier == VD_LINK_CARRIER_SERIAL;
+	if (!serial && conn->state == STATE_READY) {
+		protocol_error(conn, "a second HELLO");
+		return;
+	}
+	if (serial) {
+		bool new_peer = hello->nonce != conn->peer_nonce;
+		if (new_peer && conn->state == STATE_READY) {
+			conn->state = STATE_HANDSHAKE;
+			if (conn->impl->reset != NULL) {
+				conn->impl->reset(conn);
+				if (conn->state != STATE_HANDSHAKE) {
+					return;
+				}
+			}
+		}
+		conn->peer_nonce = hello->nonce;
+		if (new_peer || hello->peer_nonce != conn->nonce) {
+			send_hello(conn); // the peer needs to see its session echoed
+		}
+		if (hello->peer_nonce != conn->nonce || conn->state == STATE_READY) {
+			return;
+		}
+	} else {
+		conn->peer_nonce = hello->nonce;
+	}
+	conn->caps = hello->caps & conn->config.caps;
+	conn->peer_max_frame = hello->max_frame < conn->config.set->max_frame ?
+		hello->max_frame : conn->config.set->max_frame;
+	snprintf(conn->peer_software, sizeof(conn->peer_software), "%s", hello->software);
+	conn->state = STATE_READY;
+	wl_event_source_timer_update(conn->timer, 0);
+	if (conn->impl->ready != NULL) {
+		conn->impl->ready(conn);
+	}
+}
+
+/*
+ * Serial carriers: the byte stream lost its frame boundary (a peer restarted
+ * in the middle of a frame, or sent garbage). Skip to the next SYNC marker
+ * and shake hands again; what was in flight is lost (reset()).
+ */
+static void resync(struct vd_link_conn *conn, const char *why) {
+	vd_log(VD_WARN, "link out of step, resynchronising: %s", why);
+	vd_link_reader_hunt(&conn->reader);
+	conn->peer_nonce = 0; // whoever answers is a new session
+	if (conn->state == STATE_READY) {
+		conn->state = STATE_HANDSHAKE;
+		if (conn->impl->reset != NULL) {
+			conn->impl->reset(conn);
+			if (conn->state != STATE_HANDSHAKE) {
+				return;
+			}
+		}
+	}
+	send_hello(conn);
+	wl_event_source_timer_update(conn->timer, HELLO_RESEND_MS);
+}
+
+/* Handles one frame; false when the link should read no further now. */
+static bool handle_frame(struct vd_link_conn *conn, const struct vd_link_header *header,
+		const uint8_t *payload) {
+	const struct vd_link_set *set = conn->config.set;
+	int peer_role = conn->config.role ^ 1;
+	struct vd_link_msg msg;
+	char err[512];
+	bool serial = conn->config.carrier == VD_LINK_CARRIER_SERIAL;
+	if (!vd_link_decode(set, peer_role, header, payload, &msg, err, sizeof(err))) {
+		if (serial && conn->state == STATE_HANDSHAKE) {
+			return true; // a remnant of an old session
+		}
+		if (serial) {
+			resync(conn, err);
+			return !conn->destroyed && !vd_link_conn_closing(conn);
+		}
+		if (conn->state == STATE_READY && header->type != VD_LINK_HELLO &&
+				conn->impl->refused != NULL && conn->impl->refused(conn, header, err)) {
+			return !vd_link_conn_closing(conn);
+		}
+		protocol_error(conn, "%s", err);
+		return false;
+	}
+	if (msg.type == VD_LINK_HELLO) {
+		handle_hello(conn, &msg.body.hello);
+	} else if (conn->state != STATE_READY) {
+		if (!serial) {
+			protocol_error(conn, "%s before HELLO", vd_link_type_name(set, msg.type));
+		}
+	} else {
+		const struct vd_link_message *desc = vd_link_set_find(set, msg.type);
+		if ((desc->cap & conn->caps) != desc->cap) {
+			protocol_error(conn, "%s without its capability", desc->name);
+		} else {
+			conn->impl->message(conn, &msg);
+		}
+	}
+	vd_link_msg_finish(&msg);
+	return !conn->destroyed && !vd_link_conn_closing(conn);
+}
+
+/* Reads what is there (within the budget) and handles every whole frame. */
+static void handle_readable(struct vd_link_conn *conn) {
+	size_t budget = READ_BUDGET;
+	bool eof = false;
+	while (budget > 0 && !eof) {
+		size_t space;
+		uint8_t *p = vd_link_reader_space(&conn->reader, &space);
+		if (p == NULL) {
+			fail(conn, "out of memory");
+			return;
+		}
+		ssize_t n = read(conn->fd, p, space < budget ? space : budget);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			break;
+		}
+		if (n < 0) {
+			char reason[128];
+			snprintf(reason, sizeof(reason), "read: %s", strerror(errno));
+			fail(conn, reason);
+			return;
+		}
+		if (n == 0) {
+			eof = true;
+			break;
+		}
+		vd_link_reader_commit(&conn->reader, (size_t)n);
+		budget -= (size_t)n < budget ? (size_t)n : budget;
+		/* frames as they come, so that the buffer never holds more than one */
+		for (;;) {
+			struct vd_link_header header;
+			const uint8_t *payload;
+			char err[256];
+			enum vd_link_next next = vd_link_reader_next(&conn->reader, &header, &payload,
+				err, sizeof(err));
+			if (next == VD_LINK_NEXT_NONE) {
+				break;
+			}
+			if (next == VD_LINK_NEXT_ERROR) {
+				if (conn->config.carrier == VD_LINK_CARRIER_SERIAL) {
+					resync(conn, err);
+					if (conn->destroyed || vd_link_conn_closing(conn)) {
+						return;
+					}
+					continue;
+				}
+				protocol_error(conn, "%s", err);
+				return;
+			}
+			if (!handle_frame(conn, &header, payload)) {
+				return;
+			}
+		}
+	}
+	if (eof) {
+		if (conn->config.carrier == VD_LINK_CARRIER_SERIAL) {
+			fail(conn, "the carrier closed");
+		} else if (vd_link_reader_pending(&conn->reader) > 0) {
+			char reason[128];
+			snprintf(reason, sizeof(reason), "truncated frame (%zu bytes) at end of stream",
+				vd_link_reader_pending(&conn->reader));
+			fail(conn, reason);
+		} else {
+			fail(conn, NULL);
+		}
+	}
+}
+
+static int handle_fd(int fd, uint32_t mask, void *data) {
+	struct vd_link_conn *conn = data;
+	conn->busy++;
+	if (mask & WL_EVENT_WRITABLE) {
+		if (flush(conn)) {
+			update_mask(conn);
+			if (vd_link_buf_pending(&conn->out) == 0) {
+				schedule_idle(conn); // drained(), or the end of closing
+			}
+		}
+	}
+	if (!conn->destroyed && (mask & (WL_EVENT_READABLE | WL_EVENT_HANGUP | WL_EVENT_ERROR)) &&
+			(conn->state == STATE_HANDSHAKE || conn->state == STATE_READY)) {
+		if (!(mask & WL_EVENT_READABLE) && conn->paused) {
+			fail(conn, "the peer hung up");
+		} else {
+			handle_readable(conn);
+		}
+	}
+	conn->busy--;
+	if (conn->destroyed && conn->busy == 0) {
+		conn->destroyed = false;
+		vd_link_conn_destroy(conn);
+	}
+	return 0;
+}
+
+static int handle_timer(void *data) {
+	struct vd_link_conn *conn = data;
+	switch (conn->state) {
+	case STATE_HANDSHAKE:
+		if (conn->config.carrier == VD_LINK_CARRIER_SERIAL) {
+			send_hello(conn); // the peer may have missed it
+			wl_event_source_timer_update(conn->timer, HELLO_RESEND_MS);
+		} else {
+			fail(conn, "no HELLO from the peer in time");
+		}
+		break;
+	case STATE_CLOSING:
+		fail(conn, "the peer did not take the last messages in time");
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+struct vd_link_conn *vd_link_conn_create(struct wl_event_loop *loop, int fd,
+		const struct vd_link_conn_config *config, const struct vd_link_conn_impl *impl,
+		void *data) {
+	struct vd_link_conn *conn = calloc(1, sizeof(*conn));
+	if (conn == NULL) {
+		close(fd);
+		return NULL;
+	}
+	conn->loop = loop;
+	conn->fd = fd;
+	conn->is_socket = true;
+	conn->config = *config;
+	if (conn->config.max_queue == 0) {
+		conn->config.max_queue = VD_LINK_DEFAULT_MAX_QUEUE;
+	}
+	if (conn->config.max_frame == 0 || conn->config.max_frame > config->set->max_frame) {
+		conn->config.max_frame = config->set->max_frame;
+	}
+	if (conn->config.max_frame < VD_LINK_MIN_FRAME) {
+		conn->config.max_frame = VD_LINK_MIN_FRAME;
+	}
+	snprintf(conn->software, sizeof(conn->software), "%s",
+		config->software != NULL ? config->software : "vmdesk");
+	conn->config.software = conn->software;
+	conn->impl = impl;
+	conn->data = data;
+	conn->peer_max_frame = config->set->max_frame;
+	vd_link_reader_init(&conn->reader, conn->config.max_frame);
+	if (getrandom(&conn->nonce, sizeof(conn->nonce), GRND_NONBLOCK) != sizeof(conn->nonce)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		conn->nonce = (uint64_t)ts.tv_nsec << 20 ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid();
+	}
+	conn->nonce |= 1; // never 0
+	conn->state = STATE_HANDSHAKE;
+	conn->fd_source = wl_event_loop_add_fd(loop, fd, 0, handle_fd, conn);
+	conn->timer = wl_event_loop_add_timer(loop, handle_timer, conn);
+	if (conn->fd_source == NULL || conn->timer == NULL) {
+		vd_link_conn_destroy(conn);
+		return NULL;
+	}
+	if (config->carrier == VD_LINK_CARRIER_SERIAL) {
+		wl_event_source_timer_update(conn->timer, HELLO_RESEND_MS);
+	} else if (config->hello_timeout_ms > 0) {
+		wl_event_source_timer_update(conn->timer, config->hello_timeout_ms);
+	}
+	send_hello(conn);
+	update_mask(conn);
+	return conn;
+}
+
+void vd_link_conn_destroy(struct vd_link_conn *conn) {
+	if (conn == NULL) {
+		return;
+	}
+	if (conn->busy > 0) {
+		/* inside handle_fd: it frees us when it returns */
+		conn->destroyed = true;
+		conn->state = STATE_CLOSED;
+		return;
+	}
+	if (conn->fd_source != NULL) {
+		wl_event_source_remove(conn->fd_source);
+	}
+	if (conn->idle != NULL) {
+		wl_event_source_remove(conn->idle);
+	}
+	if (conn->timer != NULL) {
+		wl_event_source_remove(conn->timer);
+	}
+	if (conn->fd >= 0) {
+		close(conn->fd);
+	}
+	vd_link_reader_finish(&conn->reader);
+	vd_link_buf_finish(&conn->out);
+	free(conn);
+}
+
+void *vd_link_conn_data(const struct vd_link_conn *conn) {
+	return conn->data;
+}
+
+bool vd_link_conn_ready(const struct vd_link_conn *conn) {
+	return conn->state == STATE_READY;
+}
+
+uint32_t vd_link_conn_caps(const struct vd_link_conn *conn) {
+	return conn->caps;
+}
+
+const char *vd_link_conn_peer_software(const struct vd_link_conn *conn) {
+	return conn->peer_software;
+}
+
+size_t vd_link_conn_queued(const struct vd_link_conn *conn) {
+	return vd_link_buf_pending(&conn->out);
+}
+
+void vd_link_conn_pause(struct vd_link_conn *conn, bool paused) {
+	conn->paused = paused;
+	update_mask(conn);
+}
+
+int vd_link_conn_fd(const struct vd_link_conn *conn) {
+	return conn->fd;
+}

@@ -1,0 +1,37 @@
+#ifndef PROTOCOLS_NAMES_H
+#define PROTOCOLS_NAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Names every program agrees on (README, "One rule each").
+ *
+ * A VM name is [a-z][a-z0-9-]{0,31}, and not "host" (the global clipboard's
+ * name for the host). Lower case only, so that no two VMs differ by case
+ * alone (file systems and users may not tell them apart); a letter first
+ * and no '.', '_' or '/', so that a name is at once a file name, a systemd
+ * unit instance (vmdesk-proxy@NAME.service), a Wayland app id part
+ * (vmdesk.NAME.app) and a menu file name (vmdesk.NAME.ID.desktop, where the
+ * '.' after NAME makes the split unambiguous). D-Bus object path elements
+ * allow only [A-Za-z0-9_]: there '-' becomes '_', one to one since names
+ * hold no '_'.
+ */
+
+#define VD_VM_NAME_MAX 32
+#define VD_HOST_DOMAIN "host"
+
+bool vd_vm_name_valid(const char *name, size_t len);
+/* A VM name, or "host". */
+bool vd_domain_name_valid(const char *name, size_t len);
+/* The D-Bus object path element of a valid VM name (out: VD_VM_NAME_MAX + 1 bytes). */
+void vd_vm_name_dbus(const char *name, char *out);
+
+/*
+ * A desktop file ID as a guest may send it: 9..255 bytes of [A-Za-z0-9._-],
+ * ending in ".desktop", not starting with '.' or '-', no "..".
+ */
+#define VD_DESKTOP_ID_MAX 255
+bool vd_desktop_id_valid(const char *id, size_t len);
+
+#endif
