@@ -165,3 +165,13 @@ bool vd_link_check_msg_pool_data(const void *body, char *err, size_t err_size) {
 	}
 	return true;
 }
+
+bool vd_link_check_msg_pool_copy(const void *body, char *err, size_t err_size) {
+	const struct vd_link_wl_pool_copy *m = body;
+	if (m->rows > 1 && (m->src_stride < m->width || m->dst_stride < m->width)) {
+		snprintf(err, err_size, "rows of %u bytes every %u/%u bytes overlap", m->width,
+			m->src_stride, m->dst_stride);
+		return false;
+	}
+	return true;
+}

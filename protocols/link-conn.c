@@ -31,9 +31,13 @@ struct out_ref {
 	uint64_t at; // our own bytes queued before it, since the start
 	const uint8_t *data;
 	size_t len, done;
-	void (*release)(void *data);
+	bool faulted; // the memory went away: zeros are sent for the rest
+	vd_link_release_func release;
 	void *release_data;
 };
+
+/* What a faulted reference sends instead of its bytes. */
+static const uint8_t zeros[64 * 1024];
 
 enum conn_state {
 	STATE_HANDSHAKE, // waiting for the peer's HELLO
@@ -68,6 +72,8 @@ struct vd_link_conn {
 		struct vd_link_msg msg; // its head, data pointing at target
 		uint8_t *target;
 		size_t len, got;
+		bool expect; // one just ended: the next frame may well be another
+		size_t head_max; // bytes of a header and the largest bulk head of the set
 	} bulk;
 	bool port; // serial carrier on a port: EOF means no host now
 	bool host_away; // a port without a host: waiting for one
@@ -103,7 +109,7 @@ static void out_drop(struct vd_link_conn *conn) {
 		struct out_ref *ref = &conn->refs[conn->ref_start];
 		conn->ref_start++;
 		conn->ref_count--;
-		ref->release(ref->release_data);
+		ref->release(ref->release_data, ref->faulted);
 	}
 	conn->ref_start = 0;
 	conn->ref_bytes = 0;
@@ -147,16 +153,24 @@ static int out_iov(struct vd_link_conn *conn, struct iovec *iov) {
 	int n = 0;
 	uint64_t at = conn->out_sent;
 	const uint8_t *own = conn->out.data + conn->out.pos;
-	for (size_t i = 0; i < conn->ref_count && n + 2 <= MAX_IOV; i++) {
+	size_t i = 0;
+	for (; i < conn->ref_count && n + 2 <= MAX_IOV; i++) {
 		struct out_ref *ref = &conn->refs[conn->ref_start + i];
 		if (ref->at > at) {
 			iov[n++] = (struct iovec){(void *)(own + (at - conn->out_sent)), ref->at - at};
 			at = ref->at;
 		}
-		iov[n++] = (struct iovec){(void *)(ref->data + ref->done), ref->len - ref->done};
+		size_t left = ref->len - ref->done;
+		if (ref->faulted) {
+			iov[n++] = (struct iovec){(void *)zeros, left < sizeof(zeros) ? left : sizeof(zeros)};
+			return n; // the rest after these zeros, next time
+		}
+		iov[n++] = (struct iovec){(void *)(ref->data + ref->done), left};
 	}
-	if (n < MAX_IOV && at < conn->out_total) {
-		iov[n++] = (struct iovec){(void *)(own + (at - conn->out_sent)), conn->out_total - at};
+	/* our own bytes up to the first reference left out (or all of them) */
+	uint64_t end = i < conn->ref_count ? conn->refs[conn->ref_start + i].at : conn->out_total;
+	if (n < MAX_IOV && at < end) {
+		iov[n++] = (struct iovec){(void *)(own + (at - conn->out_sent)), end - at};
 	}
 	return n;
 }
@@ -184,7 +198,7 @@ static void out_consume(struct vd_link_conn *conn, size_t n) {
 			if (conn->ref_count == 0) {
 				conn->ref_start = 0;
 			}
-			ref->release(ref->release_data);
+			ref->release(ref->release_data, ref->faulted);
 		}
 	}
 }
@@ -217,6 +231,17 @@ static bool flush(struct vd_link_conn *conn) {
 		}
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			break;
+		}
+		if (w < 0 && errno == EFAULT && conn->ref_count > 0) {
+			/*
+			 * Our own bytes never fault: the caller's memory at the head did
+			 * (its file shrank). The frame is sent whole, with zeros.
+			 */
+			struct out_ref *ref = &conn->refs[conn->ref_start];
+			if (ref->at == conn->out_sent && !ref->faulted) {
+				ref->faulted = true;
+				continue;
+			}
 		}
 		if (w < 0 && (errno == EPIPE || errno == ECONNRESET) && !conn->write_closed &&
 				conn->state != STATE_FAILED) {
@@ -335,7 +360,7 @@ bool vd_link_conn_send(struct vd_link_conn *conn, const struct vd_link_msg *msg)
 }
 
 bool vd_link_conn_send_ref(struct vd_link_conn *conn, const struct vd_link_msg *msg,
-		void (*release)(void *data), void *release_data) {
+		vd_link_release_func release, void *release_data) {
 	if ((conn->state != STATE_HANDSHAKE && conn->state != STATE_READY) || conn->write_closed) {
 		return false;
 	}
@@ -658,6 +683,7 @@ static int handle_port_wait(int fd, uint32_t mask, void *data) {
 static bool bulk_deliver(struct vd_link_conn *conn) {
 	conn->bulk.active = false;
 	conn->bulk.declined = false;
+	conn->bulk.expect = true;
 	conn->impl->message(conn, &conn->bulk.msg);
 	return !conn->destroyed && !vd_link_conn_closing(conn);
 }
@@ -717,6 +743,11 @@ static size_t read_limit(struct vd_link_conn *conn, size_t space) {
 	if (conn->impl->bulk_target == NULL || conn->state != STATE_READY ||
 			conn->bulk.declined) {
 		return space;
+	}
+	if (conn->bulk.expect && vd_link_reader_pending(&conn->reader) == 0) {
+		/* after a bulk frame, read a head alone: its data may go straight to its place */
+		conn->bulk.expect = false;
+		return space < conn->bulk.head_max ? space : conn->bulk.head_max;
 	}
 	if (vd_link_reader_head(&conn->reader, &header, &payload, &avail, err,
 			sizeof(err)) != VD_LINK_NEXT_FRAME) {
@@ -784,7 +815,8 @@ static void handle_readable(struct vd_link_conn *conn) {
 			}
 			space = read_limit(conn, space);
 		}
-		ssize_t n = read(conn->fd, p, space < budget ? space : budget);
+		size_t want = space < budget ? space : budget;
+		ssize_t n = read(conn->fd, p, want);
 		if (n < 0 && errno == EINTR) {
 			continue;
 		}
@@ -808,12 +840,15 @@ static void handle_readable(struct vd_link_conn *conn) {
 			if (conn->bulk.got == conn->bulk.len && !bulk_deliver(conn)) {
 				return;
 			}
-			continue;
+		} else {
+			vd_link_reader_commit(&conn->reader, (size_t)n);
+			/* frames as they come, so that the buffer never holds more than one */
+			if (!handle_frames(conn)) {
+				return;
+			}
 		}
-		vd_link_reader_commit(&conn->reader, (size_t)n);
-		/* frames as they come, so that the buffer never holds more than one */
-		if (!handle_frames(conn)) {
-			return;
+		if ((size_t)n < want) {
+			break; // a short read: nothing more now (the loop says when there is)
 		}
 	}
 	if (eof) {
@@ -913,6 +948,18 @@ struct vd_link_conn *vd_link_conn_create(struct wl_event_loop *loop, int fd,
 	conn->data = data;
 	conn->peer_max_frame = config->set->max_frame;
 	conn->port_epoll = -1;
+	for (size_t i = 0; i < config->set->count; i++) {
+		const struct vd_link_message *desc = &config->set->messages[i];
+		size_t head = VD_LINK_HEADER_SIZE;
+		for (size_t f = 0; desc->bulk && f < desc->nfields; f++) {
+			head += desc->fields[f].kind == VD_LINK_FIELD_U8 ? 1 :
+				desc->fields[f].kind == VD_LINK_FIELD_U16 ? 2 :
+				desc->fields[f].kind == VD_LINK_FIELD_U64 ? 8 : 4;
+		}
+		if (desc->bulk && head > conn->bulk.head_max) {
+			conn->bulk.head_max = head;
+		}
+	}
 	struct stat st;
 	if (config->carrier == VD_LINK_CARRIER_SERIAL && fstat(fd, &st) == 0 && !S_ISSOCK(st.st_mode)) {
 		conn->port = true;

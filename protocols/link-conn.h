@@ -100,13 +100,16 @@ void *vd_link_conn_data(const struct vd_link_conn *conn);
 bool vd_link_conn_send(struct vd_link_conn *conn, const struct vd_link_msg *msg);
 /*
  * As vd_link_conn_send for a bulk message, without copying the bytes of its
- * data field: they are written from where msg points, which must stay valid
- * and unchanged until release(release_data) runs (once: when they are
- * written, or the link drops them; never from inside this call). False:
+ * data field: they are written from where msg points, which must stay
+ * mapped until release(release_data, faulted) runs (once: when they are
+ * written, or the link drops them; never from inside this call). Memory
+ * that faults when written (a file mapping whose file shrank) is sent as
+ * zeros, so that the frame stays whole, and release says faulted. False:
  * nothing was queued and release will not run.
  */
+typedef void (*vd_link_release_func)(void *data, bool faulted);
 bool vd_link_conn_send_ref(struct vd_link_conn *conn, const struct vd_link_msg *msg,
-	void (*release)(void *data), void *release_data);
+	vd_link_release_func release, void *release_data);
 /* Sends ERROR(code, text) (code 0: none) and closes; closed() gets text. */
 void vd_link_conn_fail(struct vd_link_conn *conn, uint32_t code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

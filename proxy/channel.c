@@ -357,16 +357,14 @@ static struct vd_mirror *find_pool(struct vd_channel *channel, uint32_t id) {
 }
 
 /* Counts what the rows write; false (the channel failed) past a limit. */
-static bool account(struct vd_channel *channel, struct vd_mirror *mirror,
-		const struct vd_link_wl_pool_data *data) {
-	uint32_t rows = data->data_len / data->width;
-	if (!vd_mirror_contains(mirror, data->offset, data->stride, data->width, rows)) {
+static bool account(struct vd_channel *channel, struct vd_mirror *mirror, uint32_t offset,
+		uint32_t stride, uint32_t width, uint32_t rows) {
+	if (!vd_mirror_contains(mirror, offset, stride, width, rows)) {
 		channel_fail(channel, "%u rows of %u bytes every %u from byte %u do not fit in pool "
-			"%u of %u bytes", rows, data->width, data->stride, data->offset, mirror->id,
-			mirror->size);
+			"%u of %u bytes", rows, width, stride, offset, mirror->id, mirror->size);
 		return false;
 	}
-	uint64_t added = vd_mirror_touch(mirror, data->offset, data->stride, data->width, rows);
+	uint64_t added = vd_mirror_touch(mirror, offset, stride, width, rows);
 	struct vd_vm_link *link = channel->link;
 	channel->mirror_bytes += added;
 	link->mirror_bytes += added;
@@ -393,7 +391,8 @@ uint8_t *vd_channel_bulk_target(struct vd_channel *channel, const struct vd_link
 		return NULL; // rows apart: read whole, then copied row by row
 	}
 	struct vd_mirror *mirror = find_pool(channel, data->pool);
-	if (mirror == NULL || !account(channel, mirror, data)) {
+	if (mirror == NULL || !account(channel, mirror, data->offset, data->stride, data->width,
+			rows)) {
 		return NULL;
 	}
 	return mirror->map + data->offset;
@@ -407,9 +406,70 @@ static void handle_pool_data(struct vd_channel *channel, const struct vd_link_wl
 	if (data->data == mirror->map + data->offset) {
 		return; // read straight into the mirror, counted then
 	}
-	if (account(channel, mirror, data)) {
-		vd_mirror_write(mirror, data->offset, data->stride, data->width,
-			data->data_len / data->width, data->data);
+	uint32_t rows = data->data_len / data->width;
+	if (account(channel, mirror, data->offset, data->stride, data->width, rows)) {
+		vd_mirror_write(mirror, data->offset, data->stride, data->width, rows, data->data);
+	}
+}
+
+static void handle_pool_copy(struct vd_channel *channel, const struct vd_link_wl_pool_copy *copy) {
+	struct vd_mirror *src = find_pool(channel, copy->src_pool);
+	struct vd_mirror *dst = src != NULL ? find_pool(channel, copy->dst_pool) : NULL;
+	if (dst == NULL) {
+		return;
+	}
+	if (!vd_mirror_contains(src, copy->src_offset, copy->src_stride, copy->width,
+			copy->rows)) {
+		channel_fail(channel, "a copy from outside pool %u", src->id);
+		return;
+	}
+	if (account(channel, dst, copy->dst_offset, copy->dst_stride, copy->width, copy->rows)) {
+		vd_mirror_copy(dst, copy->dst_offset, copy->dst_stride, src, copy->src_offset,
+			copy->src_stride, copy->width, copy->rows);
+	}
+}
+
+/* An unsigned LEB128 number of at most 32 bits. */
+static bool read_varint(const uint8_t **p, const uint8_t *end, uint32_t *out) {
+	uint64_t value = 0;
+	for (unsigned shift = 0; shift < 35 && *p < end; shift += 7) {
+		uint8_t byte = *(*p)++;
+		value |= (uint64_t)(byte & 0x7f) << shift;
+		if (!(byte & 0x80)) {
+			*out = (uint32_t)value;
+			return value <= UINT32_MAX;
+		}
+	}
+	return false;
+}
+
+/* Runs of changed bytes (link.md, "Buffer contents"). */
+static void handle_pool_diff(struct vd_channel *channel, const struct vd_link_wl_pool_diff *diff) {
+	struct vd_mirror *mirror = find_pool(channel, diff->pool);
+	if (mirror == NULL) {
+		return;
+	}
+	const uint8_t *p = diff->data, *end = diff->data + diff->data_len;
+	uint64_t pos = diff->offset;
+	while (p < end) {
+		uint32_t skip, len;
+		if (!read_varint(&p, end, &skip) || !read_varint(&p, end, &len) || len == 0 ||
+				(size_t)(end - p) < len) {
+			channel_fail(channel, "a malformed WL_POOL_DIFF for pool %u", mirror->id);
+			return;
+		}
+		pos += skip;
+		if (pos + len > mirror->size) {
+			channel_fail(channel, "a run of %u bytes at byte %llu is outside pool %u of %u "
+				"bytes", len, (unsigned long long)pos, mirror->id, mirror->size);
+			return;
+		}
+		if (!account(channel, mirror, (uint32_t)pos, len, len, 1)) {
+			return;
+		}
+		memcpy(mirror->map + pos, p, len);
+		p += len;
+		pos += len;
 	}
 }
 
@@ -518,6 +578,12 @@ void vd_channel_message(struct vd_channel *channel, const struct vd_link_msg *ms
 		return;
 	case VD_LINK_WL_POOL_DATA:
 		handle_pool_data(channel, &msg->body.wl_pool_data);
+		return;
+	case VD_LINK_WL_POOL_DIFF:
+		handle_pool_diff(channel, &msg->body.wl_pool_diff);
+		return;
+	case VD_LINK_WL_POOL_COPY:
+		handle_pool_copy(channel, &msg->body.wl_pool_copy);
 		return;
 	case VD_LINK_WL_PIPE: {
 		int fd;

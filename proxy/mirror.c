@@ -164,6 +164,18 @@ void vd_mirror_write(struct vd_mirror *mirror, uint32_t offset, uint32_t stride,
 	}
 }
 
+void vd_mirror_copy(struct vd_mirror *dst, uint32_t dst_offset, uint32_t dst_stride,
+		const struct vd_mirror *src, uint32_t src_offset, uint32_t src_stride, uint32_t width,
+		uint32_t rows) {
+	/* rows that overlap in one pool: the order that never reads what it wrote */
+	bool backwards = dst == src && dst_offset > src_offset;
+	for (uint32_t i = 0; i < rows; i++) {
+		uint32_t r = backwards ? rows - 1 - i : i;
+		memmove(dst->map + dst_offset + (size_t)r * dst_stride,
+			src->map + src_offset + (size_t)r * src_stride, width);
+	}
+}
+
 uint64_t vd_mirror_discard(struct vd_mirror *mirror, uint32_t offset, uint32_t length) {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	uint64_t start = offset, end = (uint64_t)offset + length;

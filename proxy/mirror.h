@@ -52,6 +52,14 @@ uint64_t vd_mirror_touch(struct vd_mirror *mirror, uint32_t offset, uint32_t str
 void vd_mirror_write(struct vd_mirror *mirror, uint32_t offset, uint32_t stride, uint32_t width,
 	uint32_t rows, const uint8_t *data);
 /*
+ * Copies rows of width bytes from src (every src_stride from src_offset) to
+ * dst (every dst_stride from dst_offset), as memmove would if they overlap.
+ * Both must be checked with vd_mirror_contains.
+ */
+void vd_mirror_copy(struct vd_mirror *dst, uint32_t dst_offset, uint32_t dst_stride,
+	const struct vd_mirror *src, uint32_t src_offset, uint32_t src_stride, uint32_t width,
+	uint32_t rows);
+/*
  * Forgets [offset, offset + length): its whole pages read as zeros again
  * and the granules it covers count no more. Returns the bytes taken off the
  * count. The range must lie inside the pool.

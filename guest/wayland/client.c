@@ -39,12 +39,18 @@ static const char *client_name(const struct client *client, char *buf, size_t si
 
 /* ---- lifetime ---- */
 
-static void free_item(struct item *item) {
+static void free_item(struct client *client, struct item *item) {
 	wl_list_remove(&item->link);
 	if (item->kind == ITEM_JOB) {
+		uint64_t examined, sent;
+		job_stats(item->job, &examined, &sent);
+		client->stats.commits++;
+		client->stats.examined += examined;
+		client->stats.sent += sent;
 		job_free(item->job);
-	} else if (item->kind == ITEM_DISCARD) {
+	} else if (item->kind == ITEM_DISCARD || item->kind == ITEM_COPY) {
 		pool_unref(item->pool);
+		pool_unref(item->src);
 	}
 	free(item);
 }
@@ -54,6 +60,11 @@ void client_destroy(struct client *client) {
 		return;
 	}
 	struct bridge *bridge = client->bridge;
+	char name[64];
+	vd_log(VD_DEBUG, "%s: closed: %llu bytes of requests, %llu commits with %llu bytes "
+		"compared or copied and %llu sent", client_name(client, name, sizeof(name)),
+		(unsigned long long)client->stats.wayland, (unsigned long long)client->stats.commits,
+		(unsigned long long)client->stats.examined, (unsigned long long)client->stats.sent);
 	client->gone = true; // the objects' addons queue nothing any more
 	wl_list_remove(&client->link);
 	bridge->client_count--;
@@ -62,9 +73,11 @@ void client_destroy(struct client *client) {
 	}
 	vd_mux_remove(&client->mux);
 	vd_tracker_finish(&client->tracker);
+	shm_flush_discards(client); // (nothing is queued: the client is gone)
+	free(client->freed);
 	struct item *item, *tmp;
 	wl_list_for_each_safe(item, tmp, &client->items, link) {
-		free_item(item);
+		free_item(client, item);
 	}
 	if (client->channel != 0) {
 		vd_link_pipes_finish(&client->pipes);
@@ -248,6 +261,27 @@ void client_queue_discard(struct client *client, struct pool *pool, uint32_t off
 		.offset = offset, .length = length};
 }
 
+void client_queue_copy(struct client *client, struct pool *src, struct pool *dst,
+		const struct vd_link_msg *msg) {
+	struct item *item = new_item(client, ITEM_COPY);
+	if (item == NULL) {
+		return;
+	}
+	item->src = pool_ref(src);
+	item->pool = pool_ref(dst);
+	item->msg = *msg;
+}
+
+/* The shadows follow a WL_POOL_COPY as the host's mirrors do (proxy/mirror.c). */
+static void copy_shadow(struct pool *dst, struct pool *src, const struct vd_link_wl_pool_copy *c) {
+	bool backwards = dst == src && c->dst_offset > c->src_offset;
+	for (uint32_t i = 0; i < c->rows; i++) {
+		uint32_t r = backwards ? c->rows - 1 - i : i;
+		memmove(dst->shadow + c->dst_offset + (size_t)r * c->dst_stride,
+			src->shadow + c->src_offset + (size_t)r * c->src_stride, c->width);
+	}
+}
+
 /* Both ends forget the bytes: the shadow reads zeros as the host's mirror will. */
 static void discard_shadow(struct pool *pool, uint32_t offset, uint32_t length) {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -300,24 +334,31 @@ static bool produce(struct vd_mux_source *source, struct vd_link_conn *conn, siz
 			}
 			client->credit -= (uint32_t)n;
 			client->queued -= n;
+			client->stats.wayland += n;
 			budget = n < budget ? budget - n : 0;
 			item->len -= n;
 			if (item->len == 0) {
-				free_item(item);
+				free_item(client, item);
 			}
 			break;
 		}
 		case ITEM_MSG:
 			item->msg.id = client->channel;
 			vd_link_conn_send(conn, &item->msg);
-			free_item(item);
+			free_item(client, item);
+			break;
+		case ITEM_COPY:
+			copy_shadow(item->pool, item->src, &item->msg.body.wl_pool_copy);
+			item->msg.id = client->channel;
+			vd_link_conn_send(conn, &item->msg);
+			free_item(client, item);
 			break;
 		case ITEM_DISCARD:
 			discard_shadow(item->pool, item->msg.body.wl_pool_discard.offset,
 				item->msg.body.wl_pool_discard.length);
 			item->msg.id = client->channel;
 			vd_link_conn_send(conn, &item->msg);
-			free_item(item);
+			free_item(client, item);
 			break;
 		case ITEM_JOB: {
 			bool fault;
@@ -331,14 +372,14 @@ static bool produce(struct vd_mux_source *source, struct vd_link_conn *conn, siz
 				return !vd_link_conn_closing(conn);
 			}
 			client->queued -= item->len;
-			free_item(item);
+			free_item(client, item);
 			break;
 		}
 		case ITEM_CLOSE:
 			msg = (struct vd_link_msg){.type = VD_LINK_WL_CLOSE, .id = client->channel};
 			msg.body.wl_close.reason = "closed";
 			vd_link_conn_send(conn, &msg);
-			free_item(item);
+			free_item(client, item);
 			client->host_closed = true;
 			schedule_reap(client);
 			return false;
@@ -435,6 +476,7 @@ static void read_requests(struct client *client) {
 			"%zu file descriptors sent without a message to carry them",
 			vd_connection_in_fd_count(conn));
 	}
+	shm_flush_discards(client);
 	if (client->queued >= QUEUE_HIGH) {
 		client->reading = false; // it waits in its own sendmsg until the link took some
 	}

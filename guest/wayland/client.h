@@ -19,6 +19,7 @@
  * this bridge grants) until the client's socket takes them.
  */
 
+struct freed;
 struct job;
 struct pool;
 
@@ -27,6 +28,7 @@ enum item_kind {
 	ITEM_MSG, // a link message of fixed fields (a pool's or a pipe's)
 	ITEM_JOB, // the bytes of a commit (job.c)
 	ITEM_DISCARD, // zero bytes of a pool's shadow, then WL_POOL_DISCARD
+	ITEM_COPY, // copy rows between shadows, then WL_POOL_COPY
 	ITEM_CLOSE, // WL_CLOSE: the client is gone
 };
 
@@ -36,7 +38,8 @@ struct item {
 	size_t len; // ITEM_BYTES
 	struct vd_link_msg msg; // ITEM_MSG, ITEM_DISCARD (no pointers in it)
 	struct job *job; // ITEM_JOB
-	struct pool *pool; // ITEM_DISCARD (a reference)
+	struct pool *pool; // ITEM_DISCARD, ITEM_COPY (the destination): a reference
+	struct pool *src; // ITEM_COPY: a reference
 };
 
 struct client {
@@ -57,11 +60,17 @@ struct client {
 	uint32_t next_pool;
 	size_t pool_count;
 	struct pool *new_pool; // made by a create_pool hook, for its post hook
+	struct freed *freed; // bytes of destroyed buffers, discarded after the requests read
+	size_t freed_count, freed_cap;
 
 	/* from the host */
 	struct vd_channel_in in;
 	struct vd_connection events; // the tracker reads events here
 	struct vd_link_pipes pipes;
+
+	struct {
+		uint64_t commits, examined, sent, wayland; // for the log when it ends
+	} stats;
 
 	bool reading; // the client's socket is watched for requests
 	bool gone; // the client's socket is closed: what is queued still goes, then WL_CLOSE
@@ -77,6 +86,9 @@ void client_queue_msg(struct client *client, const struct vd_link_msg *msg);
 void client_queue_job(struct client *client, struct job *job, size_t bytes);
 void client_queue_discard(struct client *client, struct pool *pool, uint32_t offset,
 	uint32_t length);
+/* Rows from one pool to another, on both ends (msg: a WL_POOL_COPY). */
+void client_queue_copy(struct client *client, struct pool *src, struct pool *dst,
+	const struct vd_link_msg *msg);
 /* Posts wl_display.error (object, code, text) to the client and closes it. */
 void client_fail(struct client *client, uint32_t object, uint32_t code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

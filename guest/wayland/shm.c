@@ -68,6 +68,7 @@ static void pool_free(struct pool *pool) {
 	if (pool->fd >= 0) {
 		close(pool->fd);
 	}
+	free(pool->stale);
 	free(pool);
 }
 
@@ -246,44 +247,72 @@ static bool handle_resize(struct vd_hook_ctx *ctx) {
 
 /* ---- buffers ---- */
 
-/* Bytes of [start, end) no other live buffer of the pool uses, given back to both ends. */
-static void discard_free_bytes(struct buffer *gone) {
-	struct pool *pool = gone->pool;
+/*
+ * Bytes of [start, end) that no live buffer of the pool uses go back to both
+ * ends (WL_POOL_DISCARD). Decided after the requests read with the
+ * destruction (shm_flush_discards): foot scrolls by destroying a buffer and
+ * making one that overlaps it at once, and the overlap must stay.
+ */
+struct freed {
+	struct pool *pool;
+	uint32_t start, end;
+};
+
+void shm_flush_discards(struct client *client) {
+	struct freed *freed = client->freed;
+	for (size_t f = 0; f < client->freed_count; f++) {
+		struct pool *pool = freed[f].pool;
+		uint64_t pieces[8][2] = {{freed[f].start, freed[f].end}};
+		size_t count = 1;
+		struct buffer *other;
+		wl_list_for_each(other, &pool->buffers, pool_link) {
+			uint64_t o0 = other->offset;
+			uint64_t o1 = o0 + (uint64_t)other->stride * (uint64_t)other->height;
+			size_t n = count;
+			for (size_t i = 0; i < n && count < 8; i++) {
+				uint64_t a = pieces[i][0], b = pieces[i][1];
+				if (o1 <= a || o0 >= b) {
+					continue;
+				}
+				pieces[i][1] = o0 > a ? o0 : a; // what is before it
+				if (o1 < b) {
+					pieces[count][0] = o1; // and after it
+					pieces[count][1] = b;
+					count++;
+				}
+			}
+		}
+		for (size_t i = 0; i < count; i++) {
+			if (pieces[i][1] > pieces[i][0] && pieces[i][1] - pieces[i][0] >= DISCARD_MIN &&
+					pool->client != NULL && !client->gone) {
+				client_queue_discard(client, pool, (uint32_t)pieces[i][0],
+					(uint32_t)(pieces[i][1] - pieces[i][0]));
+			}
+		}
+		pool_unref(pool);
+	}
+	client->freed_count = 0;
+}
+
+static void note_freed(struct buffer *gone) {
+	struct client *client = gone->client;
 	uint64_t start = gone->offset;
 	uint64_t end = start + (uint64_t)gone->stride * (uint64_t)gone->height;
-	if (end - start < DISCARD_MIN || pool->client == NULL || pool->client->gone) {
+	if (end - start < DISCARD_MIN || client->gone) {
 		return;
 	}
-	/* cut out what others use: what is left is at most a few pieces */
-	uint64_t pieces[8][2] = {{start, end}};
-	size_t count = 1;
-	struct buffer *other;
-	wl_list_for_each(other, &pool->buffers, pool_link) {
-		if (other == gone) {
-			continue;
+	if (client->freed_count == client->freed_cap) {
+		size_t cap = client->freed_cap ? client->freed_cap * 2 : 8;
+		struct freed *freed = realloc(client->freed, cap * sizeof(*freed));
+		if (freed == NULL) {
+			return; // kept: only memory is lost, until the pool goes
 		}
-		uint64_t o0 = other->offset;
-		uint64_t o1 = o0 + (uint64_t)other->stride * (uint64_t)other->height;
-		size_t n = count;
-		for (size_t i = 0; i < n && count < 8; i++) {
-			uint64_t a = pieces[i][0], b = pieces[i][1];
-			if (o1 <= a || o0 >= b) {
-				continue;
-			}
-			pieces[i][1] = o0 > a ? o0 : a; // the part before
-			if (o1 < b) {
-				pieces[count][0] = o1;
-				pieces[count][1] = b;
-				count++;
-			}
-		}
+		client->freed = freed;
+		client->freed_cap = cap;
 	}
-	for (size_t i = 0; i < count; i++) {
-		if (pieces[i][1] - pieces[i][0] >= DISCARD_MIN) {
-			client_queue_discard(pool->client, pool, (uint32_t)pieces[i][0],
-				(uint32_t)(pieces[i][1] - pieces[i][0]));
-		}
-	}
+	struct freed *freed = client->freed;
+	freed[client->freed_count++] = (struct freed){.pool = pool_ref(gone->pool),
+		.start = (uint32_t)start, .end = (uint32_t)end};
 }
 
 static void buffer_addon_destroy(struct vd_object_addon *addon) {
@@ -292,8 +321,8 @@ static void buffer_addon_destroy(struct vd_object_addon *addon) {
 	if (surface != NULL) {
 		wl_list_remove(&buffer->surface_link);
 	}
-	discard_free_bytes(buffer);
 	wl_list_remove(&buffer->pool_link);
+	note_freed(buffer);
 	pool_maybe_done(buffer->pool);
 	pool_unref(buffer->pool);
 	pixman_region32_fini(&buffer->pending);
@@ -481,6 +510,7 @@ static bool handle_commit(struct vd_hook_ctx *ctx) {
 		return true;
 	}
 	struct client *client = surface->client;
+	uint32_t previous = surface->current; // the buffer the host shows now
 	if (surface->attached) {
 		surface->current = surface->pending_buffer;
 		surface->pending_buffer = 0;
@@ -558,6 +588,37 @@ static bool handle_commit(struct vd_hook_ctx *ctx) {
 	pixman_region32_clear(&buffer->pending);
 	surface->last_width = buffer->width;
 	surface->last_height = buffer->height;
+	/*
+	 * The surface showed another buffer like it: what may differ from it is
+	 * taken from there on both ends (what the client left alone is that, as
+	 * the protocol wants), then only the damage is compared, with the last
+	 * frame rather than with this buffer's older one.
+	 */
+	struct buffer *last = previous != 0 && previous != surface->current ?
+		buffer_of(vd_tracker_get(ctx->tracker, previous)) : NULL;
+	if (last != NULL && last != buffer && !buffer->stat->raw && !last->pool->broken &&
+			last->width == buffer->width && last->height == buffer->height &&
+			last->stride == buffer->stride && last->bpp == buffer->bpp &&
+			pixman_region32_not_empty(&send) &&
+			!pool_stale(last->pool, last->offset,
+				last->offset + (size_t)last->stride * (size_t)last->height)) {
+		int n;
+		const pixman_box32_t *boxes = pixman_region32_rectangles(&send, &n);
+		for (int i = 0; i < n; i++) {
+			size_t at = (size_t)boxes[i].y1 * (size_t)buffer->stride +
+				(size_t)boxes[i].x1 * buffer->bpp;
+			struct vd_link_msg msg = {.type = VD_LINK_WL_POOL_COPY};
+			msg.body.wl_pool_copy = (struct vd_link_wl_pool_copy){
+				.src_pool = last->pool->id, .src_offset = (uint32_t)(last->offset + at),
+				.src_stride = (uint32_t)last->stride,
+				.dst_pool = buffer->pool->id, .dst_offset = (uint32_t)(buffer->offset + at),
+				.dst_stride = (uint32_t)buffer->stride,
+				.width = (uint32_t)(boxes[i].x2 - boxes[i].x1) * buffer->bpp,
+				.rows = (uint32_t)(boxes[i].y2 - boxes[i].y1)};
+			client_queue_copy(client, last->pool, buffer->pool, &msg);
+		}
+		pixman_region32_copy(&send, &damage);
+	}
 	if (pixman_region32_not_empty(&send)) {
 		struct job *job = job_create(buffer->pool, buffer->stat, buffer->offset,
 			buffer->stride, buffer->width, buffer->height, buffer->bpp, &send);

@@ -34,7 +34,12 @@ struct pool {
 	bool broken; // the client's file shrank under the mapping
 	bool object_live; // the wl_shm_pool is not destroyed
 	struct wl_list buffers; // buffer.pool_link: live buffers
+	/* granules whose shadow lags behind the host (sent straight from the client's memory) */
+	uint8_t *stale;
+	size_t stale_size; // bytes of the bitmap
 };
+
+#define VD_POOL_GRANULE (64u * 1024u)
 
 /* Adaptive: a buffer whose commits change nearly every byte is copied, not compared. */
 struct bufstat {
@@ -52,6 +57,8 @@ static inline struct pool *pool_ref(struct pool *pool) {
 
 /* The tracker hooks of shm, surfaces and viewports (client.c adds them). */
 bool shm_hooks_add(struct vd_hook_registry *registry);
+/* Bytes of destroyed buffers that no live buffer uses: discarded on both ends. */
+void shm_flush_discards(struct client *client);
 
 /* job.c */
 struct job;
@@ -61,8 +68,12 @@ struct job;
  */
 struct job *job_create(struct pool *pool, struct bufstat *stat, uint32_t offset, int32_t stride,
 	int32_t width, int32_t height, uint32_t bpp, const pixman_region32_t *region);
+/* Whether the shadow lags behind the host anywhere in [start, end) (job.c). */
+bool pool_stale(const struct pool *pool, size_t start, size_t end);
 /* Bytes it covers (for queue accounting). */
 size_t job_size(const struct job *job);
+/* Bytes it compared or copied, and bytes it sent (with the heads of runs). */
+void job_stats(const struct job *job, uint64_t *examined, uint64_t *sent);
 /*
  * Sends about budget bytes of it (compared or copied into the shadow, then
  * written from the shadow). Returns true when it is finished. *fault: the
