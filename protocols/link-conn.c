@@ -26,8 +26,9 @@
 #define PORT_CHECK_MS 2000
 /*
  * Serial carriers: a frame still incomplete this long (plus 1 ms per 4 KiB
- * it announces) is the remnant of a peer that restarted in its middle,
- * swallowing the new session's SYNC and HELLO: the reader hunts for SYNC.
+ * it announces), with a SYNC marker in what it holds, is the remnant of a
+ * peer that restarted in its middle, swallowing the new session's SYNC and
+ * HELLO: the reader hunts for SYNC.
  */
 #define FRAME_STALL_MS 3000
 /* iovecs per write when bytes of the caller's are queued (send_ref) */
@@ -825,16 +826,25 @@ static void check_stall(struct vd_link_conn *conn) {
 		return;
 	}
 	size_t length = conn->bulk.len;
+	/* what the frame holds so far: a new session shows itself by a SYNC marker */
+	const uint8_t *got = conn->bulk.target;
+	size_t got_len = conn->bulk.got;
 	struct vd_link_header header;
 	const uint8_t *payload;
 	size_t avail;
 	char err[8];
-	if (!conn->bulk.active && vd_link_reader_head(&conn->reader, &header, &payload, &avail,
-			err, sizeof(err)) == VD_LINK_NEXT_FRAME) {
+	if (!conn->bulk.active) {
+		if (vd_link_reader_head(&conn->reader, &header, &payload, &avail, err,
+				sizeof(err)) != VD_LINK_NEXT_FRAME) {
+			return;
+		}
 		length = header.length;
+		got = payload;
+		got_len = avail;
 	}
 	uint64_t limit = FRAME_STALL_MS + (length >> 12);
-	if (now - conn->partial_since_ms < limit) {
+	if (now - conn->partial_since_ms < limit || got == NULL ||
+			memmem(got, got_len, vd_link_sync, VD_LINK_SYNC_SIZE) == NULL) {
 		return;
 	}
 	char why[128];
@@ -1101,6 +1111,7 @@ uint32_t vd_link_conn_peer_max_frame(const struct vd_link_conn *conn) {
 }
 
 void vd_link_conn_pause(struct vd_link_conn *conn, bool paused) {
+	conn->partial_since_ms = 0; // a frame we did not read is not stalled
 	conn->paused = paused;
 	update_mask(conn);
 }
