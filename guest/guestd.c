@@ -14,6 +14,7 @@
 #include "guest/notify.h"
 #include "guest/runs.h"
 #include "guest/scanner.h"
+#include "guest/tray.h"
 #include "protocols/link-conn.h"
 #include "protocols/clock.h"
 #include "protocols/dbus.h"
@@ -71,6 +72,7 @@ struct guestd {
 	struct vd_guest_module modules[MAX_MODULES];
 	size_t nmodules;
 	struct vd_guest_notify *notify;
+	struct vd_guest_tray *tray;
 };
 
 /* ---- idleness ---- */
@@ -377,6 +379,7 @@ static void usage(FILE *f) {
 		"                       else $XDG_RUNTIME_DIR/bus)\n"
 		"  --notifications MODE serve org.freedesktop.Notifications: auto (when no other\n"
 		"                       server holds it; default), replace, off\n"
+		"  --tray MODE          serve org.kde.StatusNotifierWatcher: auto, replace, off\n"
 		"  --log-level LEVEL    error, warn, info or debug (default info)\n"
 		"  --help, --version\n");
 }
@@ -390,6 +393,7 @@ int main(int argc, char *argv[]) {
 		{"no-apps", no_argument, NULL, 'n'},
 		{"bus", required_argument, NULL, 'b'},
 		{"notifications", required_argument, NULL, 'N'},
+		{"tray", required_argument, NULL, 'T'},
 		{"log-level", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -397,6 +401,7 @@ int main(int argc, char *argv[]) {
 	};
 	const char *listen_str = NULL, *bus_address = NULL;
 	enum vd_guest_service_mode notify_mode = VD_GUEST_SERVICE_AUTO;
+	enum vd_guest_service_mode tray_mode = VD_GUEST_SERVICE_AUTO;
 	long long idle_seconds = 300, icon_size = 128;
 	bool export_apps = true;
 	int opt;
@@ -427,6 +432,12 @@ int main(int argc, char *argv[]) {
 		case 'N':
 			if (!vd_guest_service_mode_parse(optarg, &notify_mode)) {
 				fprintf(stderr, "vmdesk-guestd: --notifications is auto, replace or off\n");
+				return 2;
+			}
+			break;
+		case 'T':
+			if (!vd_guest_service_mode_parse(optarg, &tray_mode)) {
+				fprintf(stderr, "vmdesk-guestd: --tray is auto, replace or off\n");
 				return 2;
 			}
 			break;
@@ -497,12 +508,20 @@ int main(int argc, char *argv[]) {
 	if (bus_address == NULL) {
 		bus_address = vd_dbus_session_address(bus_buf, sizeof(bus_buf));
 	}
-	if (bus_address == NULL && notify_mode != VD_GUEST_SERVICE_OFF) {
+	if (bus_address == NULL && (notify_mode != VD_GUEST_SERVICE_OFF ||
+			tray_mode != VD_GUEST_SERVICE_OFF)) {
 		vd_log(VD_INFO, "no session bus: no notifications and no tray");
-	} else if (notify_mode != VD_GUEST_SERVICE_OFF) {
+	}
+	if (bus_address != NULL && notify_mode != VD_GUEST_SERVICE_OFF) {
 		g.notify = vd_guest_notify_create(g.loop, bus_address, notify_mode, NOTIFY_IMAGE_SIZE);
 		if (g.notify != NULL) {
 			g.modules[g.nmodules++] = vd_guest_notify_module(g.notify);
+		}
+	}
+	if (bus_address != NULL && tray_mode != VD_GUEST_SERVICE_OFF) {
+		g.tray = vd_guest_tray_create(g.loop, bus_address, tray_mode);
+		if (g.tray != NULL) {
+			g.modules[g.nmodules++] = vd_guest_tray_module(g.tray);
 		}
 	}
 	vd_log(VD_INFO, "listening on %s", listen_str);
@@ -519,6 +538,7 @@ out:;
 		host_free(host);
 	}
 	vd_guest_notify_destroy(g.notify);
+	vd_guest_tray_destroy(g.tray);
 	vd_scanner_destroy(g.scanner);
 	vd_guest_apps_unref(g.apps);
 	vd_guest_runs_destroy(g.runs);

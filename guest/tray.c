@@ -1,0 +1,1019 @@
+#define LOG_TAG "tray"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "decoration/title.h"
+#include "guest/apps.h"
+#include "guest/image.h"
+#include "guest/tray-menu.h"
+#include "guest/tray.h"
+#include "protocols/clock.h"
+#include "protocols/log.h"
+
+#define WATCHER "org.kde.StatusNotifierWatcher"
+#define WATCHER_PATH "/StatusNotifierWatcher"
+#define ITEM_IFACE "org.kde.StatusNotifierItem"
+#define MENU_IFACE "com.canonical.dbusmenu"
+#define FETCH_TIMEOUT_MS 2000
+#define FETCH_INTERVAL_MS 200
+#define ICON_SIZE 48
+#define MAX_PIXMAPS 32
+#define TEXT_MAX 256
+#define TOOLTIP_LINES 10
+#define TOOLTIP_MAX 4096
+
+static const char introspection[] =
+	DBUS_INTROSPECT_1_0_XML_DOCTYPE_DECL_NODE
+	"<node>\n"
+	" <interface name=\"" WATCHER "\">\n"
+	"  <method name=\"RegisterStatusNotifierItem\"><arg type=\"s\" direction=\"in\"/></method>\n"
+	"  <method name=\"RegisterStatusNotifierHost\"><arg type=\"s\" direction=\"in\"/></method>\n"
+	"  <property name=\"RegisteredStatusNotifierItems\" type=\"as\" access=\"read\"/>\n"
+	"  <property name=\"IsStatusNotifierHostRegistered\" type=\"b\" access=\"read\"/>\n"
+	"  <property name=\"ProtocolVersion\" type=\"i\" access=\"read\"/>\n"
+	"  <signal name=\"StatusNotifierItemRegistered\"><arg type=\"s\"/></signal>\n"
+	"  <signal name=\"StatusNotifierItemUnregistered\"><arg type=\"s\"/></signal>\n"
+	"  <signal name=\"StatusNotifierHostRegistered\"/>\n"
+	" </interface>\n"
+	" <interface name=\"" DBUS_INTERFACE_PROPERTIES "\">\n"
+	"  <method name=\"Get\"><arg type=\"s\" direction=\"in\"/><arg type=\"s\" direction=\"in\"/>"
+	"<arg type=\"v\" direction=\"out\"/></method>\n"
+	"  <method name=\"GetAll\"><arg type=\"s\" direction=\"in\"/>"
+	"<arg type=\"a{sv}\" direction=\"out\"/></method>\n"
+	" </interface>\n"
+	" <interface name=\"" DBUS_INTERFACE_INTROSPECTABLE "\">\n"
+	"  <method name=\"Introspect\"><arg type=\"s\" direction=\"out\"/></method>\n"
+	" </interface>\n"
+	"</node>\n";
+
+struct item {
+	struct vd_guest_tray *tray;
+	struct wl_list link; // vd_guest_tray.items
+	uint32_t id; // on the link
+	char *service; // as registered, as RegisteredStatusNotifierItems lists it
+	char *bus_name; // where its methods are called
+	char *owner; // its unique name (signals come from it); NULL until known
+	char *path;
+	char *menu_path; // NULL: no menu
+	char rule[600], menu_rule[600];
+	struct vd_dbus_call *owner_call, *props_call, *menu_call;
+	struct wl_event_source *timer;
+	bool props_wanted, menu_wanted;
+	uint64_t props_at, menu_at;
+	bool known; // its properties were read once: the host has it
+	uint64_t item_hash, icon_hash[3];
+	struct vd_guest_tray_menu menu;
+	bool menu_sent;
+};
+
+struct host_ref {
+	struct wl_list link; // vd_guest_tray.hosts, oldest first
+	struct vd_link_conn *conn;
+};
+
+struct vd_guest_tray {
+	struct wl_event_loop *loop;
+	struct vd_guest_service *service;
+	struct wl_list items; // item.link
+	size_t count;
+	uint32_t next_id;
+	struct wl_list hosts; // host_ref.link
+	char **data_dirs;
+	size_t ndirs;
+};
+
+static struct vd_dbus *bus_of(struct vd_guest_tray *tray) {
+	return vd_guest_service_bus(tray->service);
+}
+
+static struct vd_link_conn *host_conn(struct vd_guest_tray *tray) {
+	if (wl_list_empty(&tray->hosts)) {
+		return NULL;
+	}
+	struct host_ref *host = wl_container_of(tray->hosts.next, host, link);
+	return host->conn;
+}
+
+static void send_host(struct vd_guest_tray *tray, const struct vd_link_msg *msg) {
+	struct vd_link_conn *conn = host_conn(tray);
+	if (conn != NULL) {
+		vd_link_conn_send(conn, msg);
+	}
+}
+
+static void emit_watcher(struct vd_guest_tray *tray, const char *member, const char *service) {
+	struct vd_dbus *bus = bus_of(tray);
+	DBusMessage *msg = bus != NULL ? dbus_message_new_signal(WATCHER_PATH, WATCHER, member) : NULL;
+	if (msg == NULL) {
+		return;
+	}
+	if (service == NULL || dbus_message_append_args(msg, DBUS_TYPE_STRING, &service,
+			DBUS_TYPE_INVALID)) {
+		vd_dbus_send(bus, msg);
+	}
+	dbus_message_unref(msg);
+}
+
+/* ---- items ---- */
+
+static void item_free(struct item *item, bool tell) {
+	struct vd_guest_tray *tray = item->tray;
+	struct vd_dbus *bus = bus_of(tray);
+	if (tell && item->known) {
+		struct vd_link_msg msg = {.type = VD_LINK_TRAY_REMOVE, .id = item->id};
+		send_host(tray, &msg);
+	}
+	if (tell) {
+		emit_watcher(tray, "StatusNotifierItemUnregistered", item->service);
+	}
+	if (bus != NULL && item->rule[0] != '\0') {
+		vd_dbus_remove_match(bus, item->rule);
+	}
+	if (bus != NULL && item->menu_rule[0] != '\0') {
+		vd_dbus_remove_match(bus, item->menu_rule);
+	}
+	vd_dbus_call_cancel(item->owner_call);
+	vd_dbus_call_cancel(item->props_call);
+	vd_dbus_call_cancel(item->menu_call);
+	wl_event_source_remove(item->timer);
+	vd_guest_tray_menu_finish(&item->menu);
+	wl_list_remove(&item->link);
+	tray->count--;
+	free(item->service);
+	free(item->bus_name);
+	free(item->owner);
+	free(item->path);
+	free(item->menu_path);
+	free(item);
+}
+
+static DBusMessage *item_call(struct item *item, const char *path, const char *iface,
+		const char *method) {
+	DBusMessage *msg = dbus_message_new_method_call(item->bus_name, path, iface, method);
+	if (msg != NULL) {
+		dbus_message_set_auto_start(msg, FALSE);
+	}
+	return msg;
+}
+
+/* ---- icons ---- */
+
+static bool is_file(const char *path) {
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* An icon name: the item's own theme directory first, then the data directories. */
+static char *find_icon(struct item *item, const char *name, const char *theme_path) {
+	if (name == NULL || name[0] == '\0') {
+		return NULL;
+	}
+	if (theme_path != NULL && theme_path[0] == '/' && strchr(name, '/') == NULL &&
+			strstr(name, "..") == NULL) {
+		static const char *const subdirs[] = {"", "/hicolor/scalable/apps",
+			"/hicolor/48x48/apps", "/hicolor/32x32/apps", "/hicolor/24x24/apps",
+			"/hicolor/22x22/apps", "/hicolor/16x16/apps", "/hicolor/64x64/apps"};
+		char path[4096];
+		for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+			for (int e = 0; e < 2; e++) {
+				snprintf(path, sizeof(path), "%s%s/%s.%s", theme_path, subdirs[i], name,
+					e ? "svg" : "png");
+				if (is_file(path)) {
+					return strdup(path);
+				}
+			}
+		}
+	}
+	return vd_guest_icon_lookup(name, ICON_SIZE, item->tray->data_dirs, item->tray->ndirs);
+}
+
+/* The best of a(iiay): the smallest at least ICON_SIZE, else the largest. */
+static bool pixmap_image(DBusMessageIter *variant, struct vd_guest_image *image) {
+	char *sig = dbus_message_iter_get_signature(variant);
+	bool ok = sig != NULL && strcmp(sig, "a(iiay)") == 0;
+	dbus_free(sig);
+	if (!ok) {
+		return false;
+	}
+	DBusMessageIter array, best_st;
+	int32_t best = -1;
+	dbus_message_iter_recurse(variant, &array);
+	for (int n = 0; n < MAX_PIXMAPS && dbus_message_iter_get_arg_type(&array) == DBUS_TYPE_STRUCT;
+			n++, dbus_message_iter_next(&array)) {
+		DBusMessageIter st;
+		dbus_int32_t w, h;
+		dbus_message_iter_recurse(&array, &st);
+		dbus_message_iter_get_basic(&st, &w);
+		dbus_message_iter_next(&st);
+		dbus_message_iter_get_basic(&st, &h);
+		if (w < 1 || h < 1 || w > VD_GUEST_IMAGE_MAX_SOURCE || h > VD_GUEST_IMAGE_MAX_SOURCE) {
+			continue;
+		}
+		int32_t edge = w > h ? w : h;
+		bool better = best < 0 || (best < ICON_SIZE ? edge > best :
+			edge >= ICON_SIZE && edge < best);
+		if (better) {
+			best = edge;
+			dbus_message_iter_recurse(&array, &best_st);
+		}
+	}
+	if (best < 0) {
+		return false;
+	}
+	dbus_int32_t w, h;
+	dbus_message_iter_get_basic(&best_st, &w);
+	dbus_message_iter_next(&best_st);
+	dbus_message_iter_get_basic(&best_st, &h);
+	dbus_message_iter_next(&best_st);
+	DBusMessageIter bytes;
+	dbus_message_iter_recurse(&best_st, &bytes);
+	const uint8_t *data = NULL;
+	int len = 0;
+	dbus_message_iter_get_fixed_array(&bytes, &data, &len);
+	return vd_guest_image_from_argb(w, h, data, (size_t)len, ICON_SIZE, image);
+}
+
+static void name_image(struct item *item, const char *name, const char *theme_path,
+		struct vd_guest_image *image) {
+	char *file = find_icon(item, name, theme_path);
+	uint8_t *rgba;
+	size_t len;
+	uint16_t w, h;
+	if (file != NULL && vd_guest_icon_render(file, ICON_SIZE, &rgba, &len, &w, &h)) {
+		vd_guest_image_finish(image);
+		*image = (struct vd_guest_image){rgba, len, w, h};
+	}
+	free(file);
+}
+
+/* ---- properties ---- */
+
+struct props {
+	const char *id, *title, *status, *category, *theme_path, *menu;
+	const char *names[3]; // icon, attention, overlay
+	struct vd_guest_image images[3];
+	const char *tip_title, *tip_body;
+	bool item_is_menu;
+};
+
+static const char *string_of(DBusMessageIter *v) {
+	int type = dbus_message_iter_get_arg_type(v);
+	if (type != DBUS_TYPE_STRING && type != DBUS_TYPE_OBJECT_PATH) {
+		return NULL;
+	}
+	const char *s;
+	dbus_message_iter_get_basic(v, &s);
+	return s;
+}
+
+static void parse_tooltip(struct props *p, DBusMessageIter *v) {
+	char *sig = dbus_message_iter_get_signature(v);
+	bool ok = sig != NULL && strcmp(sig, "(sa(iiay)ss)") == 0;
+	dbus_free(sig);
+	if (!ok) {
+		return;
+	}
+	DBusMessageIter st;
+	dbus_message_iter_recurse(v, &st);
+	dbus_message_iter_next(&st); // icon name
+	dbus_message_iter_next(&st); // icon pixmaps
+	dbus_message_iter_get_basic(&st, &p->tip_title);
+	dbus_message_iter_next(&st);
+	dbus_message_iter_get_basic(&st, &p->tip_body);
+}
+
+static void parse_props(struct props *p, DBusMessageIter *dict) {
+	static const char *const pixmap_keys[3] = {"IconPixmap", "AttentionIconPixmap",
+		"OverlayIconPixmap"};
+	static const char *const name_keys[3] = {"IconName", "AttentionIconName", "OverlayIconName"};
+	DBusMessageIter it = *dict;
+	for (; dbus_message_iter_get_arg_type(&it) == DBUS_TYPE_DICT_ENTRY;
+			dbus_message_iter_next(&it)) {
+		DBusMessageIter entry, v;
+		const char *key;
+		dbus_message_iter_recurse(&it, &entry);
+		dbus_message_iter_get_basic(&entry, &key);
+		dbus_message_iter_next(&entry);
+		dbus_message_iter_recurse(&entry, &v);
+		for (int k = 0; k < 3; k++) {
+			if (strcmp(key, pixmap_keys[k]) == 0) {
+				pixmap_image(&v, &p->images[k]);
+			} else if (strcmp(key, name_keys[k]) == 0) {
+				p->names[k] = string_of(&v);
+			}
+		}
+		if (strcmp(key, "Id") == 0) {
+			p->id = string_of(&v);
+		} else if (strcmp(key, "Title") == 0) {
+			p->title = string_of(&v);
+		} else if (strcmp(key, "Status") == 0) {
+			p->status = string_of(&v);
+		} else if (strcmp(key, "Category") == 0) {
+			p->category = string_of(&v);
+		} else if (strcmp(key, "IconThemePath") == 0) {
+			p->theme_path = string_of(&v);
+		} else if (strcmp(key, "Menu") == 0) {
+			p->menu = string_of(&v);
+		} else if (strcmp(key, "ToolTip") == 0) {
+			parse_tooltip(p, &v);
+		} else if (strcmp(key, "ItemIsMenu") == 0 &&
+				dbus_message_iter_get_arg_type(&v) == DBUS_TYPE_BOOLEAN) {
+			dbus_bool_t b;
+			dbus_message_iter_get_basic(&v, &b);
+			p->item_is_menu = b;
+		}
+	}
+}
+
+static uint8_t enum_of(const char *s, const char *const *names, size_t n, uint8_t dflt) {
+	for (size_t i = 0; s != NULL && i < n; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			return (uint8_t)(i + 1);
+		}
+	}
+	return dflt;
+}
+
+static void send_item(struct item *item, const struct props *p) {
+	static const char *const categories[] = {"ApplicationStatus", "Communications",
+		"SystemServices", "Hardware"};
+	static const char *const statuses[] = {"Passive", "Active", "NeedsAttention"};
+	char *id = vd_title_sanitize(p->id, TEXT_MAX);
+	char *title = vd_title_sanitize(p->title, TEXT_MAX);
+	char *tip_title = vd_title_sanitize(p->tip_title, TEXT_MAX);
+	char *tip_body = vd_text_block_sanitize(p->tip_body, TOOLTIP_LINES, TOOLTIP_MAX);
+	if (id != NULL && title != NULL && tip_title != NULL && tip_body != NULL) {
+		struct vd_link_msg msg = {.type = VD_LINK_TRAY_ITEM, .id = item->id};
+		msg.body.tray_item = (struct vd_link_tray_item){
+			.item_id = id,
+			.title = title,
+			.category = enum_of(p->category, categories, 4,
+				VD_LINK_TRAY_CATEGORY_APPLICATION_STATUS),
+			.status = enum_of(p->status, statuses, 3, VD_LINK_TRAY_STATUS_ACTIVE),
+			.tooltip_title = tip_title,
+			.tooltip_body = tip_body,
+			.item_is_menu = p->item_is_menu,
+			.has_menu = item->menu_path != NULL,
+		};
+		const struct vd_link_tray_item *t = &msg.body.tray_item;
+		uint8_t fixed[] = {t->category, t->status, t->item_is_menu, t->has_menu};
+		uint64_t h = vd_guest_hash(VD_GUEST_HASH_INIT, fixed, sizeof(fixed));
+		const char *strings[] = {id, title, tip_title, tip_body};
+		for (int i = 0; i < 4; i++) {
+			h = vd_guest_hash(h, strings[i], strlen(strings[i]) + 1);
+		}
+		if (!item->known || h != item->item_hash) {
+			send_host(item->tray, &msg);
+			item->item_hash = h;
+		}
+	}
+	free(id);
+	free(title);
+	free(tip_title);
+	free(tip_body);
+	for (int k = 0; k < 3; k++) {
+		const struct vd_guest_image *image = &p->images[k];
+		uint64_t h = vd_guest_hash(VD_GUEST_HASH_INIT, image->rgba, image->len);
+		h = vd_guest_hash(h, &image->width, sizeof(image->width));
+		if (item->known && h == item->icon_hash[k]) {
+			continue;
+		}
+		item->icon_hash[k] = h;
+		struct vd_link_msg msg = {.type = VD_LINK_TRAY_ICON, .id = item->id};
+		msg.body.tray_icon = (struct vd_link_tray_icon){.kind = (uint8_t)(k + 1),
+			.width = image->width, .height = image->height, .data = image->rgba,
+			.data_len = (uint32_t)image->len};
+		send_host(item->tray, &msg);
+	}
+	item->known = true;
+}
+
+static void send_menu(struct item *item) {
+	if (item->menu_sent || !item->known) {
+		return;
+	}
+	struct vd_link_msg msg = {.type = VD_LINK_TRAY_MENU, .id = item->id};
+	msg.body.tray_menu.items = item->menu.items;
+	msg.body.tray_menu.items_count = item->menu.count;
+	send_host(item->tray, &msg);
+	item->menu_sent = true;
+}
+
+/* ---- fetching, at most once per FETCH_INTERVAL_MS per kind ---- */
+
+static void pump(struct item *item);
+
+static void set_menu_path(struct item *item, const char *path) {
+	struct vd_dbus *bus = bus_of(item->tray);
+	bool same = (path == NULL && item->menu_path == NULL) ||
+		(path != NULL && item->menu_path != NULL && strcmp(path, item->menu_path) == 0);
+	if (same || bus == NULL) {
+		return;
+	}
+	if (item->menu_rule[0] != '\0') {
+		vd_dbus_remove_match(bus, item->menu_rule);
+		item->menu_rule[0] = '\0';
+	}
+	free(item->menu_path);
+	item->menu_path = NULL;
+	vd_dbus_call_cancel(item->menu_call);
+	item->menu_call = NULL;
+	if (path != NULL && dbus_validate_path(path, NULL) && strcmp(path, "/") != 0) {
+		item->menu_path = strdup(path);
+		snprintf(item->menu_rule, sizeof(item->menu_rule),
+			"type='signal',sender='%s',path='%s',interface='" MENU_IFACE "'", item->bus_name,
+			path);
+		vd_dbus_add_match(bus, item->menu_rule);
+		item->menu_wanted = true;
+	}
+}
+
+static void handle_props(DBusMessage *reply, void *data) {
+	struct item *item = data;
+	item->props_call = NULL;
+	DBusMessageIter args, dict;
+	if (dbus_message_get_type(reply) != DBUS_MESSAGE_TYPE_METHOD_RETURN ||
+			!dbus_message_has_signature(reply, "a{sv}") ||
+			!dbus_message_iter_init(reply, &args)) {
+		const char *text;
+		const char *err = vd_dbus_error_text(reply, &text);
+		vd_log(VD_INFO, "item %s: its properties cannot be read: %s %s", item->service, err,
+			text);
+		pump(item);
+		return;
+	}
+	dbus_message_iter_recurse(&args, &dict);
+	struct props p = {0};
+	parse_props(&p, &dict);
+	for (int k = 0; k < 3; k++) {
+		/* a name that resolves here wins over pixmaps, as the spec suggests */
+		name_image(item, p.names[k], p.theme_path, &p.images[k]);
+	}
+	bool was_known = item->known;
+	set_menu_path(item, p.menu);
+	send_item(item, &p);
+	for (int k = 0; k < 3; k++) {
+		vd_guest_image_finish(&p.images[k]);
+	}
+	if (!was_known) {
+		send_menu(item); // one parsed before the properties came
+	}
+	pump(item);
+}
+
+static void handle_menu(DBusMessage *reply, void *data) {
+	struct item *item = data;
+	item->menu_call = NULL;
+	uint64_t old = item->menu.count > 0 || item->menu_sent ? item->menu.hash : 0;
+	if (!vd_guest_tray_menu_parse(reply, item->tray->data_dirs, item->tray->ndirs,
+			&item->menu)) {
+		const char *text;
+		const char *err = vd_dbus_error_text(reply, &text);
+		vd_log(VD_INFO, "item %s: its menu cannot be read: %s %s", item->service, err, text);
+	} else if (!item->menu_sent || item->menu.hash != old) {
+		item->menu_sent = false;
+		send_menu(item);
+	}
+	pump(item);
+}
+
+static void start_props(struct item *item) {
+	DBusMessage *msg = item_call(item, item->path, DBUS_INTERFACE_PROPERTIES, "GetAll");
+	const char *iface = ITEM_IFACE;
+	if (msg != NULL && dbus_message_append_args(msg, DBUS_TYPE_STRING, &iface,
+			DBUS_TYPE_INVALID)) {
+		item->props_call = vd_dbus_call(bus_of(item->tray), msg, FETCH_TIMEOUT_MS,
+			handle_props, item);
+	}
+	if (msg != NULL) {
+		dbus_message_unref(msg);
+	}
+}
+
+static void start_menu(struct item *item) {
+	DBusMessage *msg = item_call(item, item->menu_path, MENU_IFACE, "GetLayout");
+	dbus_int32_t parent = 0, depth = -1;
+	DBusMessageIter args, names;
+	if (msg != NULL) {
+		dbus_message_iter_init_append(msg, &args);
+		if (dbus_message_iter_append_basic(&args, DBUS_TYPE_INT32, &parent) &&
+				dbus_message_iter_append_basic(&args, DBUS_TYPE_INT32, &depth) &&
+				dbus_message_iter_open_container(&args, DBUS_TYPE_ARRAY, "s", &names) &&
+				dbus_message_iter_close_container(&args, &names)) {
+			item->menu_call = vd_dbus_call(bus_of(item->tray), msg, FETCH_TIMEOUT_MS,
+				handle_menu, item);
+		}
+		dbus_message_unref(msg);
+	}
+}
+
+static void pump(struct item *item) {
+	if (bus_of(item->tray) == NULL) {
+		return;
+	}
+	uint64_t now = vd_now_ms();
+	uint64_t wait = 0;
+	if (item->props_wanted && item->props_call == NULL) {
+		if (now - item->props_at >= FETCH_INTERVAL_MS) {
+			item->props_wanted = false;
+			item->props_at = now;
+			start_props(item);
+		} else {
+			wait = item->props_at + FETCH_INTERVAL_MS - now;
+		}
+	}
+	if (item->menu_wanted && item->menu_call == NULL && item->menu_path != NULL) {
+		if (now - item->menu_at >= FETCH_INTERVAL_MS) {
+			item->menu_wanted = false;
+			item->menu_at = now;
+			start_menu(item);
+		} else {
+			uint64_t w = item->menu_at + FETCH_INTERVAL_MS - now;
+			wait = wait == 0 || w < wait ? w : wait;
+		}
+	}
+	if (wait > 0) {
+		wl_event_source_timer_update(item->timer, (int)wait);
+	}
+}
+
+static int handle_timer(void *data) {
+	pump(data);
+	return 0;
+}
+
+static void handle_owner(DBusMessage *reply, void *data) {
+	struct item *item = data;
+	item->owner_call = NULL;
+	const char *owner;
+	if (dbus_message_get_type(reply) == DBUS_MESSAGE_TYPE_METHOD_RETURN &&
+			dbus_message_get_args(reply, NULL, DBUS_TYPE_STRING, &owner, DBUS_TYPE_INVALID)) {
+		free(item->owner);
+		item->owner = strdup(owner);
+		return;
+	}
+	item_free(item, true); // registered a name no one holds
+}
+
+/* ---- the watcher ---- */
+
+static struct item *find_item(struct vd_guest_tray *tray, const char *service) {
+	struct item *item;
+	wl_list_for_each(item, &tray->items, link) {
+		if (strcmp(item->service, service) == 0) {
+			return item;
+		}
+	}
+	return NULL;
+}
+
+static void register_item(struct vd_guest_tray *tray, struct vd_dbus *bus, DBusMessage *call) {
+	const char *arg, *sender = dbus_message_get_sender(call);
+	if (!dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &arg, DBUS_TYPE_INVALID) ||
+			sender == NULL) {
+		vd_dbus_reply_error(bus, call, DBUS_ERROR_INVALID_ARGS, "takes (s)");
+		return;
+	}
+	/* libappindicator registers an object path: the item is the caller's, at that path */
+	const char *bus_name = arg[0] == '/' ? sender : arg;
+	const char *path = arg[0] == '/' ? arg : "/StatusNotifierItem";
+	if (!dbus_validate_bus_name(bus_name, NULL) || !dbus_validate_path(path, NULL)) {
+		vd_dbus_reply_error(bus, call, DBUS_ERROR_INVALID_ARGS, "not a bus name or path");
+		return;
+	}
+	char service[600];
+	snprintf(service, sizeof(service), "%s%s", bus_name, arg[0] == '/' ? path : "");
+	if (find_item(tray, service) == NULL) {
+		if (tray->count >= VD_LINK_MAX_TRAY_ITEMS) {
+			vd_dbus_reply_error(bus, call, DBUS_ERROR_LIMITS_EXCEEDED, "%d items already",
+				VD_LINK_MAX_TRAY_ITEMS);
+			return;
+		}
+		struct item *item = calloc(1, sizeof(*item));
+		if (item != NULL) {
+			item->service = strdup(service);
+			item->bus_name = strdup(bus_name);
+			item->path = strdup(path);
+			item->timer = wl_event_loop_add_timer(tray->loop, handle_timer, item);
+		}
+		if (item == NULL || item->service == NULL || item->bus_name == NULL ||
+				item->path == NULL || item->timer == NULL) {
+			if (item != NULL) {
+				if (item->timer != NULL) {
+					wl_event_source_remove(item->timer);
+				}
+				free(item->service);
+				free(item->bus_name);
+				free(item->path);
+				free(item);
+			}
+			vd_dbus_reply_error(bus, call, DBUS_ERROR_NO_MEMORY, "out of memory");
+			return;
+		}
+		item->tray = tray;
+		if (++tray->next_id == 0) {
+			tray->next_id = 1;
+		}
+		item->id = tray->next_id;
+		wl_list_insert(tray->items.prev, &item->link);
+		tray->count++;
+		snprintf(item->rule, sizeof(item->rule),
+			"type='signal',sender='%s',path='%s',interface='" ITEM_IFACE "'", bus_name, path);
+		vd_dbus_add_match(bus, item->rule);
+		if (bus_name[0] == ':') {
+			item->owner = strdup(bus_name);
+		} else {
+			DBusMessage *msg = dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS,
+				DBUS_INTERFACE_DBUS, "GetNameOwner");
+			if (msg != NULL && dbus_message_append_args(msg, DBUS_TYPE_STRING, &bus_name,
+					DBUS_TYPE_INVALID)) {
+				item->owner_call = vd_dbus_call(bus, msg, FETCH_TIMEOUT_MS, handle_owner, item);
+			}
+			if (msg != NULL) {
+				dbus_message_unref(msg);
+			}
+		}
+		vd_log(VD_INFO, "item %s registered", service);
+		item->props_wanted = true;
+		pump(item);
+		emit_watcher(tray, "StatusNotifierItemRegistered", service);
+	}
+	DBusMessage *reply = dbus_message_new_method_return(call);
+	if (reply != NULL) {
+		vd_dbus_send(bus, reply);
+		dbus_message_unref(reply);
+	}
+}
+
+static bool append_property(DBusMessageIter *to, struct vd_guest_tray *tray, const char *name) {
+	DBusMessageIter v, array;
+	if (strcmp(name, "RegisteredStatusNotifierItems") == 0) {
+		if (!dbus_message_iter_open_container(to, DBUS_TYPE_VARIANT, "as", &v) ||
+				!dbus_message_iter_open_container(&v, DBUS_TYPE_ARRAY, "s", &array)) {
+			return false;
+		}
+		struct item *item;
+		wl_list_for_each(item, &tray->items, link) {
+			if (!dbus_message_iter_append_basic(&array, DBUS_TYPE_STRING, &item->service)) {
+				return false;
+			}
+		}
+		return dbus_message_iter_close_container(&v, &array) &&
+			dbus_message_iter_close_container(to, &v);
+	}
+	if (strcmp(name, "IsStatusNotifierHostRegistered") == 0) {
+		dbus_bool_t yes = TRUE;
+		return dbus_message_iter_open_container(to, DBUS_TYPE_VARIANT, "b", &v) &&
+			dbus_message_iter_append_basic(&v, DBUS_TYPE_BOOLEAN, &yes) &&
+			dbus_message_iter_close_container(to, &v);
+	}
+	dbus_int32_t version = 0;
+	return dbus_message_iter_open_container(to, DBUS_TYPE_VARIANT, "i", &v) &&
+		dbus_message_iter_append_basic(&v, DBUS_TYPE_INT32, &version) &&
+		dbus_message_iter_close_container(to, &v);
+}
+
+static void handle_properties(struct vd_guest_tray *tray, struct vd_dbus *bus, DBusMessage *call) {
+	static const char *const names[] = {"RegisteredStatusNotifierItems",
+		"IsStatusNotifierHostRegistered", "ProtocolVersion"};
+	bool all = dbus_message_is_method_call(call, DBUS_INTERFACE_PROPERTIES, "GetAll");
+	const char *iface, *name = NULL;
+	bool ok = all ? dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_INVALID) :
+		dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_STRING, &name,
+			DBUS_TYPE_INVALID);
+	size_t which = 3;
+	for (size_t i = 0; name != NULL && i < 3; i++) {
+		which = strcmp(name, names[i]) == 0 ? i : which;
+	}
+	if (!ok || (!all && which == 3)) {
+		vd_dbus_reply_error(bus, call, DBUS_ERROR_UNKNOWN_PROPERTY, "no such property");
+		return;
+	}
+	DBusMessage *reply = dbus_message_new_method_return(call);
+	if (reply == NULL) {
+		return;
+	}
+	DBusMessageIter args, dict, entry;
+	dbus_message_iter_init_append(reply, &args);
+	if (!all) {
+		ok = append_property(&args, tray, names[which]);
+	} else {
+		ok = dbus_message_iter_open_container(&args, DBUS_TYPE_ARRAY, "{sv}", &dict);
+		for (size_t i = 0; ok && i < 3 && strcmp(iface, WATCHER) == 0; i++) {
+			ok = dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry) &&
+				dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &names[i]) &&
+				append_property(&entry, tray, names[i]) &&
+				dbus_message_iter_close_container(&dict, &entry);
+		}
+		ok = ok && dbus_message_iter_close_container(&args, &dict);
+	}
+	if (ok) {
+		vd_dbus_send(bus, reply);
+	}
+	dbus_message_unref(reply);
+}
+
+static DBusHandlerResult handle_object(DBusConnection *conn, DBusMessage *call, void *data) {
+	struct vd_guest_tray *tray = data;
+	struct vd_dbus *bus = bus_of(tray);
+	if (bus == NULL || dbus_message_get_type(call) != DBUS_MESSAGE_TYPE_METHOD_CALL) {
+		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+	}
+	if (dbus_message_is_method_call(call, WATCHER, "RegisterStatusNotifierItem")) {
+		register_item(tray, bus, call);
+	} else if (dbus_message_is_method_call(call, WATCHER, "RegisterStatusNotifierHost")) {
+		DBusMessage *reply = dbus_message_new_method_return(call);
+		if (reply != NULL) {
+			vd_dbus_send(bus, reply);
+			dbus_message_unref(reply);
+		}
+	} else if (dbus_message_is_method_call(call, DBUS_INTERFACE_PROPERTIES, "Get") ||
+			dbus_message_is_method_call(call, DBUS_INTERFACE_PROPERTIES, "GetAll")) {
+		handle_properties(tray, bus, call);
+	} else if (dbus_message_is_method_call(call, DBUS_INTERFACE_INTROSPECTABLE, "Introspect")) {
+		DBusMessage *reply = dbus_message_new_method_return(call);
+		const char *xml = introspection;
+		if (reply != NULL && dbus_message_append_args(reply, DBUS_TYPE_STRING, &xml,
+				DBUS_TYPE_INVALID)) {
+			vd_dbus_send(bus, reply);
+		}
+		if (reply != NULL) {
+			dbus_message_unref(reply);
+		}
+	} else {
+		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+	}
+	return DBUS_HANDLER_RESULT_HANDLED;
+}
+
+static const DBusObjectPathVTable object_vtable = {
+	.message_function = handle_object,
+};
+
+/* Items vanish with their owner; their signals ask for a refresh. */
+static DBusHandlerResult handle_filter(void *data, DBusMessage *msg) {
+	struct vd_guest_tray *tray = data;
+	if (dbus_message_get_type(msg) != DBUS_MESSAGE_TYPE_SIGNAL) {
+		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+	}
+	const char *sender = dbus_message_get_sender(msg), *path = dbus_message_get_path(msg);
+	const char *name, *old_owner, *new_owner;
+	if (sender != NULL && strcmp(sender, DBUS_SERVICE_DBUS) == 0 &&
+			dbus_message_is_signal(msg, DBUS_INTERFACE_DBUS, "NameOwnerChanged") &&
+			dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING,
+				&old_owner, DBUS_TYPE_STRING, &new_owner, DBUS_TYPE_INVALID)) {
+		struct item *item, *tmp;
+		wl_list_for_each_safe(item, tmp, &tray->items, link) {
+			bool gone = strcmp(name, item->bus_name) == 0 ||
+				(item->owner != NULL && strcmp(name, item->owner) == 0);
+			if (gone && (new_owner[0] == '\0' || item->bus_name[0] != ':')) {
+				vd_log(VD_INFO, "item %s gone", item->service);
+				item_free(item, true);
+			}
+		}
+		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+	}
+	if (sender == NULL || path == NULL) {
+		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+	}
+	struct item *item;
+	wl_list_for_each(item, &tray->items, link) {
+		if (item->owner == NULL || strcmp(item->owner, sender) != 0) {
+			continue;
+		}
+		if (strcmp(path, item->path) == 0 && dbus_message_has_interface(msg, ITEM_IFACE)) {
+			item->props_wanted = true;
+			pump(item);
+			return DBUS_HANDLER_RESULT_HANDLED;
+		}
+		if (item->menu_path != NULL && strcmp(path, item->menu_path) == 0 &&
+				dbus_message_has_interface(msg, MENU_IFACE)) {
+			item->menu_wanted = true;
+			pump(item);
+			return DBUS_HANDLER_RESULT_HANDLED;
+		}
+	}
+	return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+}
+
+static void handle_connected(void *data, struct vd_dbus *bus) {
+	vd_dbus_add_match(bus, "type='signal',sender='" DBUS_SERVICE_DBUS "',interface='"
+		DBUS_INTERFACE_DBUS "',member='NameOwnerChanged'");
+	if (!dbus_connection_register_object_path(vd_dbus_connection(bus), WATCHER_PATH,
+			&object_vtable, data)) {
+		vd_log(VD_ERROR, "cannot register %s", WATCHER_PATH);
+	}
+}
+
+static void handle_owned(void *data, bool owned) {
+	if (owned) {
+		emit_watcher(data, "StatusNotifierHostRegistered", NULL); // applets register now
+	}
+}
+
+static void handle_disconnected(void *data) {
+	struct vd_guest_tray *tray = data;
+	struct item *item, *tmp;
+	wl_list_for_each_safe(item, tmp, &tray->items, link) {
+		if (item->known) {
+			struct vd_link_msg msg = {.type = VD_LINK_TRAY_REMOVE, .id = item->id};
+			send_host(tray, &msg);
+		}
+		item->rule[0] = item->menu_rule[0] = '\0'; // gone with the bus
+		item_free(item, false);
+	}
+}
+
+static const struct vd_guest_service_impl service_impl = {
+	.connected = handle_connected,
+	.owned = handle_owned,
+	.filter = handle_filter,
+	.disconnected = handle_disconnected,
+};
+
+/* ---- the host links ---- */
+
+static void resend_all(struct vd_guest_tray *tray) {
+	struct item *item;
+	wl_list_for_each(item, &tray->items, link) {
+		if (item->known) {
+			item->known = false; // everything again, to the new host
+			item->menu_sent = false;
+			item->props_wanted = item->menu_wanted = true;
+			item->props_at = item->menu_at = 0;
+			pump(item);
+		}
+	}
+}
+
+static void host_up(void *data, struct vd_link_conn *conn) {
+	struct vd_guest_tray *tray = data;
+	struct host_ref *host = calloc(1, sizeof(*host));
+	if (host == NULL) {
+		return;
+	}
+	bool first = wl_list_empty(&tray->hosts);
+	host->conn = conn;
+	wl_list_insert(tray->hosts.prev, &host->link);
+	if (first) {
+		resend_all(tray);
+	}
+}
+
+static void host_down(void *data, struct vd_link_conn *conn) {
+	struct vd_guest_tray *tray = data;
+	bool was_primary = host_conn(tray) == conn;
+	struct host_ref *host, *tmp;
+	wl_list_for_each_safe(host, tmp, &tray->hosts, link) {
+		if (host->conn == conn) {
+			wl_list_remove(&host->link);
+			free(host);
+		}
+	}
+	if (was_primary) {
+		resend_all(tray);
+	}
+}
+
+static struct item *item_by_id(struct vd_guest_tray *tray, uint32_t id) {
+	struct item *item;
+	wl_list_for_each(item, &tray->items, link) {
+		if (item->id == id && item->known) {
+			return item;
+		}
+	}
+	return NULL;
+}
+
+static void send_call(struct item *item, DBusMessage *msg) {
+	if (msg != NULL) {
+		dbus_message_set_no_reply(msg, TRUE);
+		vd_dbus_send(bus_of(item->tray), msg);
+		dbus_message_unref(msg);
+	}
+}
+
+static void tray_event(struct item *item, const struct vd_link_tray_event *ev) {
+	static const char *const methods[] = {"Activate", "SecondaryActivate", "ContextMenu",
+		"Scroll", "Scroll"};
+	DBusMessage *msg = item_call(item, item->path, ITEM_IFACE, methods[ev->kind - 1]);
+	dbus_int32_t x = 0, y = 0;
+	bool ok = msg != NULL;
+	if (ok && (ev->kind == VD_LINK_TRAY_EVENT_KIND_SCROLL_VERTICAL ||
+			ev->kind == VD_LINK_TRAY_EVENT_KIND_SCROLL_HORIZONTAL)) {
+		dbus_int32_t delta = (dbus_int32_t)ev->delta;
+		const char *orientation = ev->kind == VD_LINK_TRAY_EVENT_KIND_SCROLL_VERTICAL ?
+			"vertical" : "horizontal";
+		ok = dbus_message_append_args(msg, DBUS_TYPE_INT32, &delta, DBUS_TYPE_STRING,
+			&orientation, DBUS_TYPE_INVALID);
+	} else if (ok) {
+		ok = dbus_message_append_args(msg, DBUS_TYPE_INT32, &x, DBUS_TYPE_INT32, &y,
+			DBUS_TYPE_INVALID);
+	}
+	send_call(item, ok ? msg : NULL);
+	if (!ok && msg != NULL) {
+		dbus_message_unref(msg);
+	}
+}
+
+static void menu_event(struct item *item, const struct vd_link_tray_menu_event *ev) {
+	static const char *const events[] = {"clicked", "hovered", "opened", "closed"};
+	if (item->menu_path == NULL ||
+			(ev->menu_id != 0 && !vd_guest_tray_menu_has(&item->menu, ev->menu_id))) {
+		return;
+	}
+	dbus_int32_t id = (dbus_int32_t)ev->menu_id;
+	if (ev->event == VD_LINK_MENU_EVENT_KIND_ABOUT_TO_SHOW) {
+		DBusMessage *msg = item_call(item, item->menu_path, MENU_IFACE, "AboutToShow");
+		if (msg != NULL && !dbus_message_append_args(msg, DBUS_TYPE_INT32, &id,
+				DBUS_TYPE_INVALID)) {
+			dbus_message_unref(msg);
+			msg = NULL;
+		}
+		send_call(item, msg);
+		return;
+	}
+	DBusMessage *msg = item_call(item, item->menu_path, MENU_IFACE, "Event");
+	if (msg == NULL) {
+		return;
+	}
+	const char *name = events[ev->event - 1];
+	dbus_int32_t zero = 0;
+	dbus_uint32_t timestamp = 0;
+	DBusMessageIter args, v;
+	dbus_message_iter_init_append(msg, &args);
+	bool ok = dbus_message_iter_append_basic(&args, DBUS_TYPE_INT32, &id) &&
+		dbus_message_iter_append_basic(&args, DBUS_TYPE_STRING, &name) &&
+		dbus_message_iter_open_container(&args, DBUS_TYPE_VARIANT, "i", &v) &&
+		dbus_message_iter_append_basic(&v, DBUS_TYPE_INT32, &zero) &&
+		dbus_message_iter_close_container(&args, &v) &&
+		dbus_message_iter_append_basic(&args, DBUS_TYPE_UINT32, &timestamp);
+	if (!ok) {
+		dbus_message_unref(msg);
+		return;
+	}
+	send_call(item, msg);
+}
+
+static void host_message(void *data, struct vd_link_conn *conn, const struct vd_link_msg *msg) {
+	struct vd_guest_tray *tray = data;
+	struct item *item = item_by_id(tray, msg->id);
+	if (item == NULL || host_conn(tray) != conn || bus_of(tray) == NULL) {
+		return; // gone meanwhile
+	}
+	if (msg->type == VD_LINK_TRAY_EVENT) {
+		tray_event(item, &msg->body.tray_event);
+	} else if (msg->type == VD_LINK_TRAY_MENU_EVENT) {
+		menu_event(item, &msg->body.tray_menu_event);
+	}
+}
+
+struct vd_guest_module vd_guest_tray_module(struct vd_guest_tray *tray) {
+	return (struct vd_guest_module){
+		.caps = VD_LINK_CAP_TRAY,
+		.host_up = host_up,
+		.message = host_message,
+		.host_down = host_down,
+		.data = tray,
+	};
+}
+
+struct vd_guest_tray *vd_guest_tray_create(struct wl_event_loop *loop, const char *bus_address,
+		enum vd_guest_service_mode mode) {
+	struct vd_guest_tray *tray = calloc(1, sizeof(*tray));
+	if (tray == NULL) {
+		return NULL;
+	}
+	tray->loop = loop;
+	wl_list_init(&tray->items);
+	wl_list_init(&tray->hosts);
+	tray->data_dirs = vd_guest_data_dirs(&tray->ndirs);
+	tray->service = vd_guest_service_create(loop, bus_address, WATCHER, mode, &service_impl,
+		tray);
+	if (tray->service == NULL) {
+		vd_guest_tray_destroy(tray);
+		return NULL;
+	}
+	return tray;
+}
+
+void vd_guest_tray_destroy(struct vd_guest_tray *tray) {
+	if (tray == NULL) {
+		return;
+	}
+	struct item *item, *tmp;
+	wl_list_for_each_safe(item, tmp, &tray->items, link) {
+		item_free(item, false);
+	}
+	vd_guest_service_destroy(tray->service);
+	struct host_ref *host, *htmp;
+	wl_list_for_each_safe(host, htmp, &tray->hosts, link) {
+		wl_list_remove(&host->link);
+		free(host);
+	}
+	vd_guest_data_dirs_free(tray->data_dirs, tray->ndirs);
+	free(tray);
+}
