@@ -24,6 +24,7 @@
 enum vd_icon_mode {
 	VD_ICON_BORDER, // a border in the VM's color around the scaled image (default)
 	VD_ICON_TINT, // Qubes' tint: each pixel keeps its lightness, takes the VM's hue
+	VD_ICON_PLAIN, // neither (pixels inside something already in the VM's color)
 };
 
 /* The border's width in an icon of edge size: 1 px up to 16 px, then size / 16, at least 2. */

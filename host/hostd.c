@@ -16,6 +16,7 @@
 #include "host/control.h"
 #include "host/menu.h"
 #include "host/notify.h"
+#include "host/tray.h"
 #include "host/vms.h"
 #include "protocols/log.h"
 #include "protocols/number.h"
@@ -36,6 +37,7 @@ struct hostd {
 	struct vd_control *control;
 	struct vd_gclip *gclip; // NULL: --no-clipboard, or it could not start
 	struct vd_host_notify *notify; // NULL: --no-notifications, or no session bus
+	struct vd_host_tray *tray; // NULL: --no-tray, or no session bus
 };
 
 static int handle_quit(int signo, void *data) {
@@ -77,6 +79,8 @@ static void usage(FILE *f) {
 		"  --no-notifications       do not show the VMs' notifications\n"
 		"  --notify-burst N         notifications a VM may send at once (default 10)\n"
 		"  --notify-interval-ms N   then one per N ms (default 2000)\n"
+		"  --no-tray                do not show the VMs' tray items\n"
+		"  --tray-icons MODE        border (default) or tint: how tray icons wear the VM's color\n"
 		"  --cli PATH               the vmdesk command written in menu entries\n"
 		"  --log-level LEVEL        error, warn, info or debug (default info)\n"
 		"  --help, --version\n");
@@ -128,6 +132,8 @@ int main(int argc, char *argv[]) {
 		{"no-notifications", no_argument, NULL, 'O'},
 		{"notify-burst", required_argument, NULL, 'B'},
 		{"notify-interval-ms", required_argument, NULL, 'I'},
+		{"no-tray", no_argument, NULL, 'R'},
+		{"tray-icons", required_argument, NULL, 'M'},
 		{"cli", required_argument, NULL, 'x'},
 		{"log-level", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
@@ -138,6 +144,8 @@ int main(int argc, char *argv[]) {
 	const char *system_dir = SYSCONFDIR_VMS;
 	long long connect_timeout = 5000, retry_max = 30000, request_timeout = 30000;
 	bool menu_enabled = true, clipboard_enabled = true, notify_enabled = true;
+	bool tray_enabled = true;
+	enum vd_icon_mode tray_mode = VD_ICON_BORDER;
 	long long notify_burst = VD_HOST_NOTIFY_BURST, notify_interval = VD_HOST_NOTIFY_INTERVAL_MS;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -174,6 +182,19 @@ int main(int argc, char *argv[]) {
 			break;
 		case 'O':
 			notify_enabled = false;
+			break;
+		case 'R':
+			tray_enabled = false;
+			break;
+		case 'M':
+			if (strcmp(optarg, "border") == 0) {
+				tray_mode = VD_ICON_BORDER;
+			} else if (strcmp(optarg, "tint") == 0) {
+				tray_mode = VD_ICON_TINT;
+			} else {
+				fprintf(stderr, "vmdesk-hostd: --tray-icons is border or tint\n");
+				return 2;
+			}
 			break;
 		case 'B':
 			if (!vd_parse_number(optarg, 1, 1000, &notify_burst)) {
@@ -288,6 +309,13 @@ int main(int argc, char *argv[]) {
 				vd_host_notify_module(hostd.notify);
 		}
 	}
+	if (tray_enabled) {
+		struct vd_host_tray_config tray_config = {.loop = hostd.loop, .mode = tray_mode};
+		hostd.tray = vd_host_tray_create(&tray_config);
+		if (hostd.tray != NULL) {
+			channel_config.modules[channel_config.nmodules++] = vd_host_tray_module(hostd.tray);
+		}
+	}
 	const char *dirs[2];
 	size_t ndirs = 0;
 	if (system_dir != NULL && system_dir[0] != '\0') {
@@ -327,6 +355,7 @@ out:
 	vd_control_destroy(hostd.control); // before the channels: it detaches its runs
 	vd_vms_destroy(hostd.vms); // the channels tell the modules below that they go
 	vd_host_notify_destroy(hostd.notify);
+	vd_host_tray_destroy(hostd.tray);
 	vd_menu_destroy(hostd.menu);
 	for (size_t i = 0; i < 3; i++) {
 		if (signals[i] != NULL) {
