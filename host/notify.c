@@ -347,12 +347,14 @@ static void handle_notify(struct vm *vm, uint32_t guest_id, const struct vd_link
 		refuse(vm, guest_id, old != NULL, why);
 		return;
 	}
-	if (old == NULL && vm->count >= VD_HOST_NOTIFY_MAX_PER_VM) {
-		snprintf(why, sizeof(why), "%d shown at once", VD_HOST_NOTIFY_MAX_PER_VM);
-		refuse(vm, guest_id, false, why);
-		return;
-	}
 	vm->flooding = false;
+	if (old == NULL && vm->count >= VD_HOST_NOTIFY_MAX_PER_VM) {
+		/* the VM's oldest one makes room (notes are inserted at the head) */
+		struct note *oldest = wl_container_of(vm->notes.prev, oldest, link);
+		host_close(notify, oldest->host_id);
+		send_closed(vm, oldest->guest_id, VD_LINK_CLOSE_REASON_UNDEFINED);
+		note_free(oldest);
+	}
 	if (notify->bus == NULL || !vd_dbus_ready(notify->bus)) {
 		send_closed(vm, guest_id, VD_LINK_CLOSE_REASON_UNDEFINED);
 		if (old != NULL) {

@@ -32,7 +32,7 @@ struct vd_host_notify_config {
 #define VD_HOST_NOTIFY_INTERVAL_MS 2000
 /* Explicit timeouts are capped here; 0 (until dismissed) and -1 (the server's) pass. */
 #define VD_HOST_NOTIFY_MAX_EXPIRE_MS 120000
-/* Notifications of one VM the host shows at once. */
+/* Notifications of one VM the host shows at once; a newer one closes the oldest. */
 #define VD_HOST_NOTIFY_MAX_PER_VM 64
 
 /* NULL if there is no session bus (the module is then off). */
