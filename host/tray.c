@@ -136,6 +136,8 @@ static void pixmaps_finish(struct pixmaps *p) {
 }
 
 static void item_free(struct item *item) {
+	vd_log(VD_DEBUG, "vm=%s item %s (guest item %u) removed", vm_name(item->vm), item->name,
+		item->guest_id);
 	vd_dbus_call_cancel(item->name_call);
 	vd_dbus_call_cancel(item->register_call);
 	vd_dbus_destroy(item->bus);

@@ -21,6 +21,7 @@ import time
 
 import dbus
 import dbus.bus
+import dbus.service
 from dbus.mainloop.glib import DBusGMainLoop
 from gi.repository import GLib
 
@@ -328,3 +329,126 @@ def no_raw_controls(text):
     bad = [c for c in text if (ord(c) < 0x20 and c not in "\n\t") or 0x7f <= ord(c) <= 0x9f
            or 0x202a <= ord(c) <= 0x202e or 0x2066 <= ord(c) <= 0x2069]
     return not bad
+
+
+WATCHER = "org.kde.StatusNotifierWatcher"
+ITEM = "org.kde.StatusNotifierItem"
+MENU = "com.canonical.dbusmenu"
+
+
+class TrayHost(dbus.service.Object):
+    """A panel's tray on a bus: an org.kde.StatusNotifierWatcher that records the
+    items registered with it, drops them when their owner goes, and reads them
+    as a tray host does."""
+
+    def __init__(self, bus):
+        self.conn = bus.connect()
+        super().__init__(self.conn, "/StatusNotifierWatcher")
+        self.bus_name = dbus.service.BusName(WATCHER, self.conn, do_not_queue=True)
+        self.items = []
+        self.signals = []  # (sender, path, interface, member)
+        self.conn.add_signal_receiver(self._owner_changed, "NameOwnerChanged",
+                                      "org.freedesktop.DBus", "org.freedesktop.DBus")
+        self.conn.add_signal_receiver(self._signal, interface_keyword="iface",
+                                      member_keyword="member", sender_keyword="sender",
+                                      path_keyword="path")
+
+    def _owner_changed(self, name, old, new):
+        if not new:
+            self.items = [s for s in self.items if s != name and not s.startswith(name + "/")]
+
+    def _signal(self, *args, iface=None, member=None, sender=None, path=None):
+        if iface in (ITEM, MENU):
+            self.signals.append((sender, path, iface, member))
+
+    @dbus.service.method(WATCHER, in_signature="s", out_signature="", sender_keyword="sender")
+    def RegisterStatusNotifierItem(self, service, sender=None):
+        service = str(service)
+        if service.startswith("/"):
+            service = sender + service
+        if service not in self.items:
+            self.items.append(service)
+
+    @dbus.service.method(WATCHER, in_signature="s", out_signature="")
+    def RegisterStatusNotifierHost(self, service):
+        pass
+
+    @dbus.service.method(dbus.PROPERTIES_IFACE, in_signature="ss", out_signature="v")
+    def Get(self, iface, prop):
+        return self.GetAll(iface)[prop]
+
+    @dbus.service.method(dbus.PROPERTIES_IFACE, in_signature="s", out_signature="a{sv}")
+    def GetAll(self, iface):
+        return {"RegisteredStatusNotifierItems": dbus.Array(self.items, signature="s"),
+                "IsStatusNotifierHostRegistered": True, "ProtocolVersion": dbus.Int32(0)}
+
+    def wait_items(self, count, what="tray items", timeout=20.0):
+        wait(lambda: len(self.items) == count, "%d %s (have %s)" % (count, what, self.items),
+             timeout)
+        return list(self.items)
+
+    @staticmethod
+    def split(service):
+        if "/" in service:
+            name, path = service.split("/", 1)
+            return name, "/" + path
+        return service, "/StatusNotifierItem"
+
+    def proxy(self, service, path=None):
+        name, item_path = self.split(service)
+        return self.conn.get_object(name, path or item_path, introspect=False)
+
+    def props(self, service):
+        return self.proxy(service).GetAll(ITEM, dbus_interface=dbus.PROPERTIES_IFACE, timeout=10)
+
+    def call(self, service, method, *args):
+        return self.proxy(service).get_dbus_method(method, ITEM)(*args, timeout=10)
+
+    def menu(self, service):
+        path = self.props(service)["Menu"]
+        return self.proxy(service, path)
+
+    def layout(self, service):
+        """The menu as nested dicts: {id, props, children}."""
+        revision, root = self.menu(service).GetLayout(0, -1, dbus.Array([], signature="s"),
+                                                      dbus_interface=MENU, timeout=10)
+
+        def walk(node):
+            nid, props, children = node
+            return {"id": int(nid), "props": {str(k): val for k, val in props.items()},
+                    "children": [walk(c) for c in children]}
+        return int(revision), walk(root)
+
+    def event(self, service, item_id, name="clicked"):
+        self.menu(service).Event(dbus.Int32(item_id), name, dbus.Int32(0, variant_level=1),
+                                 dbus.UInt32(0),
+                                 dbus_interface=MENU, timeout=10)
+
+    def close(self):
+        self.remove_from_connection()
+        self.conn.close()
+
+
+def pixmap_pixel(pixmap, x, y):
+    """(r, g, b, a) of one SNI pixmap (w, h, ARGB32 big-endian bytes)."""
+    w, _h, data = int(pixmap[0]), int(pixmap[1]), bytes(bytearray(pixmap[2]))
+    a, r, g, b = data[(y * w + x) * 4:(y * w + x) * 4 + 4]
+    return (r, g, b, a)
+
+
+def find_label(node, label):
+    if node["props"].get("label") == label:
+        return node
+    for child in node["children"]:
+        found = find_label(child, label)
+        if found:
+            return found
+    return None
+
+
+def depth_of(node):
+    return 1 + max([depth_of(c) for c in node["children"]], default=0)
+
+
+def count_items(node):
+    return 1 + sum(count_items(c) for c in node["children"])
