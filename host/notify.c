@@ -41,7 +41,6 @@ struct vm {
 	struct wl_list notes; // note.link
 	size_t count;
 	struct vd_rate rate;
-	bool flooding; // logged that it is over the rate limit
 };
 
 struct vd_host_notify {
@@ -327,11 +326,7 @@ static void handle_notify_reply(DBusMessage *reply, void *data) {
 	}
 }
 
-static void refuse(struct vm *vm, uint32_t guest_id, bool replacing, const char *why) {
-	if (!vm->flooding) {
-		vd_log(VD_WARN, "vm=%s notifications dropped: %s", vm_name(vm), why);
-		vm->flooding = true;
-	}
+static void refuse(struct vm *vm, uint32_t guest_id, bool replacing) {
 	if (!replacing) {
 		send_closed(vm, guest_id, VD_LINK_CLOSE_REASON_UNDEFINED);
 	}
@@ -340,14 +335,16 @@ static void refuse(struct vm *vm, uint32_t guest_id, bool replacing, const char 
 static void handle_notify(struct vm *vm, uint32_t guest_id, const struct vd_link_notify *m) {
 	struct vd_host_notify *notify = vm->notify;
 	struct note *old = find_guest(vm, guest_id);
-	char why[160];
-	if (!vd_rate_take(&vm->rate, vd_now_ms())) {
-		snprintf(why, sizeof(why), "over the rate limit (%u at once, then one per %u ms)",
-			notify->config.burst, notify->config.interval_ms);
-		refuse(vm, guest_id, old != NULL, why);
+	bool new_flood;
+	if (!vd_rate_take_or_drop(&vm->rate, vd_now_ms(), &new_flood)) {
+		if (new_flood) {
+			vd_log(VD_WARN, "vm=%s notifications dropped: over the rate limit (%u at once, "
+				"then one per %u ms)", vm_name(vm), notify->config.burst,
+				notify->config.interval_ms);
+		}
+		refuse(vm, guest_id, old != NULL);
 		return;
 	}
-	vm->flooding = false;
 	if (old == NULL && vm->count >= VD_HOST_NOTIFY_MAX_PER_VM) {
 		/* the VM's oldest one makes room (notes are inserted at the head) */
 		struct note *oldest = wl_container_of(vm->notes.prev, oldest, link);

@@ -114,7 +114,7 @@ struct vm {
 	struct wl_list items; // item.link
 	size_t count;
 	struct vd_rate rate;
-	bool flooding, full; // logged once each
+	bool full; // logged that it has too many items
 };
 
 struct vd_host_tray {
@@ -622,13 +622,15 @@ static void handle_item(struct vm *vm, uint32_t guest_id, const struct vd_link_t
 	replace(&item->id, vd_title_format(name, m->item_id), &dirty, 0);
 	replace(&item->title, vd_title_format(name, m->title[0] ? m->title : m->item_id), &dirty,
 		DIRTY_TITLE);
-	replace(&item->tip_title, vd_title_format(name, m->tooltip_title[0] ? m->tooltip_title :
-		m->title), &dirty, DIRTY_TOOLTIP);
-	char *body = vd_text_block_sanitize(m->tooltip_body, TOOLTIP_LINES, TOOLTIP_MAX);
 	/* hosts read tooltips as markup: escaped, never parsed */
-	char *escaped = body != NULL ? vd_text_markup_escape(body) : NULL;
+	char *tip = vd_title_format(name, m->tooltip_title[0] ? m->tooltip_title : m->title);
+	replace(&item->tip_title, tip != NULL ? vd_text_markup_escape(tip) : NULL, &dirty,
+		DIRTY_TOOLTIP);
+	free(tip);
+	char *body = vd_text_block_sanitize(m->tooltip_body, TOOLTIP_LINES, TOOLTIP_MAX);
+	replace(&item->tip_body, body != NULL ? vd_text_markup_escape(body) : NULL, &dirty,
+		DIRTY_TOOLTIP);
 	free(body);
-	replace(&item->tip_body, escaped, &dirty, DIRTY_TOOLTIP);
 	if (item->status != m->status) {
 		dirty |= DIRTY_STATUS;
 	}
@@ -645,14 +647,13 @@ static void handle_item(struct vm *vm, uint32_t guest_id, const struct vd_link_t
 }
 
 static bool take(struct vm *vm) {
-	if (vd_rate_take(&vm->rate, vd_now_ms())) {
-		vm->flooding = false;
+	bool new_flood;
+	if (vd_rate_take_or_drop(&vm->rate, vd_now_ms(), &new_flood)) {
 		return true;
 	}
-	if (!vm->flooding) {
+	if (new_flood) {
 		vd_log(VD_WARN, "vm=%s tray updates dropped: over %d at once, then one per %d ms",
 			vm_name(vm), MSG_BURST, MSG_INTERVAL_MS);
-		vm->flooding = true;
 	}
 	return false;
 }

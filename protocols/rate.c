@@ -19,3 +19,13 @@ bool vd_rate_take(struct vd_rate *rate, uint64_t now_ms) {
 	rate->tokens -= 1;
 	return true;
 }
+
+bool vd_rate_take_or_drop(struct vd_rate *rate, uint64_t now_ms, bool *new_flood) {
+	*new_flood = false;
+	if (vd_rate_take(rate, now_ms)) {
+		return true;
+	}
+	*new_flood = rate->dropped_at == 0 || now_ms - rate->dropped_at >= VD_RATE_FLOOD_QUIET_MS;
+	rate->dropped_at = now_ms;
+	return false;
+}
