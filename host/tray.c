@@ -7,6 +7,7 @@
 
 #include "decoration/title.h"
 #include "host/tray-menu.h"
+#include "host/tray-props.h"
 #include "host/tray.h"
 #include "protocols/clock.h"
 #include "protocols/dbus.h"
@@ -27,66 +28,12 @@
 #define TOOLTIP_LINES 10
 #define TOOLTIP_MAX 4096
 
-static const int pixmap_sizes[] = {24, 48};
-#define N_SIZES (sizeof(pixmap_sizes) / sizeof(pixmap_sizes[0]))
-
 enum dirty {
 	DIRTY_TITLE = 1 << 0,
 	DIRTY_ICON = 1 << 1, // then attention (<< 2) and overlay (<< 3)
 	DIRTY_TOOLTIP = 1 << 4,
 	DIRTY_STATUS = 1 << 5,
 	DIRTY_MENU = 1 << 6,
-};
-
-static const char introspection[] =
-	DBUS_INTROSPECT_1_0_XML_DOCTYPE_DECL_NODE
-	"<node>\n"
-	" <interface name=\"" ITEM_IFACE "\">\n"
-	"  <property name=\"Category\" type=\"s\" access=\"read\"/>\n"
-	"  <property name=\"Id\" type=\"s\" access=\"read\"/>\n"
-	"  <property name=\"Title\" type=\"s\" access=\"read\"/>\n"
-	"  <property name=\"Status\" type=\"s\" access=\"read\"/>\n"
-	"  <property name=\"WindowId\" type=\"i\" access=\"read\"/>\n"
-	"  <property name=\"IconThemePath\" type=\"s\" access=\"read\"/>\n"
-	"  <property name=\"IconName\" type=\"s\" access=\"read\"/>\n"
-	"  <property name=\"IconPixmap\" type=\"a(iiay)\" access=\"read\"/>\n"
-	"  <property name=\"OverlayIconName\" type=\"s\" access=\"read\"/>\n"
-	"  <property name=\"OverlayIconPixmap\" type=\"a(iiay)\" access=\"read\"/>\n"
-	"  <property name=\"AttentionIconName\" type=\"s\" access=\"read\"/>\n"
-	"  <property name=\"AttentionIconPixmap\" type=\"a(iiay)\" access=\"read\"/>\n"
-	"  <property name=\"AttentionMovieName\" type=\"s\" access=\"read\"/>\n"
-	"  <property name=\"ToolTip\" type=\"(sa(iiay)ss)\" access=\"read\"/>\n"
-	"  <property name=\"ItemIsMenu\" type=\"b\" access=\"read\"/>\n"
-	"  <property name=\"Menu\" type=\"o\" access=\"read\"/>\n"
-	"  <method name=\"ContextMenu\"><arg type=\"i\" direction=\"in\"/>"
-	"<arg type=\"i\" direction=\"in\"/></method>\n"
-	"  <method name=\"Activate\"><arg type=\"i\" direction=\"in\"/>"
-	"<arg type=\"i\" direction=\"in\"/></method>\n"
-	"  <method name=\"SecondaryActivate\"><arg type=\"i\" direction=\"in\"/>"
-	"<arg type=\"i\" direction=\"in\"/></method>\n"
-	"  <method name=\"Scroll\"><arg type=\"i\" direction=\"in\"/>"
-	"<arg type=\"s\" direction=\"in\"/></method>\n"
-	"  <signal name=\"NewTitle\"/>\n"
-	"  <signal name=\"NewIcon\"/>\n"
-	"  <signal name=\"NewAttentionIcon\"/>\n"
-	"  <signal name=\"NewOverlayIcon\"/>\n"
-	"  <signal name=\"NewToolTip\"/>\n"
-	"  <signal name=\"NewStatus\"><arg type=\"s\"/></signal>\n"
-	" </interface>\n"
-	" <interface name=\"" DBUS_INTERFACE_PROPERTIES "\">\n"
-	"  <method name=\"Get\"><arg type=\"s\" direction=\"in\"/><arg type=\"s\" direction=\"in\"/>"
-	"<arg type=\"v\" direction=\"out\"/></method>\n"
-	"  <method name=\"GetAll\"><arg type=\"s\" direction=\"in\"/>"
-	"<arg type=\"a{sv}\" direction=\"out\"/></method>\n"
-	" </interface>\n"
-	" <interface name=\"" DBUS_INTERFACE_INTROSPECTABLE "\">\n"
-	"  <method name=\"Introspect\"><arg type=\"s\" direction=\"out\"/></method>\n"
-	" </interface>\n"
-	"</node>\n";
-
-struct pixmaps {
-	uint8_t *argb[N_SIZES]; // NULL: none
-	size_t len[N_SIZES];
 };
 
 struct item {
@@ -97,10 +44,7 @@ struct item {
 	struct vd_dbus *bus; // its own connection: closing it takes the item off every watcher
 	struct vd_dbus_call *name_call, *register_call;
 	bool owned;
-	char *id, *title, *tip_title, *tip_body;
-	uint8_t category, status;
-	bool item_is_menu, has_menu;
-	struct pixmaps icons[3]; // icon, attention, overlay
+	struct vd_tray_props props;
 	struct vd_tray_menu menu;
 	uint32_t dirty;
 	uint64_t flushed_at;
@@ -128,13 +72,6 @@ static const char *vm_name(const struct vm *vm) {
 	return vd_channel_conf(vm->channel)->name;
 }
 
-static void pixmaps_finish(struct pixmaps *p) {
-	for (size_t i = 0; i < N_SIZES; i++) {
-		free(p->argb[i]);
-	}
-	*p = (struct pixmaps){0};
-}
-
 static void item_free(struct item *item) {
 	vd_log(VD_DEBUG, "vm=%s item %s (guest item %u) removed", vm_name(item->vm), item->name,
 		item->guest_id);
@@ -144,14 +81,8 @@ static void item_free(struct item *item) {
 	if (item->flush_timer != NULL) {
 		wl_event_source_remove(item->flush_timer);
 	}
-	for (int k = 0; k < 3; k++) {
-		pixmaps_finish(&item->icons[k]);
-	}
+	vd_tray_props_finish(&item->props);
 	vd_tray_menu_finish(&item->menu);
-	free(item->id);
-	free(item->title);
-	free(item->tip_title);
-	free(item->tip_body);
 	wl_list_remove(&item->link);
 	item->vm->count--;
 	free(item);
@@ -169,11 +100,6 @@ static void emit(struct item *item, const char *path, const char *iface, const c
 		vd_dbus_send(item->bus, msg);
 	}
 	dbus_message_unref(msg);
-}
-
-static const char *status_name(uint8_t status) {
-	return status == VD_LINK_TRAY_STATUS_PASSIVE ? "Passive" :
-		status == VD_LINK_TRAY_STATUS_NEEDS_ATTENTION ? "NeedsAttention" : "Active";
 }
 
 static void flush(struct item *item) {
@@ -196,7 +122,7 @@ static void flush(struct item *item) {
 		emit(item, ITEM_PATH, ITEM_IFACE, "NewToolTip", NULL);
 	}
 	if (dirty & DIRTY_STATUS) {
-		emit(item, ITEM_PATH, ITEM_IFACE, "NewStatus", status_name(item->status));
+		emit(item, ITEM_PATH, ITEM_IFACE, "NewStatus", vd_tray_status_name(item->props.status));
 	}
 	if (dirty & DIRTY_MENU) {
 		DBusMessage *msg = dbus_message_new_signal(MENU_PATH, "com.canonical.dbusmenu",
@@ -231,138 +157,6 @@ static void mark(struct item *item, uint32_t dirty) {
 		wl_event_source_timer_update(item->flush_timer,
 			(int)(item->flushed_at + FLUSH_MS - now));
 	}
-}
-
-/* ---- properties ---- */
-
-static bool put_pixmaps(DBusMessageIter *to, const struct pixmaps *p) {
-	DBusMessageIter array, st, bytes;
-	if (!dbus_message_iter_open_container(to, DBUS_TYPE_ARRAY, "(iiay)", &array)) {
-		return false;
-	}
-	for (size_t i = 0; i < N_SIZES; i++) {
-		if (p->argb[i] == NULL) {
-			continue;
-		}
-		dbus_int32_t size = pixmap_sizes[i];
-		const uint8_t *data = p->argb[i];
-		if (!dbus_message_iter_open_container(&array, DBUS_TYPE_STRUCT, NULL, &st) ||
-				!dbus_message_iter_append_basic(&st, DBUS_TYPE_INT32, &size) ||
-				!dbus_message_iter_append_basic(&st, DBUS_TYPE_INT32, &size) ||
-				!dbus_message_iter_open_container(&st, DBUS_TYPE_ARRAY, "y", &bytes) ||
-				!dbus_message_iter_append_fixed_array(&bytes, DBUS_TYPE_BYTE, &data,
-					(int)p->len[i]) ||
-				!dbus_message_iter_close_container(&st, &bytes) ||
-				!dbus_message_iter_close_container(&array, &st)) {
-			return false;
-		}
-	}
-	return dbus_message_iter_close_container(to, &array);
-}
-
-static const char *const prop_names[] = {"Category", "Id", "Title", "Status", "WindowId",
-	"IconThemePath", "IconName", "IconPixmap", "OverlayIconName", "OverlayIconPixmap",
-	"AttentionIconName", "AttentionIconPixmap", "AttentionMovieName", "ToolTip", "ItemIsMenu",
-	"Menu"};
-#define N_PROPS (sizeof(prop_names) / sizeof(prop_names[0]))
-
-/* The variant of property p; false if out of memory (or a Menu it has not). */
-static bool put_prop(DBusMessageIter *to, struct item *item, size_t p) {
-	static const char *const categories[] = {"ApplicationStatus", "Communications",
-		"SystemServices", "Hardware"};
-	const char *name = prop_names[p];
-	DBusMessageIter v, st, empty;
-	const char *s = "";
-	if (strcmp(name, "IconPixmap") == 0 || strcmp(name, "AttentionIconPixmap") == 0 ||
-			strcmp(name, "OverlayIconPixmap") == 0) {
-		int k = name[0] == 'I' ? 0 : name[0] == 'A' ? 1 : 2;
-		return dbus_message_iter_open_container(to, DBUS_TYPE_VARIANT, "a(iiay)", &v) &&
-			put_pixmaps(&v, &item->icons[k]) && dbus_message_iter_close_container(to, &v);
-	}
-	if (strcmp(name, "WindowId") == 0) {
-		dbus_int32_t zero = 0;
-		return dbus_message_iter_open_container(to, DBUS_TYPE_VARIANT, "i", &v) &&
-			dbus_message_iter_append_basic(&v, DBUS_TYPE_INT32, &zero) &&
-			dbus_message_iter_close_container(to, &v);
-	}
-	if (strcmp(name, "ItemIsMenu") == 0) {
-		dbus_bool_t b = item->item_is_menu;
-		return dbus_message_iter_open_container(to, DBUS_TYPE_VARIANT, "b", &v) &&
-			dbus_message_iter_append_basic(&v, DBUS_TYPE_BOOLEAN, &b) &&
-			dbus_message_iter_close_container(to, &v);
-	}
-	if (strcmp(name, "Menu") == 0) {
-		const char *path = MENU_PATH;
-		return item->has_menu &&
-			dbus_message_iter_open_container(to, DBUS_TYPE_VARIANT, "o", &v) &&
-			dbus_message_iter_append_basic(&v, DBUS_TYPE_OBJECT_PATH, &path) &&
-			dbus_message_iter_close_container(to, &v);
-	}
-	if (strcmp(name, "ToolTip") == 0) {
-		const char *title = item->tip_title, *body = item->tip_body, *icon = "";
-		return dbus_message_iter_open_container(to, DBUS_TYPE_VARIANT, "(sa(iiay)ss)", &v) &&
-			dbus_message_iter_open_container(&v, DBUS_TYPE_STRUCT, NULL, &st) &&
-			dbus_message_iter_append_basic(&st, DBUS_TYPE_STRING, &icon) &&
-			dbus_message_iter_open_container(&st, DBUS_TYPE_ARRAY, "(iiay)", &empty) &&
-			dbus_message_iter_close_container(&st, &empty) &&
-			dbus_message_iter_append_basic(&st, DBUS_TYPE_STRING, &title) &&
-			dbus_message_iter_append_basic(&st, DBUS_TYPE_STRING, &body) &&
-			dbus_message_iter_close_container(&v, &st) &&
-			dbus_message_iter_close_container(to, &v);
-	}
-	if (strcmp(name, "Category") == 0) {
-		s = categories[item->category - 1];
-	} else if (strcmp(name, "Id") == 0) {
-		s = item->id;
-	} else if (strcmp(name, "Title") == 0) {
-		s = item->title;
-	} else if (strcmp(name, "Status") == 0) {
-		s = status_name(item->status);
-	}
-	return dbus_message_iter_open_container(to, DBUS_TYPE_VARIANT, "s", &v) &&
-		dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &s) &&
-		dbus_message_iter_close_container(to, &v);
-}
-
-static void handle_properties(struct item *item, DBusMessage *call) {
-	bool all = dbus_message_has_member(call, "GetAll");
-	const char *iface = "", *name = NULL;
-	bool ok = all ? dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_INVALID) :
-		dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_STRING, &name,
-			DBUS_TYPE_INVALID);
-	size_t which = N_PROPS;
-	for (size_t i = 0; name != NULL && i < N_PROPS; i++) {
-		which = strcmp(name, prop_names[i]) == 0 ? i : which;
-	}
-	bool no_menu = which < N_PROPS && strcmp(prop_names[which], "Menu") == 0 && !item->has_menu;
-	if (!ok || (!all && (which == N_PROPS || no_menu))) {
-		vd_dbus_reply_error(item->bus, call, DBUS_ERROR_UNKNOWN_PROPERTY, "no such property");
-		return;
-	}
-	DBusMessage *reply = dbus_message_new_method_return(call);
-	if (reply == NULL) {
-		return;
-	}
-	DBusMessageIter args, dict, entry;
-	dbus_message_iter_init_append(reply, &args);
-	if (!all) {
-		ok = put_prop(&args, item, which);
-	} else {
-		ok = dbus_message_iter_open_container(&args, DBUS_TYPE_ARRAY, "{sv}", &dict);
-		for (size_t i = 0; ok && i < N_PROPS && strcmp(iface, ITEM_IFACE) == 0; i++) {
-			if (strcmp(prop_names[i], "Menu") == 0 && !item->has_menu) {
-				continue;
-			}
-			ok = dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry) &&
-				dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &prop_names[i]) &&
-				put_prop(&entry, item, i) && dbus_message_iter_close_container(&dict, &entry);
-		}
-		ok = ok && dbus_message_iter_close_container(&args, &dict);
-	}
-	if (ok) {
-		vd_dbus_send(item->bus, reply);
-	}
-	dbus_message_unref(reply);
 }
 
 /* ---- the host's clicks, back to the guest ---- */
@@ -419,19 +213,7 @@ static DBusHandlerResult handle_item_object(DBusConnection *conn, DBusMessage *c
 		reply_empty(item, call);
 	} else if (dbus_message_is_method_call(call, ITEM_IFACE, "ProvideXdgActivationToken")) {
 		reply_empty(item, call); // tokens of the host mean nothing in the VM
-	} else if (dbus_message_has_interface(call, DBUS_INTERFACE_PROPERTIES)) {
-		handle_properties(item, call);
-	} else if (dbus_message_is_method_call(call, DBUS_INTERFACE_INTROSPECTABLE, "Introspect")) {
-		DBusMessage *reply = dbus_message_new_method_return(call);
-		const char *xml = introspection;
-		if (reply != NULL && dbus_message_append_args(reply, DBUS_TYPE_STRING, &xml,
-				DBUS_TYPE_INVALID)) {
-			vd_dbus_send(item->bus, reply);
-		}
-		if (reply != NULL) {
-			dbus_message_unref(reply);
-		}
-	} else {
+	} else if (!vd_tray_props_handle(&item->props, item->bus, call)) {
 		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 	}
 	return DBUS_HANDLER_RESULT_HANDLED;
@@ -439,7 +221,7 @@ static DBusHandlerResult handle_item_object(DBusConnection *conn, DBusMessage *c
 
 static DBusHandlerResult handle_menu_object(DBusConnection *conn, DBusMessage *call, void *data) {
 	struct item *item = data;
-	if (dbus_message_get_type(call) != DBUS_MESSAGE_TYPE_METHOD_CALL || !item->has_menu) {
+	if (dbus_message_get_type(call) != DBUS_MESSAGE_TYPE_METHOD_CALL || !item->props.has_menu) {
 		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 	}
 	return vd_tray_menu_handle(&item->menu, item->bus, call);
@@ -534,25 +316,6 @@ static const struct vd_dbus_impl item_bus_impl = {
 
 /* ---- the guest's messages ---- */
 
-static void set_icon(struct item *item, int k, const uint8_t *rgba, uint32_t width,
-		uint32_t height) {
-	struct vd_host_tray *tray = item->vm->tray;
-	const struct vd_vmconf *conf = vd_channel_conf(item->vm->channel);
-	pixmaps_finish(&item->icons[k]);
-	if (rgba == NULL && k != 0) {
-		return; // no attention or overlay icon
-	}
-	for (size_t i = 0; i < N_SIZES; i++) {
-		cairo_surface_t *s = rgba != NULL ?
-			vd_icon_frame(rgba, width, height, conf->color, tray->config.mode, pixmap_sizes[i]) :
-			vd_icon_badge(conf->color, conf->name, pixmap_sizes[i]);
-		if (s != NULL) {
-			item->icons[k].argb[i] = vd_icon_argb_be(s, &item->icons[k].len[i]);
-			cairo_surface_destroy(s);
-		}
-	}
-}
-
 static struct item *find_item(struct vm *vm, uint32_t guest_id) {
 	struct item *item;
 	wl_list_for_each(item, &vm->items, link) {
@@ -579,8 +342,8 @@ static struct item *item_create(struct vm *vm, uint32_t guest_id) {
 	}
 	item->vm = vm;
 	item->guest_id = guest_id;
-	item->category = VD_LINK_TRAY_CATEGORY_APPLICATION_STATUS;
-	item->status = VD_LINK_TRAY_STATUS_ACTIVE;
+	item->props.category = VD_LINK_TRAY_CATEGORY_APPLICATION_STATUS;
+	item->props.status = VD_LINK_TRAY_STATUS_ACTIVE;
 	item->menu.event = handle_menu_event;
 	item->menu.data = item;
 	snprintf(item->name, sizeof(item->name), "org.kde.StatusNotifierItem-%d-%u", (int)getpid(),
@@ -597,7 +360,8 @@ static struct item *item_create(struct vm *vm, uint32_t guest_id) {
 		item_free(item);
 		return NULL;
 	}
-	set_icon(item, 0, NULL, 0, 0); // the VM's badge until the guest's icon comes
+	vd_tray_props_set_icon(&item->props, 0, NULL, 0, 0, vd_channel_conf(vm->channel),
+		tray->config.mode); // the VM's badge until the guest's icon comes
 	return item;
 }
 
@@ -619,28 +383,28 @@ static void handle_item(struct vm *vm, uint32_t guest_id, const struct vd_link_t
 	}
 	const char *name = vm_name(vm);
 	uint32_t dirty = 0;
-	replace(&item->id, vd_title_format(name, m->item_id), &dirty, 0);
-	replace(&item->title, vd_title_format(name, m->title[0] ? m->title : m->item_id), &dirty,
+	replace(&item->props.id, vd_title_format(name, m->item_id), &dirty, 0);
+	replace(&item->props.title, vd_title_format(name, m->title[0] ? m->title : m->item_id), &dirty,
 		DIRTY_TITLE);
 	/* hosts read tooltips as markup: escaped, never parsed */
 	char *tip = vd_title_format(name, m->tooltip_title[0] ? m->tooltip_title : m->title);
-	replace(&item->tip_title, tip != NULL ? vd_text_markup_escape(tip) : NULL, &dirty,
+	replace(&item->props.tip_title, tip != NULL ? vd_text_markup_escape(tip) : NULL, &dirty,
 		DIRTY_TOOLTIP);
 	free(tip);
 	char *body = vd_text_block_sanitize(m->tooltip_body, TOOLTIP_LINES, TOOLTIP_MAX);
-	replace(&item->tip_body, body != NULL ? vd_text_markup_escape(body) : NULL, &dirty,
+	replace(&item->props.tip_body, body != NULL ? vd_text_markup_escape(body) : NULL, &dirty,
 		DIRTY_TOOLTIP);
 	free(body);
-	if (item->status != m->status) {
+	if (item->props.status != m->status) {
 		dirty |= DIRTY_STATUS;
 	}
-	item->category = m->category;
-	item->status = m->status;
-	item->item_is_menu = m->item_is_menu;
-	if (item->has_menu != (bool)m->has_menu) {
+	item->props.category = m->category;
+	item->props.status = m->status;
+	item->props.item_is_menu = m->item_is_menu;
+	if (item->props.has_menu != (bool)m->has_menu) {
 		dirty |= DIRTY_MENU;
 	}
-	item->has_menu = m->has_menu;
+	item->props.has_menu = m->has_menu;
 	if (dirty != 0) {
 		mark(item, dirty);
 	}
@@ -731,7 +495,8 @@ static void module_message(void *data, struct vd_channel *channel, const struct 
 		if (item != NULL) {
 			const struct vd_link_tray_icon *m = &msg->body.tray_icon;
 			int k = m->kind - VD_LINK_TRAY_ICON_KIND_ICON;
-			set_icon(item, k, m->data_len > 0 ? m->data : NULL, m->width, m->height);
+			vd_tray_props_set_icon(&item->props, k, m->data_len > 0 ? m->data : NULL,
+				m->width, m->height, vd_channel_conf(vm->channel), vm->tray->config.mode);
 			mark(item, DIRTY_ICON << k);
 		}
 		return;
