@@ -8,7 +8,9 @@
 #include "guest/apps.h"
 #include "guest/image.h"
 #include "guest/tray-menu.h"
+#include "guest/tray-event.h"
 #include "guest/tray-props.h"
+#include "guest/tray-watcher.h"
 #include "guest/tray.h"
 #include "protocols/clock.h"
 #include "protocols/log.h"
@@ -23,30 +25,6 @@
 #define TEXT_MAX 256
 #define TOOLTIP_LINES 10
 #define TOOLTIP_MAX 4096
-
-static const char introspection[] =
-	DBUS_INTROSPECT_1_0_XML_DOCTYPE_DECL_NODE
-	"<node>\n"
-	" <interface name=\"" WATCHER "\">\n"
-	"  <method name=\"RegisterStatusNotifierItem\"><arg type=\"s\" direction=\"in\"/></method>\n"
-	"  <method name=\"RegisterStatusNotifierHost\"><arg type=\"s\" direction=\"in\"/></method>\n"
-	"  <property name=\"RegisteredStatusNotifierItems\" type=\"as\" access=\"read\"/>\n"
-	"  <property name=\"IsStatusNotifierHostRegistered\" type=\"b\" access=\"read\"/>\n"
-	"  <property name=\"ProtocolVersion\" type=\"i\" access=\"read\"/>\n"
-	"  <signal name=\"StatusNotifierItemRegistered\"><arg type=\"s\"/></signal>\n"
-	"  <signal name=\"StatusNotifierItemUnregistered\"><arg type=\"s\"/></signal>\n"
-	"  <signal name=\"StatusNotifierHostRegistered\"/>\n"
-	" </interface>\n"
-	" <interface name=\"" DBUS_INTERFACE_PROPERTIES "\">\n"
-	"  <method name=\"Get\"><arg type=\"s\" direction=\"in\"/><arg type=\"s\" direction=\"in\"/>"
-	"<arg type=\"v\" direction=\"out\"/></method>\n"
-	"  <method name=\"GetAll\"><arg type=\"s\" direction=\"in\"/>"
-	"<arg type=\"a{sv}\" direction=\"out\"/></method>\n"
-	" </interface>\n"
-	" <interface name=\"" DBUS_INTERFACE_INTROSPECTABLE "\">\n"
-	"  <method name=\"Introspect\"><arg type=\"s\" direction=\"out\"/></method>\n"
-	" </interface>\n"
-	"</node>\n";
 
 struct item {
 	struct vd_guest_tray *tray;
@@ -472,74 +450,6 @@ static void register_item(struct vd_guest_tray *tray, struct vd_dbus *bus, DBusM
 	}
 }
 
-static bool append_property(DBusMessageIter *to, struct vd_guest_tray *tray, const char *name) {
-	DBusMessageIter v, array;
-	if (strcmp(name, "RegisteredStatusNotifierItems") == 0) {
-		if (!dbus_message_iter_open_container(to, DBUS_TYPE_VARIANT, "as", &v) ||
-				!dbus_message_iter_open_container(&v, DBUS_TYPE_ARRAY, "s", &array)) {
-			return false;
-		}
-		struct item *item;
-		wl_list_for_each(item, &tray->items, link) {
-			if (!dbus_message_iter_append_basic(&array, DBUS_TYPE_STRING, &item->service)) {
-				return false;
-			}
-		}
-		return dbus_message_iter_close_container(&v, &array) &&
-			dbus_message_iter_close_container(to, &v);
-	}
-	if (strcmp(name, "IsStatusNotifierHostRegistered") == 0) {
-		dbus_bool_t yes = TRUE;
-		return dbus_message_iter_open_container(to, DBUS_TYPE_VARIANT, "b", &v) &&
-			dbus_message_iter_append_basic(&v, DBUS_TYPE_BOOLEAN, &yes) &&
-			dbus_message_iter_close_container(to, &v);
-	}
-	dbus_int32_t version = 0;
-	return dbus_message_iter_open_container(to, DBUS_TYPE_VARIANT, "i", &v) &&
-		dbus_message_iter_append_basic(&v, DBUS_TYPE_INT32, &version) &&
-		dbus_message_iter_close_container(to, &v);
-}
-
-static void handle_properties(struct vd_guest_tray *tray, struct vd_dbus *bus, DBusMessage *call) {
-	static const char *const names[] = {"RegisteredStatusNotifierItems",
-		"IsStatusNotifierHostRegistered", "ProtocolVersion"};
-	bool all = dbus_message_is_method_call(call, DBUS_INTERFACE_PROPERTIES, "GetAll");
-	const char *iface, *name = NULL;
-	bool ok = all ? dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_INVALID) :
-		dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_STRING, &name,
-			DBUS_TYPE_INVALID);
-	size_t which = 3;
-	for (size_t i = 0; name != NULL && i < 3; i++) {
-		which = strcmp(name, names[i]) == 0 ? i : which;
-	}
-	if (!ok || (!all && which == 3)) {
-		vd_dbus_reply_error(bus, call, DBUS_ERROR_UNKNOWN_PROPERTY, "no such property");
-		return;
-	}
-	DBusMessage *reply = dbus_message_new_method_return(call);
-	if (reply == NULL) {
-		return;
-	}
-	DBusMessageIter args, dict, entry;
-	dbus_message_iter_init_append(reply, &args);
-	if (!all) {
-		ok = append_property(&args, tray, names[which]);
-	} else {
-		ok = dbus_message_iter_open_container(&args, DBUS_TYPE_ARRAY, "{sv}", &dict);
-		for (size_t i = 0; ok && i < 3 && strcmp(iface, WATCHER) == 0; i++) {
-			ok = dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry) &&
-				dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &names[i]) &&
-				append_property(&entry, tray, names[i]) &&
-				dbus_message_iter_close_container(&dict, &entry);
-		}
-		ok = ok && dbus_message_iter_close_container(&args, &dict);
-	}
-	if (ok) {
-		vd_dbus_send(bus, reply);
-	}
-	dbus_message_unref(reply);
-}
-
 static DBusHandlerResult handle_object(DBusConnection *conn, DBusMessage *call, void *data) {
 	struct vd_guest_tray *tray = data;
 	struct vd_dbus *bus = bus_of(tray);
@@ -554,21 +464,18 @@ static DBusHandlerResult handle_object(DBusConnection *conn, DBusMessage *call, 
 			vd_dbus_send(bus, reply);
 			dbus_message_unref(reply);
 		}
-	} else if (dbus_message_is_method_call(call, DBUS_INTERFACE_PROPERTIES, "Get") ||
-			dbus_message_is_method_call(call, DBUS_INTERFACE_PROPERTIES, "GetAll")) {
-		handle_properties(tray, bus, call);
-	} else if (dbus_message_is_method_call(call, DBUS_INTERFACE_INTROSPECTABLE, "Introspect")) {
-		DBusMessage *reply = dbus_message_new_method_return(call);
-		const char *xml = introspection;
-		if (reply != NULL && dbus_message_append_args(reply, DBUS_TYPE_STRING, &xml,
-				DBUS_TYPE_INVALID)) {
-			vd_dbus_send(bus, reply);
-		}
-		if (reply != NULL) {
-			dbus_message_unref(reply);
-		}
 	} else {
-		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+		const char *services[VD_LINK_MAX_TRAY_ITEMS];
+		size_t count = 0;
+		struct item *item;
+		wl_list_for_each(item, &tray->items, link) {
+			if (count < VD_LINK_MAX_TRAY_ITEMS) { // register_item keeps to it
+				services[count++] = item->service;
+			}
+		}
+		if (!vd_guest_tray_watcher_handle(bus, call, services, count)) {
+			return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+		}
 	}
 	return DBUS_HANDLER_RESULT_HANDLED;
 }
@@ -712,86 +619,27 @@ static struct item *item_by_id(struct vd_guest_tray *tray, uint32_t id) {
 	return NULL;
 }
 
-static void send_call(struct item *item, DBusMessage *msg) {
-	if (msg != NULL) {
-		dbus_message_set_no_reply(msg, TRUE);
-		vd_dbus_send(bus_of(item->tray), msg);
-		dbus_message_unref(msg);
-	}
-}
-
-static void tray_event(struct item *item, const struct vd_link_tray_event *ev) {
-	static const char *const methods[] = {"Activate", "SecondaryActivate", "ContextMenu",
-		"Scroll", "Scroll"};
-	DBusMessage *msg = item_call(item, item->path, ITEM_IFACE, methods[ev->kind - 1]);
-	dbus_int32_t x = 0, y = 0;
-	bool ok = msg != NULL;
-	if (ok && (ev->kind == VD_LINK_TRAY_EVENT_KIND_SCROLL_VERTICAL ||
-			ev->kind == VD_LINK_TRAY_EVENT_KIND_SCROLL_HORIZONTAL)) {
-		dbus_int32_t delta = (dbus_int32_t)ev->delta;
-		const char *orientation = ev->kind == VD_LINK_TRAY_EVENT_KIND_SCROLL_VERTICAL ?
-			"vertical" : "horizontal";
-		ok = dbus_message_append_args(msg, DBUS_TYPE_INT32, &delta, DBUS_TYPE_STRING,
-			&orientation, DBUS_TYPE_INVALID);
-	} else if (ok) {
-		ok = dbus_message_append_args(msg, DBUS_TYPE_INT32, &x, DBUS_TYPE_INT32, &y,
-			DBUS_TYPE_INVALID);
-	}
-	send_call(item, ok ? msg : NULL);
-	if (!ok && msg != NULL) {
-		dbus_message_unref(msg);
-	}
-}
-
-static void menu_event(struct item *item, const struct vd_link_tray_menu_event *ev) {
-	static const char *const events[] = {"clicked", "hovered", "opened", "closed"};
-	if (item->menu_path == NULL ||
-			(ev->menu_id != 0 && !vd_guest_tray_menu_has(&item->menu, ev->menu_id))) {
-		return;
-	}
-	dbus_int32_t id = (dbus_int32_t)ev->menu_id;
-	if (ev->event == VD_LINK_MENU_EVENT_KIND_ABOUT_TO_SHOW) {
-		DBusMessage *msg = item_call(item, item->menu_path, MENU_IFACE, "AboutToShow");
-		if (msg != NULL && !dbus_message_append_args(msg, DBUS_TYPE_INT32, &id,
-				DBUS_TYPE_INVALID)) {
-			dbus_message_unref(msg);
-			msg = NULL;
-		}
-		send_call(item, msg);
-		return;
-	}
-	DBusMessage *msg = item_call(item, item->menu_path, MENU_IFACE, "Event");
-	if (msg == NULL) {
-		return;
-	}
-	const char *name = events[ev->event - 1];
-	dbus_int32_t zero = 0;
-	dbus_uint32_t timestamp = 0;
-	DBusMessageIter args, v;
-	dbus_message_iter_init_append(msg, &args);
-	bool ok = dbus_message_iter_append_basic(&args, DBUS_TYPE_INT32, &id) &&
-		dbus_message_iter_append_basic(&args, DBUS_TYPE_STRING, &name) &&
-		dbus_message_iter_open_container(&args, DBUS_TYPE_VARIANT, "i", &v) &&
-		dbus_message_iter_append_basic(&v, DBUS_TYPE_INT32, &zero) &&
-		dbus_message_iter_close_container(&args, &v) &&
-		dbus_message_iter_append_basic(&args, DBUS_TYPE_UINT32, &timestamp);
-	if (!ok) {
-		dbus_message_unref(msg);
-		return;
-	}
-	send_call(item, msg);
-}
-
 static void host_message(void *data, struct vd_link_conn *conn, const struct vd_link_msg *msg) {
 	struct vd_guest_tray *tray = data;
 	struct item *item = item_by_id(tray, msg->id);
 	if (item == NULL || host_conn(tray) != conn || bus_of(tray) == NULL) {
 		return; // gone meanwhile
 	}
+	DBusMessage *call = NULL;
 	if (msg->type == VD_LINK_TRAY_EVENT) {
-		tray_event(item, &msg->body.tray_event);
+		call = vd_guest_tray_event_call(item->bus_name, item->path, &msg->body.tray_event);
 	} else if (msg->type == VD_LINK_TRAY_MENU_EVENT) {
-		menu_event(item, &msg->body.tray_menu_event);
+		const struct vd_link_tray_menu_event *ev = &msg->body.tray_menu_event;
+		if (item->menu_path == NULL ||
+				(ev->menu_id != 0 && !vd_guest_tray_menu_has(&item->menu, ev->menu_id))) {
+			return; // not an item of its menu
+		}
+		call = vd_guest_tray_menu_event_call(item->bus_name, item->menu_path, ev);
+	}
+	if (call != NULL) {
+		dbus_message_set_no_reply(call, TRUE);
+		vd_dbus_send(bus_of(tray), call);
+		dbus_message_unref(call);
 	}
 }
 
