@@ -49,6 +49,10 @@ struct host {
 	struct vd_guest_apps *sending;
 	size_t send_pos;
 	bool resend; // a newer snapshot is waiting
+	/* the modules whose host_up ran for this link: host_down runs for these, whatever
+	 * state the link is in by then */
+	bool modules_up;
+	uint32_t module_caps;
 };
 
 struct guestd {
@@ -189,6 +193,24 @@ static void handle_apps(void *data, struct vd_guest_apps *apps) {
 
 /* ---- host links ---- */
 
+/*
+ * The modules forget the link. Not tied to the link's state: when closed()
+ * runs, the link is no longer ready, and a module that kept the link would
+ * send on a freed one.
+ */
+static void modules_down(struct host *host) {
+	if (!host->modules_up) {
+		return;
+	}
+	host->modules_up = false;
+	for (size_t i = 0; i < host->g->nmodules; i++) {
+		const struct vd_guest_module *m = &host->g->modules[i];
+		if ((host->module_caps & m->caps) == m->caps) {
+			m->host_down(m->data, host->conn);
+		}
+	}
+}
+
 static void handle_ready(struct vd_link_conn *conn) {
 	struct host *host = vd_link_conn_data(conn);
 	uint32_t caps = vd_link_conn_caps(conn);
@@ -200,12 +222,15 @@ static void handle_ready(struct vd_link_conn *conn) {
 	send_idle(host);
 	apps_start(host);
 	apps_pump(host);
+	modules_down(host); // a new handshake on the same link: the modules start again
 	for (size_t i = 0; i < host->g->nmodules; i++) {
 		const struct vd_guest_module *m = &host->g->modules[i];
 		if ((caps & m->caps) == m->caps) {
 			m->host_up(m->data, conn);
 		}
 	}
+	host->modules_up = true;
+	host->module_caps = caps;
 }
 
 static void run_app(struct host *host, const struct vd_link_msg *msg) {
@@ -278,15 +303,7 @@ static void handle_drained(struct vd_link_conn *conn) {
 }
 
 static void host_free(struct host *host) {
-	if (vd_link_conn_ready(host->conn)) {
-		uint32_t caps = vd_link_conn_caps(host->conn);
-		for (size_t i = 0; i < host->g->nmodules; i++) {
-			const struct vd_guest_module *m = &host->g->modules[i];
-			if ((caps & m->caps) == m->caps) {
-				m->host_down(m->data, host->conn);
-			}
-		}
-	}
+	modules_down(host);
 	vd_guest_runs_detach(host->g->runs, host->conn);
 	vd_link_conn_destroy(host->conn);
 	vd_guest_apps_unref(host->sending);

@@ -217,6 +217,27 @@ def a_restart_of_the_host_server_is_followed():
 
 
 @suite.test
+def a_restart_of_hostd_closes_them_and_is_followed():
+    work = desk.vms["work"]
+    sigs = Signals(work.bus.conn)
+    nid = work.notify("Before hostd restart", expire=0)
+    rec = desk.wait_record(lambda r: r["summary"] == "[work] Before hostd restart", "before")
+    assert desk.stop_hostd() == 0
+    desk.wait_record(lambda r: r["id"] == rec["id"], "hostd closing what it showed",
+                     call="CloseNotification")
+    # the guest's server forgets what went with the link, and says so
+    wait(lambda: sigs.of("NotificationClosed", nid), "the guest hears that it is gone")
+    desk.start_hostd(["--notify-burst", str(BURST), "--notify-interval-ms", "500"])
+    for vm in desk.vms.values():
+        wait(lambda: desk.hostd_output().count("vm=%s connected" % vm.name) >= 2,
+             "%s connected again" % vm.name)
+    nid2 = work.notify("After hostd restart", actions=["default", "Go"])
+    desk.wait_record(lambda r: r["summary"] == "[work] After hostd restart", "after")
+    assert nid2 != 0 and work.proc.poll() is None
+    host_side_ok()
+
+
+@suite.test
 def a_vm_that_goes_takes_its_notifications_along():
     gone = desk.add_vm("gone", "purple")  # hostd sees the new definition (inotify)
     desk.wait_vm(gone)
