@@ -570,6 +570,8 @@ static const struct vd_guest_service_impl service_impl = {
 static void resend_all(struct vd_guest_tray *tray) {
 	struct item *item;
 	wl_list_for_each(item, &tray->items, link) {
+		vd_log(VD_DEBUG, "item %s: %s", item->service,
+			item->known ? "again, to the host" : "not read yet");
 		if (item->known) {
 			item->known = false; // everything again, to the new host
 			item->menu_sent = false;

@@ -360,6 +360,7 @@ static struct item *item_create(struct vm *vm, uint32_t guest_id) {
 		item_free(item);
 		return NULL;
 	}
+	vd_log(VD_DEBUG, "vm=%s item %s for guest item %u", vm_name(vm), item->name, guest_id);
 	vd_tray_props_set_icon(&item->props, 0, NULL, 0, 0, vd_channel_conf(vm->channel),
 		tray->config.mode); // the VM's badge until the guest's icon comes
 	return item;

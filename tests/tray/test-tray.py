@@ -153,6 +153,26 @@ def a_restarted_watcher_gets_the_items_again():
 
 
 @suite.test
+def icons_can_wear_a_tint_instead_of_a_border():
+    service = host_item("work")
+    border = sorted(host.props(service)["IconPixmap"], key=lambda p: int(p[0]))[-1]
+    assert color_near(pixmap_pixel(border, 0, 0)[:3], RED), pixmap_pixel(border, 0, 0)
+    assert desk.stop_hostd() == 0
+    host.wait_items(0, "items after hostd went")
+    desk.start_hostd(["--tray-icons", "tint"])
+    service = host_item("work")  # guestd sends its items again to the new link
+    tinted = sorted(host.props(service)["IconPixmap"], key=lambda p: int(p[0]))[-1]
+    size = int(tinted[0])
+    # the applet's green square keeps its lightness and takes the VM's hue: red over green
+    r, g, b, a = pixmap_pixel(tinted, size // 2, size // 2)
+    assert a == 255 and r > g + 40 and r > b + 40, (r, g, b, a)
+    # no border: the corner is the applet's own (transparent) corner, tinted or not
+    assert not color_near(pixmap_pixel(tinted, 0, 0)[:3], RED) or \
+        pixmap_pixel(tinted, 0, 0)[3] < 255, pixmap_pixel(tinted, 0, 0)
+    assert str(host.props(service)["Title"]) == "[work] Test applet"
+
+
+@suite.test
 def items_vanish_with_the_applet_and_with_the_vm():
     proc, _d = applets.pop("work")
     desk.stop(proc)
