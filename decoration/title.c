@@ -126,6 +126,8 @@ struct title_writer {
 	char *out;
 	size_t len;
 	size_t max;
+	size_t line_start; // where the current line begins (text blocks)
+	size_t line_chars; // characters on it
 	bool pending_space; // a space goes before the next base character
 	bool after_base; // a character was kept and no space came after it
 	int marks; // non-spacing marks since the last base character
@@ -137,7 +139,7 @@ struct title_writer {
 static bool writer_put(struct title_writer *w, uint32_t cp) {
 	char bytes[4];
 	size_t n = utf8_encode(cp, bytes);
-	size_t space = w->pending_space && w->len > 0 ? 1 : 0;
+	size_t space = w->pending_space && w->len > w->line_start ? 1 : 0;
 	if (w->len + space + n > w->max) {
 		w->truncated = true;
 		return false;
@@ -147,6 +149,7 @@ static bool writer_put(struct title_writer *w, uint32_t cp) {
 	}
 	memcpy(w->out + w->len, bytes, n);
 	w->len += n;
+	w->line_chars += 1 + space;
 	w->pending_space = false;
 	w->after_base = true;
 	return true;
@@ -232,6 +235,112 @@ char *vd_title_sanitize(const char *title, size_t max_bytes) {
 	}
 	w.out[w.len] = '\0';
 	return w.out;
+}
+
+/* Starts a new line; false when it does not fit. */
+static bool writer_newline(struct title_writer *w) {
+	if (w->len + 1 > w->max) {
+		w->truncated = true;
+		return false;
+	}
+	w->out[w->len++] = '\n';
+	w->line_start = w->len;
+	w->line_chars = 0;
+	w->pending_space = false;
+	w->after_base = false;
+	w->marks = 0;
+	return true;
+}
+
+char *vd_text_block_sanitize(const char *text, size_t max_lines, size_t max_bytes) {
+	if (text == NULL) {
+		text = "";
+	}
+	size_t len = strlen(text);
+	/* as in vd_title_sanitize: at most 3 bytes out per byte in, plus the wrapping newlines */
+	size_t cap = len <= max_bytes / 4 ? len * 4 : max_bytes;
+	struct title_writer w = { .out = malloc(cap + 1), .max = cap };
+	if (w.out == NULL) {
+		return NULL;
+	}
+	const unsigned char *p = (const unsigned char *)text;
+	bool in_invalid = false;
+	size_t lines = 1;
+	while (*p != '\0' && !w.truncated) {
+		if (*p == '\n' || *p == '\r') {
+			p += p[0] == '\r' && p[1] == '\n' ? 2 : 1;
+			in_invalid = false;
+			if (lines == max_lines) {
+				w.truncated = *p != '\0';
+				break;
+			}
+			/* no empty first line, and never two empty lines in a row */
+			if (w.len > 0 && !(w.len >= 2 && w.out[w.len - 1] == '\n' &&
+					w.out[w.len - 2] == '\n') && writer_newline(&w)) {
+				lines++;
+			}
+			continue;
+		}
+		int32_t cp;
+		p += utf8_decode(p, &cp);
+		if (cp < 0) {
+			if (in_invalid) {
+				continue;
+			}
+			in_invalid = true;
+			cp = REPLACEMENT_CHARACTER;
+		} else {
+			in_invalid = false;
+		}
+		enum char_class class = classify((uint32_t)cp);
+		if (class == CHAR_BASE && w.line_chars >= VD_TEXT_LINE_MAX_CHARS) {
+			if (lines == max_lines) {
+				w.truncated = true;
+				break;
+			}
+			if (!writer_newline(&w)) {
+				break;
+			}
+			lines++;
+		}
+		if (!writer_char(&w, (uint32_t)cp)) {
+			break;
+		}
+	}
+	while (w.len > 0 && w.out[w.len - 1] == '\n') {
+		w.len--;
+	}
+	if (w.truncated) {
+		w.line_start = 0;
+		writer_ellipsize(&w);
+	}
+	w.out[w.len] = '\0';
+	return w.out;
+}
+
+char *vd_text_markup_escape(const char *text) {
+	size_t len = 0;
+	for (const char *p = text; *p != '\0'; p++) {
+		len += *p == '&' ? 5 : *p == '<' || *p == '>' ? 4 : *p == '"' || *p == '\'' ? 6 : 1;
+	}
+	char *out = malloc(len + 1);
+	if (out == NULL) {
+		return NULL;
+	}
+	char *o = out;
+	for (const char *p = text; *p != '\0'; p++) {
+		const char *entity = *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : *p == '>' ? "&gt;" :
+			*p == '"' ? "&quot;" : *p == '\'' ? "&apos;" : NULL;
+		if (entity != NULL) {
+			size_t n = strlen(entity);
+			memcpy(o, entity, n);
+			o += n;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
 }
 
 char *vd_title_format(const char *vm, const char *title) {

@@ -57,6 +57,25 @@
  */
 char *vd_title_sanitize(const char *title, size_t max_bytes);
 
+/* Characters of one line of a text block; longer lines are wrapped (Qubes). */
+#define VD_TEXT_LINE_MAX_CHARS 1000
+/* Lines of a notification body (Qubes: more make some servers spin). */
+#define VD_TEXT_MAX_LINES 500
+
+/*
+ * Sanitizes text of several lines (a notification body, a tooltip): each
+ * line as a title (vd_title_sanitize's rules: whitespace collapsed, controls,
+ * bidi and invisible characters removed, invalid UTF-8 as U+FFFD), lines
+ * broken at LF, CR LF and CR and wrapped after VD_TEXT_LINE_MAX_CHARS
+ * characters, at most max_lines lines and max_bytes bytes (then cut on a
+ * character boundary, ending in U+2026), no newline at either end. The
+ * result holds no control character but '\n'. Never NULL unless out of memory.
+ */
+char *vd_text_block_sanitize(const char *text, size_t max_lines, size_t max_bytes);
+
+/* text with & < > " ' as entities: safe inside markup, shown as written. */
+char *vd_text_markup_escape(const char *text);
+
 /*
  * "[vm] title" with the title sanitized and capped at VD_TITLE_MAX_BYTES,
  * or "[vm]" when nothing of the title is left. The real prefix is always

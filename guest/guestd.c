@@ -11,21 +11,29 @@
 #include <wayland-server-core.h>
 
 #include "guest/apps.h"
+#include "guest/notify.h"
 #include "guest/runs.h"
 #include "guest/scanner.h"
+#include "guest/tray.h"
 #include "protocols/link-conn.h"
 #include "protocols/clock.h"
+#include "protocols/dbus.h"
 #include "protocols/log.h"
 #include "protocols/number.h"
 #include "protocols/transport.h"
 
 /*
  * vmdesk-guestd: the agent inside a VM. One event loop; the modules are the
- * host links (here), the programs it runs (runs.c) and the application list
- * (scanner.c in a thread, apps.c, icons.c).
+ * host links (here), the programs it runs (runs.c), the application list
+ * (scanner.c in a thread, apps.c, icons.c) and, on the session bus, the
+ * notification server (notify.c) and the tray's watcher (tray.c).
  */
 
+#define MAX_MODULES 2
+
 #define MAX_HOSTS 8
+/* Notification images are scaled in the guest to fit this. */
+#define NOTIFY_IMAGE_SIZE 128
 #define HOST_MAX_QUEUE (16u * 1024u * 1024u)
 /* Feed app entries while the link's queue is below this. */
 #define APPS_SEND_QUEUE (1024u * 1024u)
@@ -41,6 +49,10 @@ struct host {
 	struct vd_guest_apps *sending;
 	size_t send_pos;
 	bool resend; // a newer snapshot is waiting
+	/* the modules whose host_up ran for this link: host_down runs for these, whatever
+	 * state the link is in by then */
+	bool modules_up;
+	uint32_t module_caps;
 };
 
 struct guestd {
@@ -60,6 +72,11 @@ struct guestd {
 	uint64_t idle_since;
 	bool idle;
 	struct wl_event_source *idle_timer;
+	/* modules on the host links (guest/module.h) */
+	struct vd_guest_module modules[MAX_MODULES];
+	size_t nmodules;
+	struct vd_guest_notify *notify;
+	struct vd_guest_tray *tray;
 };
 
 /* ---- idleness ---- */
@@ -176,16 +193,44 @@ static void handle_apps(void *data, struct vd_guest_apps *apps) {
 
 /* ---- host links ---- */
 
+/*
+ * The modules forget the link. Not tied to the link's state: when closed()
+ * runs, the link is no longer ready, and a module that kept the link would
+ * send on a freed one.
+ */
+static void modules_down(struct host *host) {
+	if (!host->modules_up) {
+		return;
+	}
+	host->modules_up = false;
+	for (size_t i = 0; i < host->g->nmodules; i++) {
+		const struct vd_guest_module *m = &host->g->modules[i];
+		if ((host->module_caps & m->caps) == m->caps) {
+			m->host_down(m->data, host->conn);
+		}
+	}
+}
+
 static void handle_ready(struct vd_link_conn *conn) {
 	struct host *host = vd_link_conn_data(conn);
 	uint32_t caps = vd_link_conn_caps(conn);
-	vd_log(VD_INFO, "%s: host %s, protocol %u, capabilities:%s%s%s%s", host->label,
+	vd_log(VD_INFO, "%s: host %s, protocol %u, capabilities:%s%s%s%s%s%s", host->label,
 		vd_link_conn_peer_software(conn), VD_LINK_VERSION, caps & VD_LINK_CAP_RUN ? " run" : "",
 		caps & VD_LINK_CAP_APPS ? " apps" : "", caps & VD_LINK_CAP_IDLE ? " idle" : "",
+		caps & VD_LINK_CAP_NOTIFY ? " notify" : "", caps & VD_LINK_CAP_TRAY ? " tray" : "",
 		caps == 0 ? " none" : "");
 	send_idle(host);
 	apps_start(host);
 	apps_pump(host);
+	modules_down(host); // a new handshake on the same link: the modules start again
+	for (size_t i = 0; i < host->g->nmodules; i++) {
+		const struct vd_guest_module *m = &host->g->modules[i];
+		if ((caps & m->caps) == m->caps) {
+			m->host_up(m->data, conn);
+		}
+	}
+	host->modules_up = true;
+	host->module_caps = caps;
 }
 
 static void run_app(struct host *host, const struct vd_link_msg *msg) {
@@ -238,7 +283,16 @@ static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *
 			msg->body.error.message);
 		return;
 	default:
-		return; // the set's roles keep anything else out
+		break;
+	}
+	/* the codec let it through, so its capability is in use: its module takes it */
+	const struct vd_link_message *desc = vd_link_set_find(&vd_link_guest, msg->type);
+	for (size_t i = 0; desc != NULL && desc->cap != 0 && i < host->g->nmodules; i++) {
+		const struct vd_guest_module *m = &host->g->modules[i];
+		if (m->caps & desc->cap) {
+			m->message(m->data, conn, msg);
+			return;
+		}
 	}
 }
 
@@ -249,6 +303,7 @@ static void handle_drained(struct vd_link_conn *conn) {
 }
 
 static void host_free(struct host *host) {
+	modules_down(host);
 	vd_guest_runs_detach(host->g->runs, host->conn);
 	vd_link_conn_destroy(host->conn);
 	vd_guest_apps_unref(host->sending);
@@ -292,9 +347,12 @@ static int handle_accept(int fd, uint32_t mask, void *data) {
 		snprintf(host->label, sizeof(host->label), "host#%u", ++g->next_host);
 		char software[64];
 		snprintf(software, sizeof(software), "vmdesk-guestd %s", VD_VERSION);
-		uint32_t caps = VD_LINK_GUEST_CAPS_ALL;
-		if (g->scanner == NULL) {
-			caps &= ~(uint32_t)VD_LINK_CAP_APPS;
+		uint32_t caps = VD_LINK_CAP_RUN | VD_LINK_CAP_IDLE;
+		if (g->scanner != NULL) {
+			caps |= VD_LINK_CAP_APPS;
+		}
+		for (size_t i = 0; i < g->nmodules; i++) {
+			caps |= g->modules[i].caps;
 		}
 		struct vd_link_conn_config config = {.set = &vd_link_guest, .role = VD_LINK_ROLE_GUEST,
 			.caps = caps, .software = software, .max_queue = HOST_MAX_QUEUE,
@@ -334,6 +392,11 @@ static void usage(FILE *f) {
 		"  --idle-seconds N     report idleness after N s without programs (default 300)\n"
 		"  --icon-size N        largest exported icon edge, 16..256 (default 128)\n"
 		"  --no-apps            do not export applications\n"
+		"  --bus ADDRESS        the session bus (default $DBUS_SESSION_BUS_ADDRESS,\n"
+		"                       else $XDG_RUNTIME_DIR/bus)\n"
+		"  --notifications MODE serve org.freedesktop.Notifications: auto (when no other\n"
+		"                       server holds it; default), replace, off\n"
+		"  --tray MODE          serve org.kde.StatusNotifierWatcher: auto, replace, off\n"
 		"  --log-level LEVEL    error, warn, info or debug (default info)\n"
 		"  --help, --version\n");
 }
@@ -345,12 +408,17 @@ int main(int argc, char *argv[]) {
 		{"idle-seconds", required_argument, NULL, 'i'},
 		{"icon-size", required_argument, NULL, 's'},
 		{"no-apps", no_argument, NULL, 'n'},
+		{"bus", required_argument, NULL, 'b'},
+		{"notifications", required_argument, NULL, 'N'},
+		{"tray", required_argument, NULL, 'T'},
 		{"log-level", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	const char *listen_str = NULL;
+	const char *listen_str = NULL, *bus_address = NULL;
+	enum vd_guest_service_mode notify_mode = VD_GUEST_SERVICE_AUTO;
+	enum vd_guest_service_mode tray_mode = VD_GUEST_SERVICE_AUTO;
 	long long idle_seconds = 300, icon_size = 128;
 	bool export_apps = true;
 	int opt;
@@ -374,6 +442,21 @@ int main(int argc, char *argv[]) {
 			break;
 		case 'n':
 			export_apps = false;
+			break;
+		case 'b':
+			bus_address = optarg;
+			break;
+		case 'N':
+			if (!vd_guest_service_mode_parse(optarg, &notify_mode)) {
+				fprintf(stderr, "vmdesk-guestd: --notifications is auto, replace or off\n");
+				return 2;
+			}
+			break;
+		case 'T':
+			if (!vd_guest_service_mode_parse(optarg, &tray_mode)) {
+				fprintf(stderr, "vmdesk-guestd: --tray is auto, replace or off\n");
+				return 2;
+			}
 			break;
 		case 'L': {
 			enum vd_log_level level;
@@ -438,6 +521,26 @@ int main(int argc, char *argv[]) {
 	if (export_apps) {
 		g.scanner = vd_scanner_create(g.loop, (int)icon_size, handle_apps, &g);
 	}
+	char bus_buf[4200];
+	if (bus_address == NULL) {
+		bus_address = vd_dbus_session_address(bus_buf, sizeof(bus_buf));
+	}
+	if (bus_address == NULL && (notify_mode != VD_GUEST_SERVICE_OFF ||
+			tray_mode != VD_GUEST_SERVICE_OFF)) {
+		vd_log(VD_INFO, "no session bus: no notifications and no tray");
+	}
+	if (bus_address != NULL && notify_mode != VD_GUEST_SERVICE_OFF) {
+		g.notify = vd_guest_notify_create(g.loop, bus_address, notify_mode, NOTIFY_IMAGE_SIZE);
+		if (g.notify != NULL) {
+			g.modules[g.nmodules++] = vd_guest_notify_module(g.notify);
+		}
+	}
+	if (bus_address != NULL && tray_mode != VD_GUEST_SERVICE_OFF) {
+		g.tray = vd_guest_tray_create(g.loop, bus_address, tray_mode);
+		if (g.tray != NULL) {
+			g.modules[g.nmodules++] = vd_guest_tray_module(g.tray);
+		}
+	}
 	vd_log(VD_INFO, "listening on %s", listen_str);
 	while (!g.quit) {
 		if (wl_event_loop_dispatch(g.loop, -1) < 0 && errno != EINTR) {
@@ -451,6 +554,8 @@ out:;
 	wl_list_for_each_safe(host, tmp, &g.hosts, link) {
 		host_free(host);
 	}
+	vd_guest_notify_destroy(g.notify);
+	vd_guest_tray_destroy(g.tray);
 	vd_scanner_destroy(g.scanner);
 	vd_guest_apps_unref(g.apps);
 	vd_guest_runs_destroy(g.runs);

@@ -7,11 +7,11 @@
 #include <sys/stat.h>
 
 #include "guest/apps.h"
+#include "guest/image.h"
 #include "protocols/link.h"
 #include "protocols/log.h"
 
 #define MAX_ICON_FILE (8 * 1024 * 1024)
-#define MAX_SOURCE_DIM 4096
 
 static bool is_file(const char *path) {
 	struct stat st;
@@ -77,30 +77,6 @@ char *vd_guest_icon_lookup(const char *name, int size, char **data_dirs, size_t 
 	return NULL;
 }
 
-/* Draws src scaled to fit within size x size (never enlarged), returning a new surface. */
-static cairo_surface_t *scale_png(cairo_surface_t *src, int size) {
-	int w = cairo_image_surface_get_width(src), h = cairo_image_surface_get_height(src);
-	if (w <= 0 || h <= 0 || w > MAX_SOURCE_DIM || h > MAX_SOURCE_DIM) {
-		return NULL;
-	}
-	double scale = 1.0;
-	int max = w > h ? w : h;
-	if (max > size) {
-		scale = (double)size / max;
-	}
-	int dw = (int)(w * scale + 0.5), dh = (int)(h * scale + 0.5);
-	dw = dw < 1 ? 1 : dw;
-	dh = dh < 1 ? 1 : dh;
-	cairo_surface_t *dst = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, dw, dh);
-	cairo_t *cr = cairo_create(dst);
-	cairo_scale(cr, scale, scale);
-	cairo_set_source_surface(cr, src, 0, 0);
-	cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_GOOD);
-	cairo_paint(cr);
-	cairo_destroy(cr);
-	return dst;
-}
-
 static cairo_surface_t *render_svg(const char *path, int size) {
 	GError *error = NULL;
 	RsvgHandle *handle = rsvg_handle_new_from_file(path, &error);
@@ -124,32 +100,6 @@ static cairo_surface_t *render_svg(const char *path, int size) {
 	return dst;
 }
 
-/* Unpremultiplied RGBA bytes of an ARGB32 surface (what the link carries). */
-static uint8_t *to_rgba(cairo_surface_t *img, size_t *len) {
-	cairo_surface_flush(img);
-	int w = cairo_image_surface_get_width(img), h = cairo_image_surface_get_height(img);
-	int stride = cairo_image_surface_get_stride(img);
-	const uint8_t *pixels = cairo_image_surface_get_data(img);
-	uint8_t *out = malloc((size_t)w * (size_t)h * 4);
-	if (out == NULL) {
-		return NULL;
-	}
-	for (int y = 0; y < h; y++) {
-		const uint32_t *row = (const uint32_t *)(const void *)(pixels + (size_t)y * (size_t)stride);
-		for (int x = 0; x < w; x++) {
-			uint32_t p = row[x];
-			uint32_t a = p >> 24, r = p >> 16 & 0xff, g = p >> 8 & 0xff, b = p & 0xff;
-			uint8_t *o = out + ((size_t)y * (size_t)w + (size_t)x) * 4;
-			o[0] = (uint8_t)(a ? (r * 255 + a / 2) / a : 0);
-			o[1] = (uint8_t)(a ? (g * 255 + a / 2) / a : 0);
-			o[2] = (uint8_t)(a ? (b * 255 + a / 2) / a : 0);
-			o[3] = (uint8_t)a;
-		}
-	}
-	*len = (size_t)w * (size_t)h * 4;
-	return out;
-}
-
 bool vd_guest_icon_render(const char *path, int size, uint8_t **rgba, size_t *rgba_len,
 		uint16_t *width, uint16_t *height) {
 	if (size > (int)VD_LINK_MAX_ICON_SIZE) {
@@ -159,18 +109,25 @@ bool vd_guest_icon_render(const char *path, int size, uint8_t **rgba, size_t *rg
 	if (has_suffix(path, ".svg")) {
 		img = render_svg(path, size);
 	} else {
+		/* a small file may still announce a huge image: read its header first */
+		if (!vd_guest_png_file_ok(path)) {
+			return false;
+		}
 		cairo_surface_t *src = cairo_image_surface_create_from_png(path);
 		if (cairo_surface_status(src) == CAIRO_STATUS_SUCCESS) {
-			img = scale_png(src, size);
+			img = vd_guest_image_fit(src, size);
 		}
 		cairo_surface_destroy(src);
 	}
 	if (img == NULL) {
 		return false;
 	}
-	*rgba = to_rgba(img, rgba_len);
-	*width = (uint16_t)cairo_image_surface_get_width(img);
-	*height = (uint16_t)cairo_image_surface_get_height(img);
+	struct vd_guest_image image = {0};
+	bool ok = vd_guest_image_from_surface(img, &image);
 	cairo_surface_destroy(img);
-	return *rgba != NULL;
+	*rgba = image.rgba;
+	*rgba_len = image.len;
+	*width = image.width;
+	*height = image.height;
+	return ok;
 }

@@ -12,6 +12,7 @@
 #include "protocols/clock.h"
 #include "protocols/link-conn.h"
 #include "protocols/log.h"
+#include "protocols/rate.h"
 #include "protocols/transport.h"
 
 #define RETRY_MIN_MS 100
@@ -70,8 +71,7 @@ struct vd_channel {
 	uint32_t snap_count, snap_received, snap_refused;
 	struct app_list snap;
 	struct vd_menu_snapshot *menu_snapshot;
-	double snap_tokens; // snapshots allowed now (refilled over time, kept across links)
-	uint64_t snap_tokens_at;
+	struct vd_rate snap_rate; // snapshots allowed (kept across links)
 
 	bool idle_known, idle;
 	uint32_t idle_seconds;
@@ -182,6 +182,49 @@ static void fail_runs(struct vd_channel *channel, uint32_t code, const char *why
 
 static bool send_msg(struct vd_channel *channel, const struct vd_link_msg *msg) {
 	return channel->conn != NULL && vd_link_conn_send(channel->conn, msg);
+}
+
+bool vd_channel_send(struct vd_channel *channel, const struct vd_link_msg *msg) {
+	return channel->state == VD_CHANNEL_READY && send_msg(channel, msg);
+}
+
+bool vd_channel_has_cap(const struct vd_channel *channel, uint32_t cap) {
+	return channel->state == VD_CHANNEL_READY && channel->conn != NULL &&
+		(vd_link_conn_caps(channel->conn) & cap) == cap;
+}
+
+void vd_channel_fail(struct vd_channel *channel, const char *fmt, ...) {
+	if (channel->conn == NULL) {
+		return;
+	}
+	char text[512];
+	va_list args;
+	va_start(args, fmt);
+	vsnprintf(text, sizeof(text), fmt, args);
+	va_end(args);
+	vd_link_conn_fail(channel->conn, VD_LINK_ERROR_CODE_PROTOCOL, "protocol error: %s", text);
+}
+
+/* The modules whose capabilities the link uses hear that it is up or down. */
+static void modules_up(struct vd_channel *channel) {
+	for (size_t i = 0; i < channel->config.nmodules; i++) {
+		const struct vd_channel_module *m = &channel->config.modules[i];
+		if (vd_channel_has_cap(channel, m->caps)) {
+			m->up(m->data, channel);
+		}
+	}
+}
+
+static void modules_down(struct vd_channel *channel) {
+	if (channel->state != VD_CHANNEL_READY || channel->conn == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < channel->config.nmodules; i++) {
+		const struct vd_channel_module *m = &channel->config.modules[i];
+		if (vd_channel_has_cap(channel, m->caps)) {
+			m->down(m->data, channel);
+		}
+	}
 }
 
 static void handle_ack_idle(void *data) {
@@ -388,19 +431,12 @@ static void handle_apps_begin(struct vd_channel *channel, const struct vd_link_a
 			"protocol error: APPS_BEGIN inside a snapshot");
 		return;
 	}
-	uint64_t now = vd_now_ms();
-	channel->snap_tokens += (double)(now - channel->snap_tokens_at) / SNAPSHOT_REFILL_MS;
-	if (channel->snap_tokens > SNAPSHOT_BURST) {
-		channel->snap_tokens = SNAPSHOT_BURST;
-	}
-	channel->snap_tokens_at = now;
-	if (channel->snap_tokens < 1) {
+	if (!vd_rate_take(&channel->snap_rate, vd_now_ms())) {
 		vd_link_conn_fail(channel->conn, VD_LINK_ERROR_CODE_LIMIT,
 			"protocol error: app lists sent too often (burst %d, then one per %d s)",
 			SNAPSHOT_BURST, SNAPSHOT_REFILL_MS / 1000);
 		return;
 	}
-	channel->snap_tokens -= 1;
 	channel->in_snapshot = true;
 	channel->snap_count = m->count;
 	channel->snap_received = 0;
@@ -479,10 +515,12 @@ static void handle_ready(struct vd_link_conn *conn) {
 	channel->last_error[0] = '\0';
 	vd_backoff_connected(&channel->backoff, channel->connected_at);
 	uint32_t caps = vd_link_conn_caps(conn);
-	vd_log(VD_INFO, "vm=%s connected: %s, protocol %u, capabilities:%s%s%s%s",
+	vd_log(VD_INFO, "vm=%s connected: %s, protocol %u, capabilities:%s%s%s%s%s%s",
 		channel->conf.name, vd_link_conn_peer_software(conn), VD_LINK_VERSION,
 		caps & VD_LINK_CAP_RUN ? " run" : "", caps & VD_LINK_CAP_APPS ? " apps" : "",
-		caps & VD_LINK_CAP_IDLE ? " idle" : "", caps == 0 ? " none" : "");
+		caps & VD_LINK_CAP_IDLE ? " idle" : "", caps & VD_LINK_CAP_NOTIFY ? " notify" : "",
+		caps & VD_LINK_CAP_TRAY ? " tray" : "", caps == 0 ? " none" : "");
+	modules_up(channel);
 }
 
 static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *msg) {
@@ -522,7 +560,16 @@ static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *
 		channel->idle_reported_at = vd_now_ms();
 		return;
 	default:
-		return; // the set's roles keep anything else out
+		break;
+	}
+	/* the codec let it through, so its capability is in use: its module takes it */
+	const struct vd_link_message *desc = vd_link_set_find(&vd_link_guest, msg->type);
+	for (size_t i = 0; desc != NULL && desc->cap != 0 && i < channel->config.nmodules; i++) {
+		const struct vd_channel_module *m = &channel->config.modules[i];
+		if (m->caps & desc->cap) {
+			m->message(m->data, channel, msg);
+			return;
+		}
 	}
 }
 
@@ -550,6 +597,7 @@ static void handle_closed(struct vd_link_conn *conn, const char *reason) {
 	vd_log(VD_INFO, "vm=%s disconnected: %s", channel->conf.name, why);
 	/* why may live in the link: keep it before the link goes */
 	snprintf(channel->last_error, sizeof(channel->last_error), "%s", why);
+	modules_down(channel);
 	vd_link_conn_destroy(conn);
 	channel->conn = NULL;
 	char text[400];
@@ -583,10 +631,17 @@ static void handle_dialed(void *data, int fd, const char *err) {
 	}
 	char software[64];
 	snprintf(software, sizeof(software), "vmdesk-hostd %s", VD_VERSION);
+	uint32_t caps = VD_LINK_CAP_RUN | VD_LINK_CAP_APPS | VD_LINK_CAP_IDLE;
+	for (size_t i = 0; i < channel->config.nmodules; i++) {
+		caps |= channel->config.modules[i].caps;
+	}
+	if (!channel->conf.tray) {
+		caps &= ~(uint32_t)VD_LINK_CAP_TRAY;
+	}
 	struct vd_link_conn_config config = {
 		.set = &vd_link_guest,
 		.role = VD_LINK_ROLE_HOST,
-		.caps = VD_LINK_GUEST_CAPS_ALL,
+		.caps = caps,
 		.software = software,
 		.max_queue = MAX_QUEUE,
 		.hello_timeout_ms = channel->config.connect_timeout_ms,
@@ -624,8 +679,7 @@ struct vd_channel *vd_channel_create(const struct vd_channel_config *config,
 	channel->conf = *conf;
 	wl_list_init(&channel->runs);
 	vd_backoff_init(&channel->backoff, RETRY_MIN_MS, config->retry_max_ms, STABLE_CHANNEL_MS);
-	channel->snap_tokens = SNAPSHOT_BURST;
-	channel->snap_tokens_at = vd_now_ms();
+	vd_rate_init(&channel->snap_rate, SNAPSHOT_BURST, SNAPSHOT_REFILL_MS, vd_now_ms());
 	channel->retry_timer = wl_event_loop_add_timer(config->loop, handle_retry, channel);
 	if (channel->retry_timer == NULL) {
 		free(channel);
@@ -649,6 +703,7 @@ void vd_channel_destroy(struct vd_channel *channel) {
 		return;
 	}
 	fail_runs(channel, VD_LINK_ERROR_CODE_NO_VM, "the VM's definition is gone");
+	modules_down(channel);
 	vd_dialer_cancel(channel->dialer);
 	vd_link_conn_destroy(channel->conn);
 	wl_event_source_remove(channel->retry_timer);
@@ -684,11 +739,13 @@ void vd_channel_status(const struct vd_channel *channel, FILE *out) {
 	if (channel->state == VD_CHANNEL_READY) {
 		uint32_t caps = vd_link_conn_caps(channel->conn);
 		fprintf(out, "connected for: %llu s\nguest agent: %s\nprotocol: %u\n"
-			"capabilities:%s%s%s%s\n",
+			"capabilities:%s%s%s%s%s%s\n",
 			(unsigned long long)((now - channel->connected_at) / 1000),
 			vd_link_conn_peer_software(channel->conn), VD_LINK_VERSION,
 			caps & VD_LINK_CAP_RUN ? " run" : "", caps & VD_LINK_CAP_APPS ? " apps" : "",
-			caps & VD_LINK_CAP_IDLE ? " idle" : "", caps == 0 ? " none" : "");
+			caps & VD_LINK_CAP_IDLE ? " idle" : "",
+			caps & VD_LINK_CAP_NOTIFY ? " notify" : "",
+			caps & VD_LINK_CAP_TRAY ? " tray" : "", caps == 0 ? " none" : "");
 	}
 	if (channel->last_error[0] != '\0') {
 		fprintf(out, "last error: %s\n", channel->last_error);

@@ -22,8 +22,26 @@ struct vd_menu;
 struct vd_channel;
 struct vd_run;
 
+/*
+ * A module that rides on the VMs' links (notifications, tray): told when a
+ * VM's link is up (capabilities negotiated) and down, and handed the guest's
+ * messages of its capabilities. Called from the link's handlers: it may send
+ * (vd_channel_send) but never destroys the channel.
+ */
+struct vd_channel_module {
+	uint32_t caps; // the capabilities it serves (VD_LINK_CAP_*)
+	void (*up)(void *data, struct vd_channel *channel);
+	void (*message)(void *data, struct vd_channel *channel, const struct vd_link_msg *msg);
+	void (*down)(void *data, struct vd_channel *channel);
+	void *data;
+};
+
+#define VD_CHANNEL_MAX_MODULES 4
+
 struct vd_channel_config {
 	struct wl_event_loop *loop;
+	struct vd_channel_module modules[VD_CHANNEL_MAX_MODULES];
+	size_t nmodules;
 	struct vd_menu *menu; // may be NULL: no menu entries
 	int connect_timeout_ms; // connect and handshake
 	uint32_t retry_max_ms;
@@ -50,6 +68,14 @@ const char *vd_channel_state_name(enum vd_channel_state state);
 void vd_channel_status(const struct vd_channel *channel, FILE *out);
 /* Writes "ID<TAB>Name" lines of the last complete application list. */
 void vd_channel_apps(const struct vd_channel *channel, FILE *out);
+
+/* Whether the link is up and both ends use cap (VD_LINK_CAP_*). */
+bool vd_channel_has_cap(const struct vd_channel *channel, uint32_t cap);
+/* Queues msg to the guest; false if the link is down or closing (see vd_link_conn_send). */
+bool vd_channel_send(struct vd_channel *channel, const struct vd_link_msg *msg);
+/* Ends the link with a protocol error (the channel redials later). */
+void vd_channel_fail(struct vd_channel *channel, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /*
  * Runs a program: request is a RUN or RUN_APP message of the guest set (its

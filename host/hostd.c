@@ -15,14 +15,18 @@
 #include "host/clipboard/clipboard.h"
 #include "host/control.h"
 #include "host/menu.h"
+#include "host/notify.h"
+#include "host/tray.h"
 #include "host/vms.h"
 #include "protocols/log.h"
 #include "protocols/number.h"
 
 /*
- * vmdesk-hostd: one event loop and four modules, each with its own state:
+ * vmdesk-hostd: one event loop and its modules, each with its own state:
  * the VMs' agent channels (vms.c, channel.c), CLI control (control.c), menu
- * export (menu.c) and the global clipboard (clipboard/). main() wires them.
+ * export (menu.c), the global clipboard (clipboard/), and on the session
+ * bus the VMs' notifications (notify.c) and tray items (tray.c), which ride
+ * on the channels. main() wires them.
  */
 
 struct hostd {
@@ -32,6 +36,8 @@ struct hostd {
 	struct vd_vms *vms;
 	struct vd_control *control;
 	struct vd_gclip *gclip; // NULL: --no-clipboard, or it could not start
+	struct vd_host_notify *notify; // NULL: --no-notifications, or no session bus
+	struct vd_host_tray *tray; // NULL: --no-tray, or no session bus
 };
 
 static int handle_quit(int signo, void *data) {
@@ -70,6 +76,11 @@ static void usage(FILE *f) {
 		"                           \"none\": the host takes no part)\n"
 		"  --no-menu                do not write host menu entries\n"
 		"  --no-clipboard           do not run the global clipboard (see vmdesk clip)\n"
+		"  --no-notifications       do not show the VMs' notifications\n"
+		"  --notify-burst N         notifications a VM may send at once (default 10)\n"
+		"  --notify-interval-ms N   then one per N ms (default 2000)\n"
+		"  --no-tray                do not show the VMs' tray items\n"
+		"  --tray-icons MODE        border (default) or tint: how tray icons wear the VM's color\n"
 		"  --cli PATH               the vmdesk command written in menu entries\n"
 		"  --log-level LEVEL        error, warn, info or debug (default info)\n"
 		"  --help, --version\n");
@@ -118,6 +129,11 @@ int main(int argc, char *argv[]) {
 		{"display", required_argument, NULL, 'd'},
 		{"no-menu", no_argument, NULL, 'n'},
 		{"no-clipboard", no_argument, NULL, 'N'},
+		{"no-notifications", no_argument, NULL, 'O'},
+		{"notify-burst", required_argument, NULL, 'B'},
+		{"notify-interval-ms", required_argument, NULL, 'I'},
+		{"no-tray", no_argument, NULL, 'R'},
+		{"tray-icons", required_argument, NULL, 'M'},
 		{"cli", required_argument, NULL, 'x'},
 		{"log-level", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
@@ -127,7 +143,10 @@ int main(int argc, char *argv[]) {
 	const char *socket_path = NULL, *config_dir = NULL, *cli = NULL, *display = NULL;
 	const char *system_dir = SYSCONFDIR_VMS;
 	long long connect_timeout = 5000, retry_max = 30000, request_timeout = 30000;
-	bool menu_enabled = true, clipboard_enabled = true;
+	bool menu_enabled = true, clipboard_enabled = true, notify_enabled = true;
+	bool tray_enabled = true;
+	enum vd_icon_mode tray_mode = VD_ICON_BORDER;
+	long long notify_burst = VD_HOST_NOTIFY_BURST, notify_interval = VD_HOST_NOTIFY_INTERVAL_MS;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
@@ -160,6 +179,35 @@ int main(int argc, char *argv[]) {
 			break;
 		case 'N':
 			clipboard_enabled = false;
+			break;
+		case 'O':
+			notify_enabled = false;
+			break;
+		case 'R':
+			tray_enabled = false;
+			break;
+		case 'M':
+			if (strcmp(optarg, "border") == 0) {
+				tray_mode = VD_ICON_BORDER;
+			} else if (strcmp(optarg, "tint") == 0) {
+				tray_mode = VD_ICON_TINT;
+			} else {
+				fprintf(stderr, "vmdesk-hostd: --tray-icons is border or tint\n");
+				return 2;
+			}
+			break;
+		case 'B':
+			if (!vd_parse_number(optarg, 1, 1000, &notify_burst)) {
+				fprintf(stderr, "vmdesk-hostd: bad --notify-burst %s (1..1000)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'I':
+			if (!vd_parse_number(optarg, 1, 3600000, &notify_interval)) {
+				fprintf(stderr, "vmdesk-hostd: bad --notify-interval-ms %s (1..3600000)\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'x':
 			cli = optarg;
@@ -249,6 +297,25 @@ int main(int argc, char *argv[]) {
 		.retry_max_ms = (uint32_t)retry_max,
 		.request_timeout_ms = (int)request_timeout,
 	};
+	if (notify_enabled) {
+		struct vd_host_notify_config notify_config = {
+			.loop = hostd.loop,
+			.burst = (uint32_t)notify_burst,
+			.interval_ms = (uint32_t)notify_interval,
+		};
+		hostd.notify = vd_host_notify_create(&notify_config);
+		if (hostd.notify != NULL) {
+			channel_config.modules[channel_config.nmodules++] =
+				vd_host_notify_module(hostd.notify);
+		}
+	}
+	if (tray_enabled) {
+		struct vd_host_tray_config tray_config = {.loop = hostd.loop, .mode = tray_mode};
+		hostd.tray = vd_host_tray_create(&tray_config);
+		if (hostd.tray != NULL) {
+			channel_config.modules[channel_config.nmodules++] = vd_host_tray_module(hostd.tray);
+		}
+	}
 	const char *dirs[2];
 	size_t ndirs = 0;
 	if (system_dir != NULL && system_dir[0] != '\0') {
@@ -286,7 +353,9 @@ int main(int argc, char *argv[]) {
 out:
 	gclip_destroy(hostd.gclip);
 	vd_control_destroy(hostd.control); // before the channels: it detaches its runs
-	vd_vms_destroy(hostd.vms);
+	vd_vms_destroy(hostd.vms); // the channels tell the modules below that they go
+	vd_host_notify_destroy(hostd.notify);
+	vd_host_tray_destroy(hostd.tray);
 	vd_menu_destroy(hostd.menu);
 	for (size_t i = 0; i < 3; i++) {
 		if (signals[i] != NULL) {

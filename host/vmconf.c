@@ -19,7 +19,7 @@ struct parse_state {
 	bool mid_line;
 	int reason_line;
 	char reason[256]; // of the first error the handler saw, at reason_line
-	bool seen_color, seen_agent;
+	bool seen_color, seen_agent, seen_tray;
 	char last_section[64];
 	bool warned_section;
 };
@@ -84,6 +84,18 @@ static void shown(const char *in, char *out, size_t size) {
 	out[j] = '\0';
 }
 
+static bool parse_bool(const char *value, bool *out) {
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(value, yes[i]) == 0 || strcasecmp(value, no[i]) == 0) {
+			*out = strcasecmp(value, yes[i]) == 0;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* inih handler: returns 0 to report an error at the current line. */
 static int handle_key(void *user, const char *section, const char *key, const char *value) {
 	struct parse_state *st = user;
@@ -119,9 +131,17 @@ static int handle_key(void *user, const char *section, const char *key, const ch
 		}
 		conf->has_agent = true;
 		snprintf(conf->agent_str, sizeof(conf->agent_str), "%s", value);
+	} else if (strcasecmp(key, "tray") == 0) {
+		if (st->seen_tray) {
+			return fail(st, "duplicate key \"%s\"", key);
+		}
+		st->seen_tray = true;
+		if (!parse_bool(value, &conf->tray)) {
+			return fail(st, "tray: yes or no, not '%.64s'", value);
+		}
 	} else {
 		shown(key, name, sizeof(name));
-		warn(st, "unknown key \"%s\" ignored (known: color, label, agent)", name);
+		warn(st, "unknown key \"%s\" ignored (known: color, label, agent, tray)", name);
 	}
 	return 1;
 }
@@ -131,6 +151,7 @@ bool vd_vmconf_load(const char *path, const char *name, struct vd_vmconf *conf) 
 	snprintf(conf->name, sizeof(conf->name), "%s", name);
 	snprintf(conf->path, sizeof(conf->path), "%s", path);
 	snprintf(conf->color_str, sizeof(conf->color_str), "gray");
+	conf->tray = true;
 	char err[128];
 	if (!vd_color_parse("gray", &conf->color, err, sizeof(err))) {
 		conf->color = (struct vd_color){0x55, 0x55, 0x55};
@@ -170,7 +191,7 @@ bool vd_vmconf_equal(const struct vd_vmconf *a, const struct vd_vmconf *b) {
 		strcmp(a->error, b->error) == 0 && a->has_agent == b->has_agent &&
 		strcmp(a->agent_str, b->agent_str) == 0 && a->color.r == b->color.r &&
 		a->color.g == b->color.g && a->color.b == b->color.b &&
-		strcmp(a->color_str, b->color_str) == 0;
+		strcmp(a->color_str, b->color_str) == 0 && a->tray == b->tray;
 }
 
 static int conf_cmp(const void *a, const void *b) {

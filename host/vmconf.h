@@ -18,6 +18,8 @@
  *   color = red
  *   ; where the guest agent listens
  *   agent = vsock:3:5000
+ *   ; the VM's tray items on the host (yes/no, default yes)
+ *   tray = no
  *
  * NAME follows the VM name rule (protocols/names.h). Section and key names
  * are case-insensitive; keys may also come before any section. Errors name
@@ -35,6 +37,7 @@ struct vd_vmconf {
 	bool has_agent;
 	char agent_str[256];
 	struct vd_addr agent;
+	bool tray; // its tray items are shown on the host
 	char error[512]; // non-empty: the file is broken and the VM unusable
 	char warnings[VD_VMCONF_MAX_WARNINGS][512];
 	size_t nwarnings;

@@ -21,7 +21,7 @@ KIND_LIMIT = {'u8': 0xff, 'u16': 0xffff, 'u32': 0xffffffff, 'u64': 0xfffffffffff
 RESERVED = {'msg', 'set', 'field', 'message', 'buf', 'reader', 'frame', 'header', 'conn',
             'body', 'kind', 'config', 'impl'}
 STRING_CHECKS = {'text', 'mtext', 'vm_name', 'domain_or_empty', 'desktop_id', 'env_name',
-                 'categories', 'icon_name', 'mime'}
+                 'categories', 'icon_name', 'mime', 'action_key', 'category_or_empty'}
 
 
 def die(msg):
@@ -456,6 +456,12 @@ def _check(name, b):
         return _chars(b, ";_-")
     if name == "icon_name":
         return _chars(b, "._-")
+    if name == "action_key":
+        return (0 < len(b) <= 255 and chr(b[0]).isascii() and chr(b[0]).isalpha()
+                and _chars(b, "._:-"))
+    if name == "category_or_empty":
+        return b == b"" or (len(b) <= 64 and 0x61 <= b[0] <= 0x7A and b[-1:] != b"."
+                            and all(0x61 <= c <= 0x7A or c == 0x2E for c in b))
     if name == "mime":
         return 0 < len(b) <= 255 and all(0x20 <= c <= 0x7E for c in b) and b[:1] != b" " \
             and b[-1:] != b" "

@@ -72,6 +72,14 @@ bool vd_link_check_icon_name(const char *s, size_t len) {
 	return chars_in(s, len, "._-");
 }
 
+bool vd_link_check_action_key(const char *s, size_t len) {
+	return vd_action_key_valid(s, len);
+}
+
+bool vd_link_check_category_or_empty(const char *s, size_t len) {
+	return len == 0 || vd_notify_category_valid(s, len);
+}
+
 /* ---- across fields ---- */
 
 static bool argv_ok(uint32_t argc, const char **argv, char *err, size_t err_size) {
@@ -116,17 +124,76 @@ bool vd_link_check_msg_input(const void *body, char *err, size_t err_size) {
 	return true;
 }
 
-bool vd_link_check_msg_app(const void *body, char *err, size_t err_size) {
-	const struct vd_link_app *m = body;
-	if ((m->icon_width == 0) != (m->icon_height == 0)) {
-		snprintf(err, err_size, "icon size %ux%u", m->icon_width, m->icon_height);
+/* Raw RGBA pixels: both sizes 0 (none) or neither, and exactly width x height x 4 bytes. */
+static bool rgba_ok(const char *what, uint32_t width, uint32_t height, uint32_t len, char *err,
+		size_t err_size) {
+	if ((width == 0) != (height == 0)) {
+		snprintf(err, err_size, "%s size %ux%u", what, width, height);
 		return false;
 	}
-	uint32_t want = (uint32_t)m->icon_width * m->icon_height * 4;
-	if (m->icon_len != want) {
-		snprintf(err, err_size, "icon of %u bytes is not %ux%u RGBA (%u bytes)", m->icon_len,
-			m->icon_width, m->icon_height, want);
+	uint32_t want = width * height * 4;
+	if (len != want) {
+		snprintf(err, err_size, "%s of %u bytes is not %ux%u RGBA (%u bytes)", what, len, width,
+			height, want);
 		return false;
+	}
+	return true;
+}
+
+bool vd_link_check_msg_app(const void *body, char *err, size_t err_size) {
+	const struct vd_link_app *m = body;
+	return rgba_ok("icon", m->icon_width, m->icon_height, m->icon_len, err, err_size);
+}
+
+bool vd_link_check_msg_notify(const void *body, char *err, size_t err_size) {
+	const struct vd_link_notify *m = body;
+	if (m->expire_ms != VD_LINK_NOTIFY_EXPIRE_DEFAULT && m->expire_ms > VD_LINK_MAX_EXPIRE_MS) {
+		snprintf(err, err_size, "expire timeout %u ms", m->expire_ms);
+		return false;
+	}
+	return rgba_ok("image", m->image_width, m->image_height, m->image_len, err, err_size);
+}
+
+bool vd_link_check_msg_tray_icon(const void *body, char *err, size_t err_size) {
+	const struct vd_link_tray_icon *m = body;
+	return rgba_ok("icon", m->width, m->height, m->data_len, err, err_size);
+}
+
+/*
+ * A menu as a list: ids unique, each item's parent the root (0) or an item
+ * before it, at most VD_LINK_MAX_MENU_DEPTH levels, icons exact.
+ */
+bool vd_link_check_msg_tray_menu(const void *body, char *err, size_t err_size) {
+	const struct vd_link_tray_menu *m = body;
+	uint8_t depth[VD_LINK_MAX_MENU_ITEMS];
+	for (uint32_t i = 0; i < m->items_count; i++) {
+		const struct vd_link_tray_menu_items *item = &m->items[i];
+		if (!rgba_ok("menu icon", item->icon_width, item->icon_height, item->icon_len, err,
+				err_size)) {
+			return false;
+		}
+		depth[i] = 1;
+		bool parent_found = item->parent == 0;
+		for (uint32_t k = 0; k < i; k++) {
+			if (m->items[k].id == item->id) {
+				snprintf(err, err_size, "menu item %u twice", item->id);
+				return false;
+			}
+			if (m->items[k].id == item->parent) {
+				parent_found = true;
+				depth[i] = (uint8_t)(depth[k] + 1);
+			}
+		}
+		if (!parent_found) {
+			snprintf(err, err_size, "menu item %u: parent %u not before it", item->id,
+				item->parent);
+			return false;
+		}
+		if (depth[i] > VD_LINK_MAX_MENU_DEPTH) {
+			snprintf(err, err_size, "menu item %u deeper than %u levels", item->id,
+				VD_LINK_MAX_MENU_DEPTH);
+			return false;
+		}
 	}
 	return true;
 }

@@ -54,3 +54,33 @@ bool vd_desktop_id_valid(const char *id, size_t len) {
 	}
 	return true;
 }
+
+static bool is_alpha(char c) {
+	return is_lower(c) || (c >= 'A' && c <= 'Z');
+}
+
+bool vd_action_key_valid(const char *key, size_t len) {
+	if (len == 0 || len > VD_ACTION_KEY_MAX || !is_alpha(key[0])) {
+		return false;
+	}
+	for (size_t i = 1; i < len; i++) {
+		char c = key[i];
+		if (!is_alpha(c) && !is_digit(c) && c != '.' && c != '_' && c != ':' && c != '-') {
+			return false;
+		}
+	}
+	return true;
+}
+
+bool vd_notify_category_valid(const char *category, size_t len) {
+	if (len == 0 || len > VD_NOTIFY_CATEGORY_MAX || !is_lower(category[0]) ||
+			category[len - 1] == '.') {
+		return false;
+	}
+	for (size_t i = 1; i < len; i++) {
+		if (!is_lower(category[i]) && category[i] != '.') {
+			return false;
+		}
+	}
+	return true;
+}

@@ -34,4 +34,18 @@ void vd_vm_name_dbus(const char *name, char *out);
 #define VD_DESKTOP_ID_MAX 255
 bool vd_desktop_id_valid(const char *id, size_t len);
 
+/*
+ * A notification action key (Qubes' rule): 1..255 bytes, an ASCII letter,
+ * then [A-Za-z0-9._:-] ("default", "app.open-file::42").
+ */
+#define VD_ACTION_KEY_MAX 255
+bool vd_action_key_valid(const char *key, size_t len);
+
+/*
+ * A notification category (Qubes' rule): 1..64 bytes of [a-z.], a letter
+ * first, no '.' last ("email.arrived").
+ */
+#define VD_NOTIFY_CATEGORY_MAX 64
+bool vd_notify_category_valid(const char *category, size_t len);
+
 #endif

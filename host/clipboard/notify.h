@@ -8,7 +8,7 @@
  * Desktop notifications (org.freedesktop.Notifications.Notify on the session
  * bus) for the global clipboard. Every notification is also logged; without
  * a session bus or a notification server, logging is all that happens. The
- * bus connection runs on the event loop (libdbus watches and timeouts);
+ * bus connection runs on the event loop (protocols/dbus.h);
  * sending never waits for an answer.
  */
 
