@@ -84,6 +84,9 @@ def an_applet_in_the_vm_appears_on_the_host_in_the_vm_color():
 @suite.test
 def the_menu_is_a_copy_and_a_host_click_reaches_the_applet():
     service = host_item("work")
+    # the item may show before its menu came over the link (the host then
+    # emits LayoutUpdated, as dbusmenu has it): wait for the menu
+    wait(lambda: host.layout(service)[1]["children"], "the item's menu on the host")
     _rev, root = host.layout(service)
     labels = [c["props"].get("label") for c in root["children"]]
     assert labels[:2] == ["Say hello", "More"], labels
