@@ -34,4 +34,12 @@ void vd_vm_name_dbus(const char *name, char *out);
 #define VD_DESKTOP_ID_MAX 255
 bool vd_desktop_id_valid(const char *id, size_t len);
 
+/*
+ * A guest image name (`vmdesk image build NAME`, `image = NAME`):
+ * [A-Za-z0-9][A-Za-z0-9_-]{0,31}, a directory name under the images
+ * directory. host/image/vmdesk-image's valid_name() is the same rule.
+ */
+#define VD_IMAGE_NAME_MAX 32
+bool vd_image_name_valid(const char *name, size_t len);
+
 #endif

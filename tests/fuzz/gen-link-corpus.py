@@ -49,6 +49,10 @@ SAMPLES = {
     "ctl_exit": dict(kind=0, value=3),
     "ctl_input": dict(eof=0, data=b"x"),
     "ctl_input_ack": dict(bytes=1),
+    "ctl_start": dict(vm="work", flags=2, timeout_s=300),
+    "ctl_stop": dict(vm="work", flags=1),
+    "ctl_console": dict(vm="work"),
+    "ctl_progress": dict(text="VMM started (0.1 s)"),
     "clip_join": dict(vm="banking"),
     "clip_focus": dict(focused=1),
     "clip_copy_request": dict(max_size=1048576, timeout_ms=2000,
@@ -58,6 +62,7 @@ SAMPLES = {
     "clip_paste_reply": dict(status=2, text="denied by policy"),
     "clip_command": dict(command=1, domain="host"),
     "clip_command_reply": dict(status=0, text="Copied 6 bytes"),
+    "vm_windows": dict(count=2),
 }
 
 DIRECTIONS = {
