@@ -32,6 +32,7 @@ static bool fail(char *err, size_t err_size, const char *fmt, ...) {
 
 void vd_vmstate_finish(struct vd_vmstate *st) {
 	vd_vmm_cmd_finish(&st->powerdown);
+	vd_vmm_cmd_finish(&st->force_stop);
 	vd_vmm_cmd_finish(&st->proxy);
 	*st = (struct vd_vmstate){0};
 }
@@ -67,7 +68,8 @@ bool vd_vmstate_write(const char *dir, const struct vd_vmstate *st, char *err,
 	}
 	fprintf(f, "started=%lld\nagent=%s\nagent-serial=%d\ncontrol=%s\n", st->started, st->agent,
 		st->agent_serial ? 1 : 0, st->control == VD_VMM_CONTROL_QMP ? "qmp" : "command");
-	bool ok = write_args(f, "powerdown", &st->powerdown) && write_args(f, "proxy-arg", &st->proxy);
+	bool ok = write_args(f, "powerdown", &st->powerdown) &&
+		write_args(f, "force", &st->force_stop) && write_args(f, "proxy-arg", &st->proxy);
 	ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
 	if (fclose(f) != 0 || !ok) {
 		unlink(tmp);
@@ -152,8 +154,10 @@ static bool parse_line(struct vd_vmstate *st, char *line) {
 		}
 		st->control = value[0] == 'q' ? VD_VMM_CONTROL_QMP : VD_VMM_CONTROL_COMMAND;
 		return true;
-	} else if (strcmp(key, "powerdown") == 0 || strcmp(key, "proxy-arg") == 0) {
-		struct vd_vmm_cmd *cmd = key[0] == 'p' && key[1] == 'o' ? &st->powerdown : &st->proxy;
+	} else if (strcmp(key, "powerdown") == 0 || strcmp(key, "force") == 0 ||
+			strcmp(key, "proxy-arg") == 0) {
+		struct vd_vmm_cmd *cmd = strcmp(key, "powerdown") == 0 ? &st->powerdown :
+			strcmp(key, "force") == 0 ? &st->force_stop : &st->proxy;
 		return cmd->argc < MAX_ARGS && vd_vmm_cmd_add(cmd, "%s", value);
 	}
 	return true; // a key of a later version
@@ -187,7 +191,8 @@ bool vd_vmstate_parse(const char *text, size_t len, struct vd_vmstate *st, char 
 		return fail(err, err_size, "line %d is not what a state file holds", lineno);
 	}
 	if (st->vmm_pid <= 1 || st->vmm_start == 0 || st->agent[0] == '\0' ||
-			(st->control == VD_VMM_CONTROL_COMMAND && st->powerdown.argc == 0)) {
+			(st->control == VD_VMM_CONTROL_COMMAND &&
+				(st->powerdown.argc == 0 || st->force_stop.argc == 0))) {
 		vd_vmstate_finish(st);
 		return fail(err, err_size, "the state file is incomplete");
 	}

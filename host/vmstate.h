@@ -28,6 +28,7 @@
  *   agent-serial=1
  *   control=qmp                (or command: powerdown= lines)
  *   powerdown=ch-remote        (one line per argument)
+ *   force=ch-remote            (stops the VMM at once: one line per argument)
  *   proxy-arg=vmdesk-proxy     (one line per argument)
  */
 
@@ -47,6 +48,7 @@ struct vd_vmstate {
 	bool agent_serial;
 	enum vd_vmm_control control;
 	struct vd_vmm_cmd powerdown; // control = command
+	struct vd_vmm_cmd force_stop; // control = command
 	struct vd_vmm_cmd proxy; // argc 0: no proxy
 };
 
