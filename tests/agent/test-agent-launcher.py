@@ -191,6 +191,43 @@ def dry_runs_match_the_golden_files():
         os.unlink(os.path.join(bench.vms_dir, vm + ".conf"))
 
 
+IMAGE_NAMES = ["debian", "Debian-12", "a", "0x", "test_build", "x" * 32, "", "-x", "_x", "a.b",
+               "a b", "x" * 33, "\u00e9t\u00e9", "..", "a/b"]
+
+
+@suite.test
+def image_names_follow_the_builders_rule():
+    """`image = NAME` (vd_image_name_valid) and vmdesk-image take the same names."""
+    builder = os.path.join(os.environ["VMDESK_SOURCE_ROOT"], "host", "image", "vmdesk-image")
+    empty = bench.path("no-images")
+    os.makedirs(empty, exist_ok=True)
+    for i, name in enumerate(IMAGE_NAMES):
+        bench.write_vm("img%d" % i, text="[vm]\nimage = %s\n" % name)
+    bench.start_hostd(hostd_args(["--images-dir", empty]))
+    try:
+        check_image_names(builder, empty)
+    finally:
+        bench.stop_hostd()
+        for i in range(len(IMAGE_NAMES)):
+            os.unlink(os.path.join(bench.vms_dir, "img%d.conf" % i))
+
+
+def check_image_names(builder, empty):
+    for i, name in enumerate(IMAGE_NAMES):
+        r = bench.cli("start", "img%d" % i)
+        ours = b"is not an image name" not in r.stderr and b"syntax error" not in r.stderr
+        assert r.returncode == 1, r
+        b = subprocess.run([builder, "show", name, "--dir", empty], capture_output=True,
+                           env=bench.env)
+        # its own refusals: the name rule, and words its argument parser takes for options
+        theirs = not any(w in b.stderr for w in (b"bad image name", b"usage:",
+                                                    b"unknown option"))
+        assert b.returncode != 0, b
+        assert ours == theirs, "%r: vmdesk %s it, vmdesk-image %s it (%r, %r)" % (
+            name, "takes" if ours else "refuses", "takes" if theirs else "refuses", r.stderr,
+            b.stderr)
+
+
 @suite.test
 def refusals_say_why():
     fake_vm("work", 3)
