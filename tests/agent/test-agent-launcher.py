@@ -140,6 +140,17 @@ def restart_hostd(extra=()):
 
 # ---- dry runs and refusals ----
 
+@suite.test
+def commands_fail_at_once_without_hostd():
+    """A dial that fails at once ends the command (it used to wait forever)."""
+    for args in (("list",), ("start", "work"), ("console", "work")):
+        r = bench.cli(*args, timeout=20)
+        assert r.returncode in (1, 125) and b"(is it running?)" in r.stderr, (args, r)
+    r = subprocess.run([os.environ["VMDESK_CLIP"], "show"], env=bench.env, capture_output=True,
+                       timeout=20)
+    assert r.returncode == 3 and b"(is it running?)" in r.stderr, r
+
+
 def golden_check(name, text):
     text = text.replace(bench.root, "$ROOT")
     path = os.path.join(GOLDEN, name + ".txt")

@@ -48,13 +48,14 @@ def run_builder(*args, timeout=1800, user=None):
 	return proc.returncode, proc.stdout.decode("utf-8", "replace")
 
 
-def build_image(name=None, guest_dir=None):
+def build_image(name=None, guest_dir=None, packages=None):
 	"""Builds (or finds up to date) the test image. Returns (dir, output, seconds)."""
 	name = name or image_name()
 	guest_dir = guest_dir or os.path.join(BUILD, "guest")
 	start = time.monotonic()
+	extra = ["--packages", packages] if packages else []
 	status, out = run_builder("build", name, "--guest-programs", guest_dir,
-	                          "--dir", IMAGES, "--cache", BUILD_CACHE)
+	                          "--dir", IMAGES, "--cache", BUILD_CACHE, *extra)
 	seconds = time.monotonic() - start
 	if status != 0 and "needs root" in out and os.geteuid() != 0:
 		tap.skip("building the test image needs root (vmdesk-image: %s)" % out.strip())
