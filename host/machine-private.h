@@ -27,6 +27,7 @@
 #define LOG_CHECK_MS 30000
 #define LOG_MAX_BYTES (8 * 1024 * 1024) // NAME.log and console.log are cut back to 0 beyond
 #define EXIT_USAGE 2
+#define CONSOLE_TAIL_BYTES 4096 // of console.log kept in NAME.log when the VM stops
 
 
 enum start_step {

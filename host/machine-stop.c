@@ -57,10 +57,51 @@ void machine_forget_run(struct vd_machine *m) {
 	wl_event_source_timer_update(m->log_timer, 0);
 }
 
+/*
+ * The console's last lines go into NAME.log before the run directory (and
+ * console.log with it) goes: what the guest said before it stopped (a panic,
+ * a failed mount). Escaped like every log line: they are the guest's bytes.
+ */
+static void keep_console_tail(struct vd_machine *m) {
+	int fd = m->log_fd >= 0 && m->console_log[0] != '\0' ?
+		open(m->console_log, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0) {
+		return;
+	}
+	char buf[CONSOLE_TAIL_BYTES + 1];
+	struct stat st;
+	off_t from = fstat(fd, &st) == 0 && st.st_size > CONSOLE_TAIL_BYTES ?
+		st.st_size - CONSOLE_TAIL_BYTES : 0;
+	ssize_t n = pread(fd, buf, CONSOLE_TAIL_BYTES, from);
+	close(fd);
+	if (n <= 0) {
+		return;
+	}
+	buf[n] = '\0';
+	machine_log(m, "the console's last %zd bytes:", n);
+	char *line = buf, *end = buf + n;
+	if (from > 0) {
+		char *nl = memchr(line, '\n', (size_t)(end - line)); // skip a cut first line
+		line = nl != NULL ? nl + 1 : end;
+	}
+	while (line < end) {
+		char *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t len = nl != NULL ? (size_t)(nl - line) : (size_t)(end - line);
+		if (len > 0 && line[len - 1] == '\r') {
+			len--;
+		}
+		char escaped[4 * CONSOLE_TAIL_BYTES + 1];
+		vd_log_escape(escaped, sizeof(escaped), line, len, 0);
+		dprintf(m->log_fd, "  | %s\n", escaped);
+		line = nl != NULL ? nl + 1 : end;
+	}
+}
+
 /* Everything of this run is gone: the sockets and state file go, the machine is stopped. */
 static void finish_teardown(struct vd_machine *m) {
 	vd_console_destroy(m->console, "the VM stopped");
 	m->console = NULL;
+	keep_console_tail(m);
 	if (m->dir[0] != '\0') {
 		vd_vmstate_remove_dir(m->dir);
 	}

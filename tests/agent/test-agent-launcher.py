@@ -410,6 +410,27 @@ def run_starts_a_stopped_vm():
 
 
 @suite.test
+def a_changed_or_removed_definition():
+    start("work")
+    pid = int(listed("work")[2])
+    fake_vm("work", 3, "memory = 2048\n")
+    bench.wait_log("vm=work: definition changed")
+    wait_for(lambda: "definition: changed since the VM started" in bench.status("work"),
+             "the status to say so")
+    assert int(listed("work")[2]) == pid, "the VM was restarted"
+    # the new channel finds the running VM's agent again
+    r = bench.cli("run", "work", "--wait", "--", "echo", "still")
+    assert r.returncode == 0 and r.stdout == b"still\n", r
+    os.unlink(os.path.join(bench.vms_dir, "work.conf"))
+    bench.wait_log("vm=work: its definition is gone: powering it off")
+    wait_for(lambda: not alive(pid), "the VM to be powered off")
+    wait_for(lambda: "work" not in [l.split("\t")[0] for l in
+                                    bench.cli("list").stdout.decode().splitlines()], "work gone")
+    fake_vm("work", 3)
+    bench.wait_log("vm=work: new definition")
+
+
+@suite.test
 def idle_shutdown_waits_for_commands():
     fake_vm("idler", 5, "idle-shutdown = 2s\n")
     bench.wait_log("vm=idler: new definition")
