@@ -239,8 +239,9 @@ static void handle_progress(struct request *req, const char *text) {
 	case REQUEST_CONSOLE:
 		if (!req->attached) {
 			req->attached = true;
-			fprintf(stderr, "Connected to VM %s (detach: Ctrl-])\n", req->vm);
-			tty_raw(req);
+			tty_raw(req); // first: what comes after the line is the guest's
+			fprintf(stderr, "Connected to VM %s (detach: Ctrl-])%s\n", req->vm,
+				req->raw ? "\r" : "");
 			stdin_start(req);
 		}
 		break;
