@@ -213,6 +213,18 @@ static struct peer *find_proxy(struct vd_gclip *gclip, const char *name) {
 	return NULL;
 }
 
+/* The VM whose proxy last reported keyboard focus, else the host. */
+static const char *reported_focus(struct vd_gclip *gclip) {
+	struct peer *best = NULL, *p;
+	wl_list_for_each(p, &gclip->peers, link) {
+		if (p->kind == PEER_PROXY && !vd_link_conn_closing(p->conn) && p->focused &&
+				(best == NULL || p->focus_seq > best->focus_seq)) {
+			best = p;
+		}
+	}
+	return best != NULL ? best->name : VD_HOST_DOMAIN;
+}
+
 /*
  * The domain copy and paste are for, or NULL with the reason in why: see
  * clipboard.h. A window the compositor shows as a VM's, whose proxy is not
@@ -243,14 +255,7 @@ static const char *focused_domain(struct vd_gclip *gclip, char *why, size_t why_
 			return VD_HOST_DOMAIN; // the compositor says: a host window
 		}
 	}
-	struct peer *best = NULL, *p;
-	wl_list_for_each(p, &gclip->peers, link) {
-		if (p->kind == PEER_PROXY && !vd_link_conn_closing(p->conn) && p->focused &&
-				(best == NULL || p->focus_seq > best->focus_seq)) {
-			best = p;
-		}
-	}
-	return best != NULL ? best->name : VD_HOST_DOMAIN;
+	return reported_focus(gclip);
 }
 
 /* ---- the entry ---- */
@@ -524,15 +529,16 @@ static void show(struct vd_gclip *gclip, struct peer *cli) {
 	const char *host = host_selection_alive(gclip->host) ? "yes" : "no";
 	struct entry *entry = &gclip->entry;
 	if (!entry->valid) {
-		reply_cli(cli, VD_LINK_CLIP_STATUS_OK, "global clipboard: empty\nfocus: %s\nvms: %s\n"
-			"host clipboard: %s", focus ? focus : "(none)", vms, host);
+		reply_cli(cli, VD_LINK_CLIP_STATUS_OK, "global clipboard: empty\nfocus: %s\n"
+			"keyboard focus: %s\nvms: %s\nhost clipboard: %s", focus ? focus : "(none)",
+			reported_focus(gclip), vms, host);
 		return;
 	}
 	long long age = (long long)(time(NULL) - entry->time);
 	reply_cli(cli, VD_LINK_CLIP_STATUS_OK, "global clipboard: %zu bytes from %s\nsource: %s\n"
-		"size: %zu\nmime: %s\nage: %llds\nfocus: %s\nvms: %s\nhost clipboard: %s",
-		entry->size, entry->source, entry->source, entry->size, entry->mime, age,
-		focus ? focus : "(none)", vms, host);
+		"size: %zu\nmime: %s\nage: %llds\nfocus: %s\nkeyboard focus: %s\nvms: %s\n"
+		"host clipboard: %s", entry->size, entry->source, entry->source, entry->size,
+		entry->mime, age, focus ? focus : "(none)", reported_focus(gclip), vms, host);
 }
 
 static void handle_command(struct peer *peer, const struct vd_link_clip_command *command) {

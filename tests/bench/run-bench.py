@@ -35,7 +35,6 @@ import contextlib
 import datetime
 import math
 import os
-import resource
 import shlex
 import shutil
 import statistics
@@ -44,12 +43,12 @@ import sys
 import tempfile
 import time
 
+from benchlib import BenchError, children_cpu, tree_cpu
 from compositor import Sway, reap_group, stop_process, wait_for
 
 CONFIGS = ("direct", "vmdesk", "waypipe")  # the table's columns
 ALL_CONFIGS = CONFIGS + ("floor",)  # floor: wl-forward, a proxy that parses nothing
 RUN_TIMEOUT = 180
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # (key from wl-bench, label, unit)
 METRICS = (
@@ -62,10 +61,6 @@ METRICS = (
     ("connect_globals", "globals bound per connection", ""),
     ("peer_cpu_ms_per_m", "proxy CPU per 1M msgs, throughput", "ms"),
 )
-
-
-class BenchError(RuntimeError):
-    pass
 
 
 def parse_args():
@@ -103,59 +98,6 @@ def parse_args():
 def log(msg):
     sys.stderr.write("run-bench: %s\n" % msg)
     sys.stderr.flush()
-
-
-# -- CPU accounting ---------------------------------------------------------
-
-def _stat_fields(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        data = f.read()
-    # The command name is in parentheses and may contain spaces.
-    return data[data.rindex(")") + 2:].split()
-
-
-def _children(pid):
-    kids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if int(_stat_fields(int(entry))[1]) == pid:
-                kids.append(int(entry))
-        except (OSError, ValueError, IndexError):
-            continue
-    return kids
-
-
-def _own_cpu(pid, fields):
-    """CPU seconds of pid's live threads: from schedstat (ns) when the kernel has it,
-    else from utime + stime (clock ticks, 10 ms steps)."""
-    try:
-        total_ns = 0
-        for tid in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total_ns += int(f.read().split()[0])
-        return total_ns / 1e9
-    except (OSError, ValueError, IndexError):
-        return sum(int(x) for x in fields[11:13]) / CLK_TCK
-
-
-def tree_cpu(pid):
-    """CPU seconds of pid, its reaped children and its live descendants."""
-    try:
-        fields = _stat_fields(pid)
-    except OSError:
-        return 0.0
-    # Fields after the name: utime, stime, cutime, cstime are 0-based 11..14.
-    total = _own_cpu(pid, fields) + sum(int(x) for x in fields[13:15]) / CLK_TCK
-    for kid in _children(pid):
-        total += tree_cpu(kid)
-    return total
-
-
-def children_cpu():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 # -- one wl-bench run -------------------------------------------------------

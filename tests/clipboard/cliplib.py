@@ -369,12 +369,15 @@ class Desk:
 		wait_for(lambda: set(vms) <= set(self.show().get("vms", "").split()), timeout=10,
 		         what="proxies %s to join the global clipboard" % (vms,))
 
-	def wait_focus(self, domain, windows=()):
+	def wait_focus(self, domain, windows=(), field="focus"):
+		"""field "focus": the domain copy and paste are for (the compositor's
+		activated window when hostd can see it); "keyboard focus": what the
+		proxies report."""
 		def check():
 			for win in windows:
 				win.pump()
-			return self.show().get("focus") == domain
-		wait_for(check, timeout=10, what="focus on %s (show: %r)" % (domain, self.show()))
+			return self.show().get(field) == domain
+		wait_for(check, timeout=10, what="%s on %s (show: %r)" % (field, domain, self.show()))
 
 	def window(self, proxy, app_id=None):
 		win = KbWindow(proxy.socket, app_id or "win-" + proxy.vm)
