@@ -144,3 +144,34 @@ bool vd_link_check_msg_clip_copy_reply(const void *body, char *err, size_t err_s
 	}
 	return true;
 }
+
+bool vd_link_check_msg_pool_data(const void *body, char *err, size_t err_size) {
+	/* a bulk message: the rule reads the lengths, never the bytes */
+	const struct vd_link_wl_pool_data *m = body;
+	if (m->data_len % m->width != 0) {
+		snprintf(err, err_size, "%u bytes are not rows of %u", m->data_len, m->width);
+		return false;
+	}
+	uint32_t rows = m->data_len / m->width;
+	if (rows > 1 && m->stride < m->width) {
+		snprintf(err, err_size, "rows of %u bytes every %u bytes overlap", m->width, m->stride);
+		return false;
+	}
+	uint64_t end = (uint64_t)m->offset + (uint64_t)(rows - 1) * m->stride + m->width;
+	if (end > VD_LINK_WL_MAX_POOL_SIZE) {
+		snprintf(err, err_size, "rows end at byte %llu, past any pool",
+			(unsigned long long)end);
+		return false;
+	}
+	return true;
+}
+
+bool vd_link_check_msg_pool_copy(const void *body, char *err, size_t err_size) {
+	const struct vd_link_wl_pool_copy *m = body;
+	if (m->rows > 1 && (m->src_stride < m->width || m->dst_stride < m->width)) {
+		snprintf(err, err_size, "rows of %u bytes every %u/%u bytes overlap", m->width,
+			m->src_stride, m->dst_stride);
+		return false;
+	}
+	return true;
+}

@@ -24,7 +24,16 @@
 
 enum vd_link_carrier {
 	VD_LINK_CARRIER_STREAM, // a connection (unix, vsock): errors and EOF end the link
-	VD_LINK_CARRIER_SERIAL, // a byte stream that outlives its ends (virtio-serial)
+	/*
+	 * A byte stream that outlives its ends (virtio-serial), or a connection
+	 * that may lead to one (a host's Unix socket to QEMU's virtio-serial
+	 * chardev): the nonce handshake, resynchronisation after a broken frame.
+	 * On a socket, EOF ends the link. On a port (a character device: the
+	 * guest's end of a virtio-serial port) EOF means no host is connected
+	 * now: the link resets and waits, without polling the hangup that
+	 * never clears, until one connects (link.md, "Serial carriers").
+	 */
+	VD_LINK_CARRIER_SERIAL,
 };
 
 struct vd_link_conn;
@@ -53,6 +62,14 @@ struct vd_link_conn_impl {
 	 * callback; the owner destroys the link here or later.
 	 */
 	void (*closed)(struct vd_link_conn *conn, const char *reason);
+	/*
+	 * Bulk messages (optional; link.md, "Bulk data"): a frame of a bulk type
+	 * is coming whose data is not all here yet; head has its fields, checked,
+	 * and data_len (data is NULL). Return where its data_len bytes go (the
+	 * link reads them straight there, then calls message() with data
+	 * pointing there), or NULL to have it read and delivered as any frame.
+	 */
+	uint8_t *(*bulk_target)(struct vd_link_conn *conn, const struct vd_link_msg *head);
 };
 
 struct vd_link_conn_config {
@@ -81,6 +98,18 @@ void *vd_link_conn_data(const struct vd_link_conn *conn);
  * fails: "the peer does not read").
  */
 bool vd_link_conn_send(struct vd_link_conn *conn, const struct vd_link_msg *msg);
+/*
+ * As vd_link_conn_send for a bulk message, without copying the bytes of its
+ * data field: they are written from where msg points, which must stay
+ * mapped until release(release_data, faulted) runs (once: when they are
+ * written, or the link drops them; never from inside this call). Memory
+ * that faults when written (a file mapping whose file shrank) is sent as
+ * zeros, so that the frame stays whole, and release says faulted. False:
+ * nothing was queued and release will not run.
+ */
+typedef void (*vd_link_release_func)(void *data, bool faulted);
+bool vd_link_conn_send_ref(struct vd_link_conn *conn, const struct vd_link_msg *msg,
+	vd_link_release_func release, void *release_data);
 /* Sends ERROR(code, text) (code 0: none) and closes; closed() gets text. */
 void vd_link_conn_fail(struct vd_link_conn *conn, uint32_t code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -93,6 +122,8 @@ bool vd_link_conn_ready(const struct vd_link_conn *conn);
 uint32_t vd_link_conn_caps(const struct vd_link_conn *conn);
 const char *vd_link_conn_peer_software(const struct vd_link_conn *conn);
 size_t vd_link_conn_queued(const struct vd_link_conn *conn);
+/* The largest payload the peer takes (its HELLO's max_frame, at most the set's). */
+uint32_t vd_link_conn_peer_max_frame(const struct vd_link_conn *conn);
 /* Stops (or resumes) reading from the peer: back-pressure. */
 void vd_link_conn_pause(struct vd_link_conn *conn, bool paused);
 int vd_link_conn_fd(const struct vd_link_conn *conn);

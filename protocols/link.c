@@ -421,6 +421,62 @@ error:
 	return false;
 }
 
+enum vd_link_head vd_link_decode_head(const struct vd_link_set *set, int sender,
+		const struct vd_link_header *header, const uint8_t *payload, size_t avail,
+		struct vd_link_msg *msg, size_t *head_size, char *err, size_t err_size) {
+	const struct vd_link_message *desc = vd_link_set_find(set, header->type);
+	if (desc == NULL || !desc->bulk) {
+		return VD_LINK_HEAD_NONE;
+	}
+	if (sender >= 0 && !(desc->senders & (1u << sender))) {
+		set_err(err, err_size, "%s may not come from the %s", desc->name,
+			set->roles[sender & 1]);
+		return VD_LINK_HEAD_ERROR;
+	}
+	if (header->length > set->max_frame) {
+		set_err(err, err_size, "%s of %u bytes over the %u-byte limit", desc->name,
+			header->length, set->max_frame);
+		return VD_LINK_HEAD_ERROR;
+	}
+	/* numbers, then the data's length (gen-link.py checks the shape) */
+	const struct vd_link_field *data = &desc->fields[desc->nfields - 1];
+	size_t need = data->length_size;
+	for (size_t i = 0; i + 1 < desc->nfields; i++) {
+		need += number_size(desc->fields[i].kind);
+	}
+	if (header->length < need) {
+		set_err(err, err_size, "%s: truncated %s", desc->name, data->name);
+		return VD_LINK_HEAD_ERROR;
+	}
+	if (avail < need) {
+		return VD_LINK_HEAD_MORE;
+	}
+	memset(msg, 0, sizeof(*msg));
+	msg->type = header->type;
+	msg->id = header->id;
+	struct cursor c = {.p = payload, .left = need - data->length_size, .where = desc->name,
+		.err = err, .err_size = err_size, .msg = msg};
+	if (!parse_fields(&c, desc->fields, desc->nfields - 1, &msg->body)) {
+		return VD_LINK_HEAD_ERROR; // cannot happen: the numbers are there
+	}
+	uint32_t n = load_u32(payload + need - data->length_size);
+	if (n > data->max || n != header->length - need) {
+		set_err(err, err_size, "%s: %s of %u bytes in a frame of %u", desc->name, data->name,
+			n, header->length);
+		return VD_LINK_HEAD_ERROR;
+	}
+	/* the rules see a length and a place, not the bytes */
+	set_ptr(data, &msg->body, payload);
+	set_count(data, &msg->body, n);
+	bool ok = validate_desc(desc, msg, err, err_size);
+	set_ptr(data, &msg->body, NULL);
+	if (!ok) {
+		return VD_LINK_HEAD_ERROR;
+	}
+	*head_size = need;
+	return VD_LINK_HEAD_OK;
+}
+
 void vd_link_msg_finish(struct vd_link_msg *msg) {
 	struct alloc *a = msg->allocs;
 	while (a != NULL) {
@@ -512,7 +568,7 @@ static size_t fields_size(const struct vd_link_field *fields, size_t n, const vo
 }
 
 static void write_fields(uint8_t **p, const struct vd_link_field *fields, size_t n,
-		const void *base) {
+		const void *base, bool head_only) {
 	for (size_t i = 0; i < n; i++) {
 		const struct vd_link_field *f = &fields[i];
 		if (is_number(f->kind)) {
@@ -524,13 +580,15 @@ static void write_fields(uint8_t **p, const struct vd_link_field *fields, size_t
 			put(p, s, len + 1);
 		} else if (f->kind == VD_LINK_FIELD_DATA) {
 			put_le(p, get_count(f, base), f->length_size);
-			put(p, get_ptr(f, base), get_count(f, base));
+			if (!head_only) {
+				put(p, get_ptr(f, base), get_count(f, base));
+			}
 		} else {
 			uint32_t count = get_count(f, base);
 			put_le(p, count, f->length_size);
 			const uint8_t *items = get_ptr(f, base);
 			for (uint32_t k = 0; k < count; k++) {
-				write_fields(p, f->items, f->nitems, items + k * f->item_size);
+				write_fields(p, f->items, f->nitems, items + k * f->item_size, false);
 			}
 		}
 	}
@@ -545,11 +603,16 @@ bool vd_link_buf_put_sync(struct vd_link_buf *buf) {
 	return true;
 }
 
-bool vd_link_encode(const struct vd_link_set *set, const struct vd_link_msg *msg,
-		uint32_t max_payload, struct vd_link_buf *buf, char *err, size_t err_size) {
+static bool encode(const struct vd_link_set *set, const struct vd_link_msg *msg,
+		uint32_t max_payload, struct vd_link_buf *buf, bool head_only, char *err,
+		size_t err_size) {
 	const struct vd_link_message *desc = vd_link_set_find(set, msg->type);
 	if (desc == NULL) {
 		set_err(err, err_size, "type 0x%04x is not in the %s set", msg->type, set->name);
+		return false;
+	}
+	if (head_only && !desc->bulk) {
+		set_err(err, err_size, "%s is not a bulk message", desc->name);
 		return false;
 	}
 	if (!validate_desc(desc, msg, err, err_size)) {
@@ -561,7 +624,9 @@ bool vd_link_encode(const struct vd_link_set *set, const struct vd_link_msg *msg
 			max_payload < set->max_frame ? max_payload : set->max_frame);
 		return false;
 	}
-	if (!reserve(buf, VD_LINK_HEADER_SIZE + size)) {
+	/* head only: the data's bytes (the last field) follow from elsewhere */
+	size_t left_out = head_only ? get_count(&desc->fields[desc->nfields - 1], &msg->body) : 0;
+	if (!reserve(buf, VD_LINK_HEADER_SIZE + size - left_out)) {
 		set_err(err, err_size, "out of memory");
 		return false;
 	}
@@ -570,9 +635,19 @@ bool vd_link_encode(const struct vd_link_set *set, const struct vd_link_msg *msg
 	put_le(&p, msg->type, 2);
 	put_le(&p, 0, 2);
 	put_le(&p, msg->id, 4);
-	write_fields(&p, desc->fields, desc->nfields, &msg->body);
-	buf->len += VD_LINK_HEADER_SIZE + size;
+	write_fields(&p, desc->fields, desc->nfields, &msg->body, head_only);
+	buf->len += VD_LINK_HEADER_SIZE + size - left_out;
 	return true;
+}
+
+bool vd_link_encode(const struct vd_link_set *set, const struct vd_link_msg *msg,
+		uint32_t max_payload, struct vd_link_buf *buf, char *err, size_t err_size) {
+	return encode(set, msg, max_payload, buf, false, err, err_size);
+}
+
+bool vd_link_encode_head(const struct vd_link_set *set, const struct vd_link_msg *msg,
+		uint32_t max_payload, struct vd_link_buf *buf, char *err, size_t err_size) {
+	return encode(set, msg, max_payload, buf, true, err, err_size);
 }
 
 /* ---- the reader ---- */
@@ -646,6 +721,46 @@ static bool hunt(struct vd_link_reader *reader) {
 	reader->skipped += avail - keep;
 	reader->pos += avail - keep;
 	return false;
+}
+
+enum vd_link_next vd_link_reader_head(struct vd_link_reader *reader,
+		struct vd_link_header *header, const uint8_t **payload, size_t *avail, char *err,
+		size_t err_size) {
+	for (;;) {
+		if (reader->hunting && !hunt(reader)) {
+			return VD_LINK_NEXT_NONE;
+		}
+		size_t have = reader->len - reader->pos;
+		if (have < VD_LINK_HEADER_SIZE) {
+			return VD_LINK_NEXT_NONE;
+		}
+		const uint8_t *p = reader->data + reader->pos;
+		if (vd_link_is_sync(p)) {
+			reader->pos += VD_LINK_SYNC_SIZE;
+			continue;
+		}
+		vd_link_header_read(p, header);
+		if (header->length > reader->max_payload) {
+			set_err(err, err_size, "frame of %u bytes over the %u-byte limit",
+				header->length, reader->max_payload);
+			return VD_LINK_NEXT_ERROR;
+		}
+		if (header->flags != 0) {
+			set_err(err, err_size, "frame flags 0x%04x (must be 0)", header->flags);
+			return VD_LINK_NEXT_ERROR;
+		}
+		*payload = p + VD_LINK_HEADER_SIZE;
+		*avail = have - VD_LINK_HEADER_SIZE;
+		if (*avail > header->length) {
+			*avail = header->length;
+		}
+		return VD_LINK_NEXT_FRAME;
+	}
+}
+
+void vd_link_reader_skip(struct vd_link_reader *reader, size_t n) {
+	size_t have = reader->len - reader->pos;
+	reader->pos += n < have ? n : have;
 }
 
 enum vd_link_next vd_link_reader_next(struct vd_link_reader *reader, struct vd_link_header *header,

@@ -62,6 +62,9 @@ struct vd_link_message {
 	const struct vd_link_field *fields;
 	size_t nfields;
 	bool (*check)(const void *body, char *err, size_t err_size);
+	/* numbers, then one data field whose bytes may go straight to their
+	 * place (vd_link_decode_head); its check reads no data bytes */
+	bool bulk;
 };
 
 struct vd_link_set {
@@ -116,6 +119,23 @@ struct vd_link_buf {
 	size_t len, pos, cap;
 };
 
+/*
+ * Bulk messages (link.md, "Bulk data"): the fields before the data field of
+ * a frame whose type is bulk, decoded and checked (the data's length against
+ * the frame, data pointing nowhere), so that the data can be read to where it
+ * belongs. VD_LINK_HEAD_MORE: fewer than the head's bytes yet; _NONE: not a
+ * bulk type; _ERROR: err says why. *head_size: the bytes before the data.
+ */
+enum vd_link_head {
+	VD_LINK_HEAD_OK,
+	VD_LINK_HEAD_MORE,
+	VD_LINK_HEAD_NONE,
+	VD_LINK_HEAD_ERROR,
+};
+enum vd_link_head vd_link_decode_head(const struct vd_link_set *set, int sender,
+	const struct vd_link_header *header, const uint8_t *payload, size_t avail,
+	struct vd_link_msg *msg, size_t *head_size, char *err, size_t err_size);
+
 void vd_link_buf_finish(struct vd_link_buf *buf);
 size_t vd_link_buf_pending(const struct vd_link_buf *buf);
 /* The first n pending bytes were written. */
@@ -126,6 +146,12 @@ bool vd_link_buf_put_sync(struct vd_link_buf *buf);
  * breaks a rule of set, its payload is over max_payload, or memory runs out.
  */
 bool vd_link_encode(const struct vd_link_set *set, const struct vd_link_msg *msg,
+	uint32_t max_payload, struct vd_link_buf *buf, char *err, size_t err_size);
+/*
+ * As vd_link_encode for a bulk message, but the bytes of its data field are
+ * left out: the caller sends them right after what this appended.
+ */
+bool vd_link_encode_head(const struct vd_link_set *set, const struct vd_link_msg *msg,
 	uint32_t max_payload, struct vd_link_buf *buf, char *err, size_t err_size);
 
 /*
@@ -159,5 +185,16 @@ enum vd_link_next vd_link_reader_next(struct vd_link_reader *reader, struct vd_l
 size_t vd_link_reader_pending(const struct vd_link_reader *reader);
 /* Drops what it holds and skips to the next SYNC marker (resynchronising). */
 void vd_link_reader_hunt(struct vd_link_reader *reader);
+/*
+ * The frame at the head (SYNC markers skipped, the header checked as
+ * vd_link_reader_next does), whole or not: its header and the payload bytes
+ * there are so far (*avail). Consumes nothing. VD_LINK_NEXT_FRAME when a
+ * header is there.
+ */
+enum vd_link_next vd_link_reader_head(struct vd_link_reader *reader,
+	struct vd_link_header *header, const uint8_t **payload, size_t *avail, char *err,
+	size_t err_size);
+/* Consumes n bytes at the head (a header and part of its payload). */
+void vd_link_reader_skip(struct vd_link_reader *reader, size_t n);
 
 #endif

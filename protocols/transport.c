@@ -1,11 +1,13 @@
 #define LOG_TAG "transport"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
@@ -71,6 +73,15 @@ bool vd_addr_parse(const char *str, bool listen, struct vd_addr *addr, char *err
 		}
 		return true;
 	}
+	if (strncmp(str, "serial:", 7) == 0) {
+		if (!listen) {
+			snprintf(err, err_size, "a serial port is an address inside the guest: the "
+				"host reaches it through its VMM (unix:PATH of QEMU's chardev)");
+			return false;
+		}
+		addr->kind = VD_ADDR_SERIAL;
+		return set_path(addr, str + 7, strlen(str + 7), err, err_size);
+	}
 	if (strncmp(str, "hvsock:", 7) == 0) {
 		if (listen) {
 			snprintf(err, err_size, "cannot listen on a hybrid vsock address");
@@ -87,7 +98,8 @@ bool vd_addr_parse(const char *str, bool listen, struct vd_addr *addr, char *err
 		return set_path(addr, rest, (size_t)(colon - rest), err, err_size);
 	}
 	snprintf(err, err_size, "unknown address \"%s\" (want %s)", str,
-		listen ? "vsock:PORT or unix:PATH" : "vsock:CID:PORT, hvsock:PATH:PORT or unix:PATH");
+		listen ? "vsock:PORT, unix:PATH or serial:DEVICE" :
+		"vsock:CID:PORT, hvsock:PATH:PORT or unix:PATH");
 	return false;
 }
 
@@ -95,6 +107,9 @@ void vd_addr_format(const struct vd_addr *addr, char *buf, size_t size) {
 	switch (addr->kind) {
 	case VD_ADDR_UNIX:
 		snprintf(buf, size, "unix:%s", addr->path);
+		break;
+	case VD_ADDR_SERIAL:
+		snprintf(buf, size, "serial:%s", addr->path);
 		break;
 	case VD_ADDR_HVSOCK:
 		snprintf(buf, size, "hvsock:%s:%u", addr->path, addr->port);
@@ -132,11 +147,34 @@ static int addr_family(const struct vd_addr *addr) {
 	return addr->kind == VD_ADDR_VSOCK ? AF_VSOCK : AF_UNIX;
 }
 
+int vd_transport_open_serial(const struct vd_addr *addr, char *err, size_t err_size) {
+	int fd = open(addr->path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, err_size, "cannot open the serial port %s: %s%s", addr->path,
+			strerror(errno), errno == EBUSY ? " (a port opens once: another program "
+			"has it)" : "");
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode)) {
+		snprintf(err, err_size, "%s is not a serial port (a virtio-serial port is "
+			"/dev/virtio-ports/NAME)", addr->path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 bool vd_transport_listen(const struct vd_addr *addr, struct vd_listener *listener, char *err,
 		size_t err_size) {
 	vd_listener_init(listener);
 	if (addr->kind == VD_ADDR_UNIX) {
 		return vd_listen_unix(listener, addr->path, err, err_size);
+	}
+	if (addr->kind == VD_ADDR_SERIAL) {
+		snprintf(err, err_size, "serial:%s is opened (one link), not listened on",
+			addr->path);
+		return false;
 	}
 	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {

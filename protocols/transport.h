@@ -13,15 +13,21 @@
  *   vsock:CID:PORT    AF_VSOCK (crosvm, QEMU vhost-vsock)
  *   hvsock:PATH:PORT  the Unix socket of a cloud-hypervisor/Firecracker hybrid
  *                     vsock: connect, send "CONNECT <port>\n", expect "OK <n>\n"
- *   unix:PATH         a plain Unix stream socket (tests, an agent on the host)
- * Listening addresses: vsock:PORT (any CID) and unix:PATH. Every socket made
- * here is non-blocking and close-on-exec.
+ *   unix:PATH         a plain Unix stream socket (tests, an agent on the host;
+ *                     also the host end of a QEMU virtio-serial port's chardev)
+ * Listening addresses: vsock:PORT (any CID), unix:PATH, and in a guest
+ * serial:DEVICE, a virtio-serial port (/dev/virtio-ports/NAME) for VMMs
+ * without vsock: not listened on but opened once and kept
+ * (vd_transport_open_serial), one link with the nonce handshake
+ * (VD_LINK_CARRIER_SERIAL, link.md "Serial carriers"). Every socket and
+ * port opened here is non-blocking and close-on-exec.
  */
 
 enum vd_addr_kind {
 	VD_ADDR_VSOCK,
 	VD_ADDR_HVSOCK,
 	VD_ADDR_UNIX,
+	VD_ADDR_SERIAL, // listening addresses only
 };
 
 #define VD_ADDR_PATH_MAX 108 // sizeof(sockaddr_un.sun_path)
@@ -30,7 +36,7 @@ struct vd_addr {
 	enum vd_addr_kind kind;
 	uint32_t cid; // vsock only (VMADDR_CID_ANY when listening)
 	uint32_t port; // vsock and hvsock
-	char path[VD_ADDR_PATH_MAX]; // hvsock and unix, NUL-terminated
+	char path[VD_ADDR_PATH_MAX]; // hvsock, unix and serial, NUL-terminated
 };
 
 /* The longest line a hybrid-vsock muxer may answer ("OK 1073741824\n" is 14). */
@@ -42,7 +48,14 @@ bool vd_addr_parse(const char *str, bool listen, struct vd_addr *addr, char *err
 /* Formats an address back into its string form. */
 void vd_addr_format(const struct vd_addr *addr, char *buf, size_t size);
 
-/* Listens on addr (unix: with vd_listen_unix and its lock). */
+/*
+ * Opens a serial: address's port for reading and writing (it stays open for
+ * the program's life: closing drops what the host sends, and a second open
+ * fails with EBUSY). Returns the fd, or -1 with the reason in err.
+ */
+int vd_transport_open_serial(const struct vd_addr *addr, char *err, size_t err_size);
+
+/* Listens on addr (unix: with vd_listen_unix and its lock; not serial:). */
 bool vd_transport_listen(const struct vd_addr *addr, struct vd_listener *listener, char *err,
 	size_t err_size);
 /* Accepts one connection (non-blocking, close-on-exec). Returns an fd or -1 (errno set). */

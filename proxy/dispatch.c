@@ -54,21 +54,24 @@ static const struct vd_hook event_post_hooks[] = {
 
 struct vd_hook_registry *dispatch_hooks_create(void) {
 	struct vd_hook_registry *registry = vd_hook_registry_create();
-	if (registry == NULL ||
-			!vd_hook_registry_add(registry, VD_HOOK_GATE, request_gates,
-				HOOK_COUNT(request_gates)) ||
-			!vd_hook_registry_add(registry, VD_HOOK_REQUEST, request_hooks,
-				HOOK_COUNT(request_hooks)) ||
-			!vd_hook_registry_add(registry, VD_HOOK_REQUEST_POST, request_post_hooks,
-				HOOK_COUNT(request_post_hooks)) ||
-			!vd_hook_registry_add(registry, VD_HOOK_EVENT, event_hooks,
-				HOOK_COUNT(event_hooks)) ||
-			!vd_hook_registry_add(registry, VD_HOOK_EVENT_POST, event_post_hooks,
-				HOOK_COUNT(event_post_hooks))) {
+	if (registry == NULL || !dispatch_hooks_add(registry)) {
 		vd_hook_registry_destroy(registry);
 		return NULL;
 	}
 	return registry;
+}
+
+bool dispatch_hooks_add(struct vd_hook_registry *registry) {
+	return vd_hook_registry_add(registry, VD_HOOK_GATE, request_gates,
+			HOOK_COUNT(request_gates)) &&
+		vd_hook_registry_add(registry, VD_HOOK_REQUEST, request_hooks,
+			HOOK_COUNT(request_hooks)) &&
+		vd_hook_registry_add(registry, VD_HOOK_REQUEST_POST, request_post_hooks,
+			HOOK_COUNT(request_post_hooks)) &&
+		vd_hook_registry_add(registry, VD_HOOK_EVENT, event_hooks,
+			HOOK_COUNT(event_hooks)) &&
+		vd_hook_registry_add(registry, VD_HOOK_EVENT_POST, event_post_hooks,
+			HOOK_COUNT(event_post_hooks));
 }
 
 /* Requests: client to compositor */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,9 +19,11 @@
 #include "protocols/log.h"
 #include "protocols/names.h"
 #include "protocols/number.h"
+#include "protocols/transport.h"
 #include "proxy/hostd-link.h"
 #include "proxy/policy.h"
 #include "proxy/server.h"
+#include "proxy/vm-link.h"
 
 #define EXIT_USAGE 2
 #define SD_LISTEN_FDS_START 3
@@ -29,6 +32,7 @@ extern const char vd_default_policy[]; // proxy/default.policy, built in
 
 static const char usage[] =
 	"Usage: vmdesk-proxy --vm NAME [options] --socket PATH\n"
+	"       vmdesk-proxy --vm NAME [options] --guest ADDRESS [--socket PATH]\n"
 	"       vmdesk-proxy --vm NAME [options] -- COMMAND [ARGS...]\n"
 	"\n"
 	"A Wayland protocol firewall for the clients of one VM: every message is\n"
@@ -44,6 +48,13 @@ static const char usage[] =
 	"  --socket PATH      listen on this Unix socket; without it, a socket\n"
 	"                     handed over by systemd (LISTEN_FDS) is served\n"
 	"  -- COMMAND ARGS    run COMMAND on a private socket; exit with its status\n"
+	"  --guest ADDRESS    the VM's Wayland bridge (vmdesk-guest-wayland):\n"
+	"                     vsock:CID:PORT, hvsock:PATH:PORT or unix:PATH\n"
+	"  --max-channels N   the VM's clients over the link at once (default 256)\n"
+	"  --max-pool-mirror BYTES  bytes of one shm pool mirrored (default 256 MiB)\n"
+	"  --max-mirror BYTES bytes of all the VM's pools mirrored (default 512 MiB)\n"
+	"  --guest-timeout MS a guest that answers no ping for this long is cut off\n"
+	"                     (default 15000)\n"
 	"  --hostd PATH       the global clipboard's socket, or 'none' (default:\n"
 	"                     $XDG_RUNTIME_DIR/vmdesk/clipboard.sock)\n"
 	"  --max-objects N    live objects per client (default 50000)\n"
@@ -64,6 +75,9 @@ struct options {
 	const char *display;
 	const char *socket;
 	const char *hostd;
+	const char *guest;
+	struct vd_addr guest_addr;
+	struct vd_vm_link_limits link_limits;
 	char **command;
 	struct vd_limits limits;
 	enum vd_log_level log_level;
@@ -96,6 +110,11 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_TRACE,
 	OPT_NO_FRAMES,
+	OPT_GUEST,
+	OPT_MAX_CHANNELS,
+	OPT_MAX_POOL_MIRROR,
+	OPT_MAX_MIRROR,
+	OPT_GUEST_TIMEOUT,
 };
 
 /* Returns -1 to go on, or an exit status. */
@@ -113,6 +132,11 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "trace", no_argument, NULL, OPT_TRACE },
 		{ "no-frames", no_argument, NULL, OPT_NO_FRAMES },
+		{ "guest", required_argument, NULL, OPT_GUEST },
+		{ "max-channels", required_argument, NULL, OPT_MAX_CHANNELS },
+		{ "max-pool-mirror", required_argument, NULL, OPT_MAX_POOL_MIRROR },
+		{ "max-mirror", required_argument, NULL, OPT_MAX_MIRROR },
+		{ "guest-timeout", required_argument, NULL, OPT_GUEST_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -173,6 +197,42 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 		case OPT_NO_FRAMES:
 			opts->no_frames = true;
 			break;
+		case OPT_GUEST: {
+			char err[256];
+			if (!vd_addr_parse(optarg, false, &opts->guest_addr, err, sizeof(err))) {
+				return usage_error("invalid --guest: %s", err);
+			}
+			opts->guest = optarg;
+			break;
+		}
+		case OPT_MAX_CHANNELS:
+			if (!vd_parse_number(optarg, 1, 65536, &n)) {
+				return usage_error("--max-channels wants a number from 1 to 65536, not '%s'",
+					optarg);
+			}
+			opts->link_limits.max_channels = (uint32_t)n;
+			break;
+		case OPT_MAX_POOL_MIRROR:
+			if (!vd_parse_number(optarg, 1 << 20, 1ll << 31, &n)) {
+				return usage_error("--max-pool-mirror wants bytes from 1048576 to "
+					"2147483648, not '%s'", optarg);
+			}
+			opts->link_limits.pool_mirror = (uint64_t)n;
+			break;
+		case OPT_MAX_MIRROR:
+			if (!vd_parse_number(optarg, 1 << 20, 1ll << 40, &n)) {
+				return usage_error("--max-mirror wants bytes from 1048576 to "
+					"1099511627776, not '%s'", optarg);
+			}
+			opts->link_limits.vm_mirror = (uint64_t)n;
+			break;
+		case OPT_GUEST_TIMEOUT:
+			if (!vd_parse_number(optarg, 300, 3600000, &n)) {
+				return usage_error("--guest-timeout wants milliseconds from 300 to 3600000, "
+					"not '%s'", optarg);
+			}
+			opts->link_limits.timeout_ms = (uint32_t)n;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return EXIT_SUCCESS;
@@ -208,6 +268,9 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 	if (opts->command != NULL && opts->socket != NULL) {
 		return usage_error("--socket and a command are exclusive: the command gets "
 			"a private socket");
+	}
+	if (opts->command != NULL && opts->guest != NULL) {
+		return usage_error("--guest and a command are exclusive");
 	}
 	return -1;
 }
@@ -343,9 +406,10 @@ static int configure(const struct options *opts, struct vd_server *server, int *
 	if (*listen_fd == -2) {
 		return EXIT_USAGE;
 	}
-	if (opts->socket == NULL && opts->command == NULL && *listen_fd < 0) {
-		return usage_error("no socket to serve: give --socket PATH, a command after "
-			"'--', or start me with systemd socket activation");
+	if (opts->socket == NULL && opts->command == NULL && opts->guest == NULL &&
+			*listen_fd < 0) {
+		return usage_error("no socket to serve: give --socket PATH, --guest ADDRESS, a "
+			"command after '--', or start me with systemd socket activation");
 	}
 	struct stat st;
 	if (stat(server->upstream_path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
@@ -382,6 +446,7 @@ static int serve(const struct options *opts, struct vd_server *server, int liste
 	};
 	signal(SIGPIPE, SIG_IGN);
 
+	struct vd_vm_link *vm_link = NULL;
 	bool listening = vd_server_init(server, state.loop);
 	if (!listening) {
 		vd_log(VD_ERROR, "out of memory");
@@ -391,15 +456,30 @@ static int serve(const struct options *opts, struct vd_server *server, int liste
 			vd_server_listen(server, socket_path);
 	} else if (listen_fd >= 0) {
 		listening = vd_server_adopt(server, listen_fd);
-	} else {
+	} else if (opts->socket != NULL) {
 		listening = vd_server_listen(server, opts->socket);
 	}
 	if (!listening) {
 		goto out;
 	}
-	vd_log(VD_INFO, "vm=%s: serving %s for the compositor at %s", opts->vm,
-		server->socket_path ? server->socket_path : "an activated socket",
-		server->upstream_path);
+	if (opts->guest != NULL) {
+		/* every mirrored pool of the guest's holds an fd until it is sealed */
+		struct rlimit limit;
+		if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+			limit.rlim_cur = limit.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &limit);
+		}
+		vm_link = vd_vm_link_create(server, &opts->guest_addr, &opts->link_limits);
+		if (vm_link == NULL) {
+			vd_log(VD_ERROR, "out of memory");
+			goto out;
+		}
+	}
+	if (server->listen_fd >= 0) {
+		vd_log(VD_INFO, "vm=%s: serving %s for the compositor at %s", opts->vm,
+			server->socket_path ? server->socket_path : "an activated socket",
+			server->upstream_path);
+	}
 	if (opts->command != NULL) {
 		state.child = spawn_command(opts->command, socket_path);
 		if (state.child < 0) {
@@ -431,6 +511,7 @@ static int serve(const struct options *opts, struct vd_server *server, int liste
 	}
 
 out:
+	vd_vm_link_destroy(vm_link);
 	vd_server_finish(server);
 	hostd_link_destroy(hostd_link);
 	if (private_dir[0] != '\0') {
@@ -449,6 +530,9 @@ int main(int argc, char *argv[]) {
 	struct options opts = {
 		.color = "gray",
 		.limits = { .max_objects = 50000, .max_queue = 256u << 10, .max_fds = 256 },
+		.link_limits = { .max_channels = VD_VM_LINK_MAX_CHANNELS,
+			.max_pools = VD_VM_LINK_MAX_POOLS, .pool_mirror = VD_VM_LINK_POOL_MIRROR,
+			.vm_mirror = VD_VM_LINK_VM_MIRROR, .timeout_ms = VD_VM_LINK_TIMEOUT_MS },
 		.log_level = VD_INFO,
 	};
 	int status = parse_options(argc, argv, &opts);

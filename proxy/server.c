@@ -55,7 +55,7 @@ bool vd_server_resolve_display(const char *display, char *path, size_t path_size
  */
 #define UPSTREAM_SNDBUF 32768
 
-static int connect_upstream(struct vd_server *server) {
+int vd_server_connect_upstream(struct vd_server *server) {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		return -1;
@@ -83,7 +83,7 @@ static int handle_listen(int fd, uint32_t mask, void *data) {
 		}
 		return 0;
 	}
-	int upstream_fd = connect_upstream(server);
+	int upstream_fd = vd_server_connect_upstream(server);
 	if (upstream_fd < 0) {
 		vd_log_errno(VD_ERROR, "vm=%s: cannot connect to the compositor at %s",
 			server->vm, server->upstream_path);

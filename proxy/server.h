@@ -46,6 +46,8 @@ bool vd_server_resolve_display(const char *display, char *path, size_t path_size
 	size_t err_size);
 
 bool vd_server_init(struct vd_server *server, struct wl_event_loop *loop);
+/* A new connection to the compositor (non-blocking), or -1 with errno. */
+int vd_server_connect_upstream(struct vd_server *server);
 /* Binds and listens on path (with a lock file beside it). */
 bool vd_server_listen(struct vd_server *server, const char *path);
 /* Serves an already listening socket (socket activation). */

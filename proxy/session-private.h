@@ -39,6 +39,8 @@ void object_release_upstream(struct vd_session *session, struct vd_object *objec
 /* proxy/dispatch.c */
 /* The proxy's hooks: the tables of proxy/, proxy/shell.h, proxy/clipboard.h. */
 struct vd_hook_registry *dispatch_hooks_create(void);
+/* Adds them to a registry that may hold hooks to run first (link sessions'). */
+bool dispatch_hooks_add(struct vd_hook_registry *registry);
 /* One complete message from the client or the compositor. */
 void dispatch_request(struct vd_session *session, const uint8_t *data,
 	const struct vd_wire_header *header);
