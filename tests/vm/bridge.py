@@ -12,7 +12,7 @@ BUILD = os.environ["VMDESK_BUILD_ROOT"]
 def missing():
     """None when the bridge is there, else why not (one line)."""
     guestd = os.path.join(BUILD, "guest", "vmdesk-guestd")
-    bridge = os.path.join(BUILD, "guest", "vmdesk-guest-wayland")
+    bridge = os.path.join(BUILD, "guest", "wayland", "vmdesk-guest-wayland")
     proxy = os.path.join(BUILD, "proxy", "vmdesk-proxy")
     if not os.path.exists(bridge):
         return "no vmdesk-guest-wayland in this build (the guest Wayland bridge, issue 8)"
