@@ -6,6 +6,7 @@ Every wait has a generous bound and fails with what was seen; nothing here
 asserts on how fast something happened. Times are reported as TAP diagnostics.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -32,9 +33,12 @@ STEP_TIMEOUT = 120
 
 
 def image_name():
-	"""One test image per build directory (plain and ASan builds differ)."""
-	base = re.sub(r"[^A-Za-z0-9_-]", "-", os.path.basename(os.path.abspath(BUILD)))
-	return ("test-" + base)[:32]
+	"""One test image per build directory (plain and ASan builds differ, and so do
+	the build directories of two checkouts that share the cache)."""
+	path = os.path.abspath(BUILD)
+	base = re.sub(r"[^A-Za-z0-9_-]", "-", os.path.basename(path))
+	tag = hashlib.sha256(path.encode()).hexdigest()[:6]
+	return ("test-" + base)[:18] + "-" + tag
 
 
 def run_builder(*args, timeout=1800, user=None):
