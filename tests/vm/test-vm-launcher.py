@@ -4,9 +4,9 @@ cached) booted by QEMU under TCG with the argv host/vmm.c plans, through
 `vmdesk start`, `stop`, `stop --force`, `console`, a VMM killed from outside,
 hostd leaving with its VMs kept and finding them again, hostd leaving with
 its VMs powered off, and autostart. The image's minimal init is used (see
-host/image/README.md). Without the guest Wayland bridge (issue 8) the guest's
-agent cannot listen on its virtio-serial port yet: a start then waits for an
-agent that does not come, and says so; with it, the agent answers.
+host/image/README.md). The guest's agent listens on its virtio-serial port
+(the serial carrier of the guest Wayland bridge, issue 8); in a build without
+it a start waits for an agent that does not come, and says so.
 """
 
 import os
