@@ -19,10 +19,15 @@ and the serial: carrier (issue 8, branch `bridge`).
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 
 import bridge
 import tap
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "frames"))
+import framelib as fl  # noqa: E402
 import vmlib
 from agentlib import Bench, wait_for
 
@@ -31,8 +36,6 @@ bench = Bench()
 bench.env["XDG_STATE_HOME"] = bench.path("state")
 run_dir = os.path.join(bench.runtime, "vmdesk", "vms")
 NO_BRIDGE = bridge.missing()
-GREEN = (0x73, 0xd2, 0x16)
-BORDER, TITLE = 4, 24
 PACKAGES = "foot,wl-clipboard"
 IMAGE = ("e2e-" + vmlib.image_name())[:32]
 st = {}
@@ -86,6 +89,11 @@ def start_brings_the_agent_up():
     need("kernel")
     from compositor import Sway
     st["comp"] = comp = Sway(width=1280, height=800).__enter__()
+    # headless sway's seat has a keyboard only while a virtual one exists: a
+    # guest client that binds the seat without one never gets a wl_keyboard
+    # (keys typed later are lost; wl-copy fails), so wtype holds one
+    st["keyboard"] = subprocess.Popen(["wtype", "-s", "3600000", "x"], env=comp.env(),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     bench.env["WAYLAND_DISPLAY"] = comp.display  # the proxies' compositor
     define()
     bench.start_hostd(["--display", comp.display, "--images-dir", vmlib.IMAGES,
@@ -123,19 +131,10 @@ def foot_from_the_guest_wears_the_vms_frame():
     assert r.returncode == 0, r
     wins = comp.wait_for(lambda: guest_windows(comp), timeout=300, what="foot from the guest")
     st["first_window"] = time.monotonic() - t0
-    win = wins[0]
-    assert win["app_id"] == "vmdesk.work.e2e" and win["name"].startswith("[work]"), win
-    rect = win["rect"]
-    img = comp.image()
-    problems = []
-    for y in range(rect["y"] + TITLE, rect["y"] + rect["height"] - BORDER, 37):
-        for x in (rect["x"], rect["x"] + rect["width"] - 1):
-            if img.pixel(x, y) != GREEN:
-                problems.append((x, y, img.pixel(x, y)))
-    for x in range(rect["x"], rect["x"] + rect["width"], 41):
-        if img.pixel(x, rect["y"]) != GREEN or img.pixel(x, rect["y"] + rect["height"] - 1) != GREEN:
-            problems.append((x, "top/bottom"))
-    assert not problems, "the frame is not the VM's color: %r" % problems[:8]
+    assert wins[0]["name"].startswith("[work]"), wins[0]
+    # the slow guest may commit its first buffers after sway placed the window:
+    # wait (bounded) until the whole frame is on screen in the VM's color
+    win, _img = fl.wait_frame(comp, "vmdesk.work.e2e", fl.COLORS["green"], timeout=120)
     comp.screenshot(bench.path("e2e.png"))
     st["window"] = win
 
@@ -162,26 +161,28 @@ def typed_text_reaches_the_guest():
 def the_clipboard_crosses_only_through_vmdesk_clip():
     need("window")
     comp = st["comp"]
-    # wl-copy keeps serving in the guest (--foreground, not waited for); it maps
-    # a surface for the keyboard focus, which a slow guest may get late: the
-    # global copy is tried until the guest's clipboard holds the text
+    copy_from_the_guest(comp)
+    r = bench.cli("clip", "paste", "host")
+    assert r.returncode == 0, r
+    host = comp.run(["wl-paste", "--no-newline"])
+    assert host.stdout == b"from-the-guest", host
+
+
+def copy_from_the_guest(comp):
+    """wl-copy keeps serving in the guest (--foreground, not waited for); a slow
+    guest gets its focus late: the global copy is tried until it takes the text."""
     r = bench.cli("run", "work", "--", "wl-copy", "--foreground", "from-the-guest")
     assert r.returncode == 0, r
     deadline = time.monotonic() + 120
     while True:
         host = comp.run(["wl-paste", "--no-newline"])
         assert host.stdout != b"from-the-guest", "the guest's copy reached the host by itself"
-        comp.swaymsg("[con_id=%d] focus" % st["window"]["id"])
         r = bench.cli("clip", "copy", "work")
         show = bench.cli("clip", "show")
         if r.returncode == 0 and b"work" in show.stdout:
-            break
+            return
         assert time.monotonic() < deadline, (r, show)
         time.sleep(1)
-    r = bench.cli("clip", "paste", "host")
-    assert r.returncode == 0, r
-    host = comp.run(["wl-paste", "--no-newline"])
-    assert host.stdout == b"from-the-guest", host
 
 
 @suite.test
@@ -249,6 +250,9 @@ def measurements():
 
 @suite.test
 def daemons_exit_cleanly():
+    if "keyboard" in st:
+        st["keyboard"].kill()
+        st.pop("keyboard").wait()
     if "comp" in st:
         st.pop("comp").__exit__(None, None, None)
     bench.stop_daemons_checked()
