@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "protocols/clock.h"
 #include "protocols/link-conn.h"
 #include "protocols/log.h"
 
@@ -23,6 +24,13 @@
 #define HELLO_RESEND_MS 1000
 /* A port without a host: how often to look, besides the edge that says so. */
 #define PORT_CHECK_MS 2000
+/*
+ * Serial carriers: a frame still incomplete this long (plus 1 ms per 4 KiB
+ * it announces), with a SYNC marker in what it holds, is the remnant of a
+ * peer that restarted in its middle, swallowing the new session's SYNC and
+ * HELLO: the reader hunts for SYNC.
+ */
+#define FRAME_STALL_MS 3000
 /* iovecs per write when bytes of the caller's are queued (send_ref) */
 #define MAX_IOV 64
 
@@ -75,6 +83,7 @@ struct vd_link_conn {
 		bool expect; // one just ended: the next frame may well be another
 		size_t head_max; // bytes of a header and the largest bulk head of the set
 	} bulk;
+	uint64_t partial_since_ms; // serial carriers: when the incomplete frame began (0: none)
 	bool port; // serial carrier on a port: EOF means no host now
 	bool host_away; // a port without a host: waiting for one
 	int port_epoll; // the port, edge-triggered, while waiting (-1: none)
@@ -681,6 +690,7 @@ static int handle_port_wait(int fd, uint32_t mask, void *data) {
 
 /* Delivers a bulk frame whose data has all arrived; false when reading should stop. */
 static bool bulk_deliver(struct vd_link_conn *conn) {
+	conn->partial_since_ms = 0;
 	conn->bulk.active = false;
 	conn->bulk.declined = false;
 	conn->bulk.expect = true;
@@ -790,10 +800,60 @@ static bool handle_frames(struct vd_link_conn *conn) {
 			return false;
 		}
 		conn->bulk.declined = false; // the next frame is another one
+		conn->partial_since_ms = 0;
 		if (!handle_frame(conn, &header, payload)) {
 			return false;
 		}
 	}
+}
+
+/*
+ * Serial carriers: a frame that stays incomplete while bytes keep coming
+ * (link.md, "Handshake"): a peer restarted in its middle, and what follows
+ * is the new session's, whose SYNC and HELLO the frame swallows. Without
+ * this the new session would wait until enough HELLOs completed the frame.
+ */
+static void check_stall(struct vd_link_conn *conn) {
+	size_t pending = vd_link_reader_pending(&conn->reader);
+	if (conn->config.carrier != VD_LINK_CARRIER_SERIAL || conn->reader.hunting ||
+			(pending == 0 && !conn->bulk.active)) {
+		conn->partial_since_ms = 0;
+		return;
+	}
+	uint64_t now = vd_now_ms();
+	if (conn->partial_since_ms == 0) {
+		conn->partial_since_ms = now;
+		return;
+	}
+	size_t length = conn->bulk.len;
+	/* what the frame holds so far: a new session shows itself by a SYNC marker */
+	const uint8_t *got = conn->bulk.target;
+	size_t got_len = conn->bulk.got;
+	struct vd_link_header header;
+	const uint8_t *payload;
+	size_t avail;
+	char err[8];
+	if (!conn->bulk.active) {
+		if (vd_link_reader_head(&conn->reader, &header, &payload, &avail, err,
+				sizeof(err)) != VD_LINK_NEXT_FRAME) {
+			return;
+		}
+		length = header.length;
+		got = payload;
+		got_len = avail;
+	}
+	uint64_t limit = FRAME_STALL_MS + (length >> 12);
+	if (now - conn->partial_since_ms < limit || got == NULL ||
+			memmem(got, got_len, vd_link_sync, VD_LINK_SYNC_SIZE) == NULL) {
+		return;
+	}
+	char why[128];
+	snprintf(why, sizeof(why), "a frame of %zu bytes incomplete after %llu ms", length,
+		(unsigned long long)(now - conn->partial_since_ms));
+	conn->partial_since_ms = 0;
+	conn->bulk.active = false; // the rest is not its data: the hunt reads it
+	conn->bulk.declined = false;
+	resync(conn, why);
 }
 
 /* Reads what is there (within the budget) and handles every whole frame. */
@@ -849,6 +909,13 @@ static void handle_readable(struct vd_link_conn *conn) {
 		}
 		if ((size_t)n < want) {
 			break; // a short read: nothing more now (the loop says when there is)
+		}
+	}
+	if (!eof && conn->state != STATE_FAILED && conn->state != STATE_CLOSED) {
+		check_stall(conn);
+		if (conn->reader.hunting && !conn->destroyed && !vd_link_conn_closing(conn) &&
+				!handle_frames(conn)) {
+			return; // what the frame swallowed holds the new HELLO
 		}
 	}
 	if (eof) {
@@ -1044,6 +1111,7 @@ uint32_t vd_link_conn_peer_max_frame(const struct vd_link_conn *conn) {
 }
 
 void vd_link_conn_pause(struct vd_link_conn *conn, bool paused) {
+	conn->partial_since_ms = 0; // a frame we did not read is not stalled
 	conn->paused = paused;
 	update_mask(conn);
 }

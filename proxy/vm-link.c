@@ -252,15 +252,16 @@ static void handle_closed(struct vd_link_conn *conn, const char *reason) {
 	struct vd_vm_link *link = vd_link_conn_data(conn);
 	bool was_ready = link->ready;
 	size_t count = end_channels(link);
-	vd_link_conn_destroy(conn);
-	link->conn = NULL;
 	vd_backoff_disconnected(&link->backoff, vd_now_ms());
 	uint32_t delay = vd_backoff_next(&link->backoff);
 	wl_event_source_timer_update(link->retry_timer, (int)delay);
+	/* reason lives in conn: logged before it goes */
 	vd_log(was_ready ? VD_WARN : VD_INFO, "vm=%s: link to the guest at %s %s: %s; %zu "
 		"client%s closed; dialling again in %u ms", link->server->vm, link->addr_text,
 		was_ready ? "lost" : "failed", reason ? reason : "the guest closed it", count,
 		count == 1 ? "" : "s", delay);
+	vd_link_conn_destroy(conn);
+	link->conn = NULL;
 }
 
 static const struct vd_link_conn_impl link_impl = {

@@ -97,8 +97,9 @@ static void handle_drained(struct vd_link_conn *conn) {
 
 static void handle_reset(struct vd_link_conn *conn) {
 	struct bridge *bridge = vd_link_conn_data(conn);
-	vd_log(VD_WARN, "the host's proxy started over: its clients' channels are closed");
-	link_down(bridge, "the host's proxy restarted");
+	/* a new HELLO of the host, or a frame that broke the link's step (logged) */
+	vd_log(VD_WARN, "the link to the host started over: its clients' channels are closed");
+	link_down(bridge, "the host's proxy restarted, or the link lost step");
 }
 
 static int handle_port_retry(void *data);

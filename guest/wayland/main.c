@@ -29,7 +29,9 @@ static const char usage[] =
 	"\n"
 	"  --listen ADDRESS   where the host's vmdesk-proxy reaches us: vsock:PORT,\n"
 	"                     unix:PATH or serial:DEVICE (a virtio-serial port such as\n"
-	"                     /dev/virtio-ports/vmdesk.wayland) (default vsock:5001)\n"
+	"                     /dev/virtio-ports/vmdesk.wayland) (default: the\n"
+	"                     environment's VMDESK_WAYLAND_LISTEN if not empty, as the\n"
+	"                     systemd unit has it, else vsock:5001)\n"
 	"  --display NAME     the Wayland socket to serve: a name under\n"
 	"                     $XDG_RUNTIME_DIR or an absolute path (default wayland-0);\n"
 	"                     a socket handed over by systemd (LISTEN_FDS) wins\n"
@@ -126,6 +128,9 @@ static int parse_options(int argc, char *argv[], struct options *opts, struct br
 		n = snprintf(bridge->display_path, sizeof(bridge->display_path), "%s", display);
 	} else {
 		const char *runtime = getenv("XDG_RUNTIME_DIR");
+		if ((runtime == NULL || runtime[0] == '\0') && getenv("LISTEN_FDS") != NULL) {
+			runtime = "/nonexistent"; // an activated socket wins: the path is not used
+		}
 		if (runtime == NULL || runtime[0] == '\0') {
 			return usage_error("--display %s is relative but XDG_RUNTIME_DIR is not set",
 				display);
@@ -253,7 +258,10 @@ out:;
 int main(int argc, char *argv[]) {
 	char default_listen[32];
 	snprintf(default_listen, sizeof(default_listen), "vsock:%d", VD_BRIDGE_DEFAULT_PORT);
-	struct options opts = {.listen = default_listen, .display = "wayland-0", .wait_ms = 30000,
+	/* a vmdesk image's guest setup says which carrier the host chose (or nothing) */
+	const char *env_listen = getenv("VMDESK_WAYLAND_LISTEN");
+	struct options opts = {.listen = env_listen != NULL && env_listen[0] != '\0' ?
+		env_listen : default_listen, .display = "wayland-0", .wait_ms = 30000,
 		.max_clients = 256, .log_level = VD_INFO};
 	struct bridge bridge = {0};
 	int status = parse_options(argc, argv, &opts, &bridge);

@@ -13,10 +13,12 @@
  * frame and validates), that errors say why, and that after a framing error
  * hunting for SYNC never yields a frame that was not after a SYNC marker.
  *
- * Built four times (tests/fuzz/meson.build): guest set from the guest (what
+ * Built six times (tests/fuzz/meson.build): guest set from the guest (what
  * vmdesk-hostd reads from a VM) and from the host (what vmdesk-guestd
  * reads), host set from a client (what vmdesk-hostd reads from the CLI and
- * the proxies) and from the server (what they read back).
+ * the proxies) and from the server (what they read back), Wayland set from
+ * the guest (what vmdesk-proxy reads from a VM's bridge) and from the host
+ * (what vmdesk-guest-wayland reads).
  */
 
 #ifndef FUZZ_SET

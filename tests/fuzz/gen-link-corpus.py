@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz-link-* targets (tests/fuzz/fuzz-link.c)
-with the generated link codec: for each direction, every message that role
+with the generated link codec (the Wayland set's targets too): for each direction, every message that role
 sends, as one stream and as single frames, plus broken streams (oversize,
 flags, truncated, garbage before SYNC, a role's message from the wrong side).
 The first byte of an input is the read piece size minus one.
@@ -63,6 +63,29 @@ SAMPLES = {
     "clip_command": dict(command=1, domain="host"),
     "clip_command_reply": dict(status=0, text="Copied 6 bytes"),
     "vm_windows": dict(count=2),
+    "wl_limits": dict(window=262144, pipe_window=65536, max_channels=256, max_pools=256,
+                      pool_mirror=1 << 28, vm_mirror=1 << 29),
+    "wl_ping": dict(seq=7),
+    "wl_pong": dict(seq=7),
+    "wl_open": dict(),
+    "wl_close": dict(reason="closed by the host"),
+    "wl_data": dict(data=bytes.fromhex("01000000 01000c00 02000000".replace(" ", ""))),
+    "wl_ack": dict(bytes=12),
+    "wl_pool": dict(pool=1, size=65536),
+    "wl_pool_resize": dict(pool=1, size=131072),
+    "wl_pool_sealed": dict(pool=1),
+    "wl_pool_discard": dict(pool=1, offset=4096, length=4096),
+    "wl_pool_free": dict(pool=1),
+    "wl_pool_data": dict(pool=1, offset=64, stride=256, width=16, data=b"\x11" * 48),
+    "wl_pool_diff": dict(pool=1, offset=0, data=bytes([1, 1]) + b"abcd" + bytes([2, 2])
+                         + b"efghijkl"),
+    "wl_pool_copy": dict(src_pool=1, src_offset=0, src_stride=256, dst_pool=1,
+                         dst_offset=4096, dst_stride=256, width=256, rows=4),
+    "wl_pipe": dict(pipe=3, end=v.PIPE_END_WRITE),
+    "wl_pipe_data": dict(pipe=3, data=b"text/plain contents"),
+    "wl_pipe_ack": dict(pipe=3, bytes=19),
+    "wl_pipe_close": dict(pipe=3),
+    "wl_file": dict(contents=b"xkb_keymap { };\n"),
 }
 
 DIRECTIONS = {
@@ -70,6 +93,9 @@ DIRECTIONS = {
     "fuzz-link-from-host": ("guest", "host"),
     "fuzz-link-from-client": ("host", "client"),
     "fuzz-link-from-server": ("host", "server"),
+    # the Wayland channels: what vmdesk-proxy reads from a VM's bridge, and back
+    "fuzz-link-wayland-from-guest": ("wayland", "guest"),
+    "fuzz-link-wayland-from-host": ("wayland", "host"),
 }
 
 

@@ -29,6 +29,14 @@ class LinkDesk(Desk):
 			return Chain(self.comp, vm="a", args=args)
 		return super().proxy(vm)
 
+	def stop_copier(self, domain, primary=False):
+		"""Ends the wl-copy copy_in left running in domain, for good: a paste into
+		the domain cancels its selection, and wait_paste would start it again."""
+		entry = self._copiers.pop((self._key(domain), primary), None)
+		if entry is not None:
+			entry[2].kill()
+			entry[2].wait()
+
 
 def unique(prefix):
 	return "%s-%s" % (prefix, uuid.uuid4().hex[:8])
@@ -93,6 +101,7 @@ def test_global_clipboard_from_and_to_the_link_vm():
 				r = d.clip("paste", windows=[wa, wb])
 				assert r.returncode == 0, r
 				d.wait_paste(d.b, text)
+		d.stop_copier(d.a)
 		back = unique("from-b")
 		d.copy_in(d.b, back)
 		d.wait_paste(d.b, back)
