@@ -6,6 +6,7 @@
 
 #include "decoration/title.h"
 #include "protocols/names.h"
+#include "protocols/text.h"
 
 /*
  * Title and app_id sanitizing. Decoding is done here, byte by byte, so that
@@ -19,54 +20,12 @@
 #define ELLIPSIS_LENGTH 3
 
 /*
- * Decodes one UTF-8 character at s (NUL-terminated). Returns its length and
- * stores the code point in *cp, or returns the length of the maximal
- * ill-formed subpart (at least 1, never past the NUL) and stores -1.
- * Unicode 15, section 3.9, table 3-7 gives the well-formed sequences.
+ * Decodes one UTF-8 character at s (NUL-terminated) by the one UTF-8 rule
+ * (protocols/text.h). No length is needed: a NUL is never a continuation
+ * byte, so decoding stops at it.
  */
 static size_t utf8_decode(const unsigned char *s, int32_t *cp) {
-	unsigned char c = s[0];
-	*cp = -1;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	int count;
-	unsigned char lo = 0x80, hi = 0xbf;
-	int32_t value;
-	if (c >= 0xc2 && c <= 0xdf) {
-		count = 1;
-		value = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		count = 2;
-		value = c & 0x0f;
-		if (c == 0xe0) {
-			lo = 0xa0; // no overlongs
-		} else if (c == 0xed) {
-			hi = 0x9f; // no surrogates
-		}
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		count = 3;
-		value = c & 0x07;
-		if (c == 0xf0) {
-			lo = 0x90; // no overlongs
-		} else if (c == 0xf4) {
-			hi = 0x8f; // nothing above U+10FFFF
-		}
-	} else {
-		return 1; // continuation byte, C0, C1, F5-FF
-	}
-	for (int i = 1; i <= count; i++) {
-		unsigned char b = s[i];
-		if (b < lo || b > hi) {
-			return (size_t)i; // a NUL stops here too
-		}
-		value = value << 6 | (b & 0x3f);
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	*cp = value;
-	return (size_t)count + 1;
+	return vd_utf8_decode(s, SIZE_MAX, cp);
 }
 
 static size_t utf8_encode(uint32_t cp, char out[4]) {
@@ -114,24 +73,27 @@ static bool is_variation_selector(uint32_t cp) {
 		in_range(cp, 0xe0100, 0xe01ef);
 }
 
-/* Controls, bidi controls, invisible format characters, noncharacters. */
+/*
+ * What a title drops: what no label may hold (protocols/text.h: controls,
+ * bidi controls, separators, BOM, noncharacters) and, since a title is
+ * shown, every invisible format character too.
+ */
 static bool is_dropped(uint32_t cp) {
-	if (cp < 0x20 || in_range(cp, 0x7f, 0x9f)) {
+	if (vd_char_is_control(cp)) {
 		return true; // C0, DEL, C1
 	}
 	if (cp < 0xad) {
 		return false; // fast path for ASCII and Latin-1
 	}
-	if ((cp & 0xfffe) == 0xfffe || in_range(cp, 0xfdd0, 0xfdef)) {
-		return true; // noncharacters
+	if (vd_char_is_deceptive(cp)) {
+		return true;
 	}
-	return cp == 0xad || cp == 0x34f || cp == 0x61c || cp == 0x115f || cp == 0x1160 ||
+	return cp == 0xad || cp == 0x34f || cp == 0x115f || cp == 0x1160 ||
 		cp == 0x17b4 || cp == 0x17b5 || cp == 0x180e ||
-		in_range(cp, 0x200b, 0x200f) || // zero-width space/non-joiner/joiner, LRM, RLM
-		in_range(cp, 0x202a, 0x202e) || // embeddings and overrides
+		in_range(cp, 0x200b, 0x200d) || // zero-width space, non-joiner, joiner
 		in_range(cp, 0x2060, 0x206f) || // word joiner, invisible operators, isolates
-		cp == 0x3164 || cp == 0xfeff || cp == 0xffa0 ||
-		in_range(cp, 0xfff0, 0xfffb) || // interlinear annotation
+		cp == 0x3164 || cp == 0xffa0 ||
+		in_range(cp, 0xfff0, 0xfff8) || // unassigned specials
 		in_range(cp, 0x1bca0, 0x1bca3) || in_range(cp, 0x1d173, 0x1d17a) ||
 		(in_range(cp, 0xe0000, 0xe0fff) && !is_variation_selector(cp)); // tags
 }

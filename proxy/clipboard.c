@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "protocols/log.h"
+#include "protocols/text.h"
 #include "proxy/clipboard.h"
 #include "proxy/focus.h"
 #include "proxy/server.h"
@@ -108,21 +109,6 @@ static void own_data_unref(struct own_data *own) {
 		free(own->mimes[i]);
 	}
 	free(own);
-}
-
-bool clipboard_mime_valid(const char *mime) {
-	size_t len = strlen(mime);
-	if (len == 0 || len > VD_CLIPBOARD_MAX_MIME_LENGTH || mime[0] == ' ' ||
-			mime[len - 1] == ' ') {
-		return false;
-	}
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)mime[i];
-		if (c < 0x20 || c > 0x7e) {
-			return false;
-		}
-	}
-	return true;
 }
 
 /* Offers */
@@ -252,7 +238,7 @@ bool clipboard_handle_source_offer(struct vd_hook_ctx *ctx) {
 	if (source == NULL) {
 		return false;
 	}
-	if (!clipboard_mime_valid(mime) || source->mime_count == VD_CLIPBOARD_MAX_MIMES) {
+	if (!vd_mime_valid(mime, strlen(mime)) || source->mime_count == VD_CLIPBOARD_MAX_MIMES) {
 		if (!source->refused_mimes) {
 			vd_log(VD_WARN, "vm=%s pid=%d: MIME types refused (invalid, or more than %d)",
 				ctx->session->server->vm, (int)ctx->session->pid,
@@ -645,7 +631,7 @@ bool clipboard_set_data(struct vd_clipboard *clipboard, enum vd_selection_type t
 	own->size = size;
 	memcpy(own->bytes, bytes, size);
 	for (size_t i = 0; i < mime_count; i++) {
-		if (!clipboard_mime_valid(mimes[i]) ||
+		if (!vd_mime_valid(mimes[i], strlen(mimes[i])) ||
 				(own->mimes[own->mime_count] = strdup(mimes[i])) == NULL) {
 			own_data_unref(own);
 			return false;

@@ -25,9 +25,8 @@ enum vd_selection_type {
 	VD_SELECTION_COUNT,
 };
 
-/* What the proxy accepts of a source's MIME types. */
+/* What the proxy accepts of a source's MIME types (names: vd_mime_valid). */
 #define VD_CLIPBOARD_MAX_MIMES 64
-#define VD_CLIPBOARD_MAX_MIME_LENGTH 255
 
 struct vd_clipboard;
 struct vd_server;
@@ -46,10 +45,6 @@ void clipboard_focus_out(struct vd_session *session);
 void clipboard_note_serial(struct vd_session *session, uint32_t serial);
 /* Whether the VM has keyboard focus (one of its windows). */
 bool clipboard_has_focus(const struct vd_clipboard *clipboard);
-
-/* Whether a MIME type name is acceptable: printable ASCII, no spaces at the
- * ends, 1..VD_CLIPBOARD_MAX_MIME_LENGTH bytes. */
-bool clipboard_mime_valid(const char *mime);
 
 /*
  * The global clipboard's side (vmdesk-hostd). Reads the VM's selection of

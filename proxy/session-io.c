@@ -33,8 +33,17 @@
  * no more requests. The compositor's answer comes after every event it owed
  * for the requests before it, so the events it has not yet sent (or the
  * proxy not yet read) are bounded whatever the relative speeds of the two.
+ *
+ * The bound must fit in the compositor's socket buffer with room to spare:
+ * libwayland 1.21 (Debian 12) drops a client when a write would block. A
+ * 208 KiB send buffer holds 176 KiB in 4 KiB writes but only 6.5 KiB in
+ * 24-byte ones (each write costs its own skb), and a wl_display.sync flood
+ * owes 24 bytes of events per 12 bytes of requests. With 8 KiB fences and
+ * 8 KiB reads, at most 16 KiB of requests are unanswered (32 KiB of sync
+ * events); with 32 KiB fences a proxy descheduled under load was dropped
+ * by sway (tests/hostile test_flood_never_reading, 1 run in 10).
  */
-#define FENCE_BYTES 32768
+#define FENCE_BYTES 8192
 #define FENCES_MAX 2
 /*
  * Requests read from a client per wakeup. The compositor's replies to one
@@ -43,7 +52,7 @@
  * batches stay small, like libwayland's own 4 KiB reads; the compositor's
  * events are read in big batches.
  */
-#define CLIENT_READ_SIZE 16384
+#define CLIENT_READ_SIZE 8192
 
 static void update_masks(struct vd_session *session) {
 	struct vd_connection *client = &session->client->conn;

@@ -9,14 +9,13 @@
 #include <wayland-client.h>
 
 #include "host/clipboard/host-selection.h"
+#include "host/clipboard/host-toplevels.h"
 #include "protocols/link.h"
 #include "protocols/log.h"
 #include "protocols/text.h"
 #include "wlr-data-control-unstable-v1-client-protocol.h"
-#include "wlr-foreign-toplevel-management-unstable-v1-client-protocol.h"
 
 #define MAX_OFFER_MIMES 64
-#define MAX_TOPLEVELS 4096
 #define READ_CHUNK 65536
 #define WRITE_TIMEOUT_MS 10000
 #define MAX_WRITERS 32
@@ -54,14 +53,6 @@ struct reader {
 	void *data;
 };
 
-struct toplevel {
-	struct vd_host_selection *hs;
-	struct zwlr_foreign_toplevel_handle_v1 *handle;
-	char *app_id;
-	bool activated, activated_pending;
-	struct wl_list link; // vd_host_selection.toplevels
-};
-
 struct vd_host_selection {
 	struct wl_event_loop *loop;
 	struct wl_display *display;
@@ -78,9 +69,7 @@ struct vd_host_selection {
 	struct zwlr_data_control_device_v1 *device;
 	bool ready; // data-control is there
 
-	struct zwlr_foreign_toplevel_manager_v1 *toplevel_manager;
-	struct wl_list toplevels; // toplevel.link
-	size_t toplevel_count;
+	struct vd_host_toplevels toplevels; // which window is activated
 
 	struct offer *pending; // introduced, not yet selected
 	struct offer *current; // the host selection (NULL: none, or ours)
@@ -299,95 +288,6 @@ static const struct zwlr_data_control_source_v1_listener source_listener = {
 	.cancelled = source_handle_cancelled,
 };
 
-/* ---- toplevels ---- */
-
-static void toplevel_destroy(struct toplevel *t) {
-	t->hs->toplevel_count--;
-	zwlr_foreign_toplevel_handle_v1_destroy(t->handle);
-	wl_list_remove(&t->link);
-	free(t->app_id);
-	free(t);
-}
-
-static void toplevel_handle_title(void *data, struct zwlr_foreign_toplevel_handle_v1 *handle,
-		const char *title) {
-}
-
-static void toplevel_handle_app_id(void *data, struct zwlr_foreign_toplevel_handle_v1 *handle,
-		const char *app_id) {
-	struct toplevel *t = data;
-	free(t->app_id);
-	t->app_id = strdup(app_id);
-}
-
-static void toplevel_handle_output(void *data, struct zwlr_foreign_toplevel_handle_v1 *handle,
-		struct wl_output *output) {
-}
-
-static void toplevel_handle_state(void *data, struct zwlr_foreign_toplevel_handle_v1 *handle,
-		struct wl_array *state) {
-	struct toplevel *t = data;
-	t->activated_pending = false;
-	uint32_t *entry;
-	wl_array_for_each(entry, state) {
-		if (*entry == ZWLR_FOREIGN_TOPLEVEL_HANDLE_V1_STATE_ACTIVATED) {
-			t->activated_pending = true;
-		}
-	}
-}
-
-static void toplevel_handle_done(void *data, struct zwlr_foreign_toplevel_handle_v1 *handle) {
-	struct toplevel *t = data;
-	t->activated = t->activated_pending;
-}
-
-static void toplevel_handle_closed(void *data, struct zwlr_foreign_toplevel_handle_v1 *handle) {
-	toplevel_destroy(data);
-}
-
-static void toplevel_handle_parent(void *data, struct zwlr_foreign_toplevel_handle_v1 *handle,
-		struct zwlr_foreign_toplevel_handle_v1 *parent) {
-}
-
-static const struct zwlr_foreign_toplevel_handle_v1_listener toplevel_listener = {
-	.title = toplevel_handle_title,
-	.app_id = toplevel_handle_app_id,
-	.output_enter = toplevel_handle_output,
-	.output_leave = toplevel_handle_output,
-	.state = toplevel_handle_state,
-	.done = toplevel_handle_done,
-	.closed = toplevel_handle_closed,
-	.parent = toplevel_handle_parent,
-};
-
-static void manager_handle_toplevel(void *data,
-		struct zwlr_foreign_toplevel_manager_v1 *manager,
-		struct zwlr_foreign_toplevel_handle_v1 *handle) {
-	struct vd_host_selection *hs = data;
-	struct toplevel *t = hs->toplevel_count < MAX_TOPLEVELS ? calloc(1, sizeof(*t)) : NULL;
-	if (t == NULL) {
-		zwlr_foreign_toplevel_handle_v1_destroy(handle);
-		return;
-	}
-	t->hs = hs;
-	t->handle = handle;
-	wl_list_insert(&hs->toplevels, &t->link);
-	hs->toplevel_count++;
-	zwlr_foreign_toplevel_handle_v1_add_listener(handle, &toplevel_listener, t);
-}
-
-static void manager_handle_finished(void *data,
-		struct zwlr_foreign_toplevel_manager_v1 *manager) {
-	struct vd_host_selection *hs = data;
-	zwlr_foreign_toplevel_manager_v1_destroy(hs->toplevel_manager);
-	hs->toplevel_manager = NULL;
-}
-
-static const struct zwlr_foreign_toplevel_manager_v1_listener manager_listener = {
-	.toplevel = manager_handle_toplevel,
-	.finished = manager_handle_finished,
-};
-
 /* ---- registry ---- */
 
 static void registry_handle_global(void *data, struct wl_registry *registry, uint32_t name,
@@ -399,12 +299,8 @@ static void registry_handle_global(void *data, struct wl_registry *registry, uin
 			hs->manager == NULL) {
 		hs->manager = wl_registry_bind(registry, name,
 			&zwlr_data_control_manager_v1_interface, 1);
-	} else if (strcmp(interface, zwlr_foreign_toplevel_manager_v1_interface.name) == 0 &&
-			hs->toplevel_manager == NULL) {
-		hs->toplevel_manager = wl_registry_bind(registry, name,
-			&zwlr_foreign_toplevel_manager_v1_interface, version < 3 ? version : 3);
-		zwlr_foreign_toplevel_manager_v1_add_listener(hs->toplevel_manager,
-			&manager_listener, hs);
+	} else {
+		host_toplevels_handle_global(&hs->toplevels, registry, name, interface, version);
 	}
 }
 
@@ -431,7 +327,7 @@ static void sync_handle_done(void *data, struct wl_callback *callback, uint32_t 
 		hs->ready = true;
 		vd_log(VD_INFO, "the host clipboard takes part through wlr data-control");
 	}
-	if (hs->toplevel_manager == NULL) {
+	if (!host_toplevels_tracking(&hs->toplevels)) {
 		vd_log(VD_INFO, "the host compositor does not say which window is active (no wlr "
 			"foreign-toplevel): focus comes from the proxies alone");
 	}
@@ -480,7 +376,7 @@ struct vd_host_selection *host_selection_create(struct wl_event_loop *loop, cons
 	hs->lost = lost;
 	hs->lost_data = data;
 	wl_list_init(&hs->writers);
-	wl_list_init(&hs->toplevels);
+	host_toplevels_init(&hs->toplevels);
 	hs->display = wl_display_connect(display);
 	if (hs->display == NULL) {
 		free(hs);
@@ -531,10 +427,7 @@ void host_selection_destroy(struct vd_host_selection *hs) {
 	wl_list_for_each_safe(writer, tmp, &hs->writers, link) {
 		writer_destroy(writer);
 	}
-	struct toplevel *t, *ttmp;
-	wl_list_for_each_safe(t, ttmp, &hs->toplevels, link) {
-		toplevel_destroy(t);
-	}
+	host_toplevels_finish(&hs->toplevels);
 	/* on a dead connection these only free memory */
 	drop_source(hs);
 	offer_destroy(hs->pending);
@@ -547,9 +440,6 @@ void host_selection_destroy(struct vd_host_selection *hs) {
 	}
 	if (hs->manager != NULL) {
 		zwlr_data_control_manager_v1_destroy(hs->manager);
-	}
-	if (hs->toplevel_manager != NULL) {
-		zwlr_foreign_toplevel_manager_v1_destroy(hs->toplevel_manager);
 	}
 	if (hs->seat != NULL) {
 		wl_seat_destroy(hs->seat);
@@ -568,17 +458,12 @@ bool host_selection_alive(const struct vd_host_selection *hs) {
 }
 
 bool host_selection_tracks_focus(const struct vd_host_selection *hs) {
-	return hs != NULL && !hs->dead && hs->sync == NULL && hs->toplevel_manager != NULL;
+	return hs != NULL && !hs->dead && hs->sync == NULL &&
+		host_toplevels_tracking(&hs->toplevels);
 }
 
 const char *host_selection_focused_app_id(const struct vd_host_selection *hs) {
-	struct toplevel *t;
-	wl_list_for_each(t, &hs->toplevels, link) {
-		if (t->activated) {
-			return t->app_id != NULL ? t->app_id : "";
-		}
-	}
-	return NULL;
+	return host_toplevels_activated_app_id(&hs->toplevels);
 }
 
 static int handle_reader(int fd, uint32_t mask, void *data) {

@@ -22,6 +22,7 @@ import random
 import select
 import socket
 import sys
+import time
 import types
 import contextlib
 from array import array
@@ -1130,8 +1131,10 @@ def test_flood_never_reading():
 			try:
 				n = flood.try_send(data[sent:sent + (1 << 16)])
 			except w.Disconnected:
+				time.sleep(0.5)
 				raise AssertionError("the proxy closed the flooding client after %d bytes "
-				                     "instead of pushing back" % sent) from None
+				                     "instead of pushing back\n--- vmdesk-proxy log ---\n%s"
+				                     % (sent, S.proxy.log()[-3000:])) from None
 			if n:
 				sent += n
 				stalled = 0.0
