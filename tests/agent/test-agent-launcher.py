@@ -105,17 +105,23 @@ def proxy_of(vm):
 
 
 def guestd_pids():
-    """vmdesk-guestd processes the fake VMMs run (their sockets are in fake-ch-guest-*)."""
+    """vmdesk-guestd processes this bench's fake VMMs run (their sockets are in
+    fake-ch-guest-*; their environment is the bench's, not that of another run of
+    this test, in another build directory, at the same time)."""
     out = []
+    mine = ("XDG_CONFIG_HOME=%s" % bench.config).encode()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             with open("/proc/%s/cmdline" % pid, "rb") as f:
                 cmd = f.read()
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                env = f.read().split(b"\0")
         except OSError:
             continue
-        if b"vmdesk-guestd" in cmd and b"/fake-ch-guest-" in cmd and alive(int(pid)):
+        if b"vmdesk-guestd" in cmd and b"/fake-ch-guest-" in cmd and mine in env and \
+                alive(int(pid)):
             out.append(int(pid))
     return out
 
