@@ -188,8 +188,21 @@ def copy_from_the_guest():
                 show = bench.cli("clip", "show").stdout.decode()
                 assert "work" in show and "empty" not in show.splitlines()[0], show
                 return
-            assert time.monotonic() < deadline, r
+            if time.monotonic() > deadline:
+                raise AssertionError("the guest's copy never reached its clipboard: %r\n%s"
+                                     % (r, copy_diagnosis()))
             time.sleep(1)
+
+
+def copy_diagnosis():
+    """What a waited-for wl-copy in the guest says, and the proxy's clipboard lines."""
+    r = bench.cli("run", "work", "--wait", "--", "sh", "-c",
+                  "timeout 15 wl-copy --foreground probe; echo wl-copy status $?", timeout=60)
+    log = bench.read(os.path.join(bench.path("state"), "vmdesk", "work.log"))
+    lines = [l for l in log.splitlines()
+             if any(w in l.lower() for w in ("clip", "selection", "focus", "data_"))]
+    return "guest: %r %r\nproxy: %s" % (r.stdout[-500:], r.stderr[-500:],
+                                        "\n  ".join(lines[-20:]))
 
 
 @suite.test
