@@ -34,6 +34,8 @@
 #define MAX_HOSTS 8
 /* Notification images are scaled in the guest to fit this. */
 #define NOTIFY_IMAGE_SIZE 128
+/* A virtio-serial port that could not be kept open is opened again this much later. */
+#define PORT_RETRY_MS 1000
 #define HOST_MAX_QUEUE (16u * 1024u * 1024u)
 /* Feed app entries while the link's queue is below this. */
 #define APPS_SEND_QUEUE (1024u * 1024u)
@@ -53,13 +55,17 @@ struct host {
 	 * state the link is in by then */
 	bool modules_up;
 	uint32_t module_caps;
+	bool port; // on the serial port (guestd.port_host)
 };
 
 struct guestd {
 	struct wl_event_loop *loop;
 	bool quit;
+	struct vd_addr addr; // --listen
 	struct vd_listener listener;
 	struct wl_event_source *listen_source;
+	/* serial:DEVICE: one host, on the port, kept open; reopened after a failure */
+	struct wl_event_source *port_retry;
 	struct wl_list hosts; // host.link
 	size_t nhosts;
 	uint32_t next_host;
@@ -302,6 +308,22 @@ static void handle_drained(struct vd_link_conn *conn) {
 	apps_pump(host);
 }
 
+/* What belonged to the host's session: its waited-for programs, the list being sent. */
+static void host_forget_session(struct host *host) {
+	vd_guest_runs_detach(host->g->runs, host->conn);
+	vd_guest_apps_unref(host->sending);
+	host->sending = NULL;
+	host->send_pos = 0;
+	host->resend = false;
+}
+
+/* Serial carrier: a new host session on the port (hostd restarted); ready() follows. */
+static void handle_reset(struct vd_link_conn *conn) {
+	struct host *host = vd_link_conn_data(conn);
+	vd_log(VD_INFO, "%s: the host started over", host->label);
+	host_forget_session(host);
+}
+
 static void host_free(struct host *host) {
 	modules_down(host);
 	vd_guest_runs_detach(host->g->runs, host->conn);
@@ -314,17 +336,81 @@ static void host_free(struct host *host) {
 
 static void handle_closed(struct vd_link_conn *conn, const char *reason) {
 	struct host *host = vd_link_conn_data(conn);
+	struct guestd *g = host->g;
+	bool port = host->port;
 	vd_log(reason != NULL && strncmp(reason, "protocol error", 14) == 0 ? VD_WARN : VD_INFO,
 		"%s: disconnected (%s)", host->label, reason ? reason : "end of stream");
 	host_free(host);
+	if (port) {
+		/* the port stays ours: open it again for the next host */
+		wl_event_source_timer_update(g->port_retry, PORT_RETRY_MS);
+	}
 }
 
 static const struct vd_link_conn_impl host_impl = {
 	.ready = handle_ready,
 	.message = handle_message,
 	.drained = handle_drained,
+	.reset = handle_reset,
 	.closed = handle_closed,
 };
+
+/* A host link on fd (taken); port: the serial port, whose carrier outlives its hosts. */
+static bool host_add(struct guestd *g, int fd, bool port) {
+	struct host *host = calloc(1, sizeof(*host));
+	if (host == NULL) {
+		close(fd);
+		return false;
+	}
+	host->g = g;
+	host->port = port;
+	snprintf(host->label, sizeof(host->label), "host#%u", ++g->next_host);
+	char software[64];
+	snprintf(software, sizeof(software), "vmdesk-guestd %s", VD_VERSION);
+	uint32_t caps = VD_LINK_CAP_RUN | VD_LINK_CAP_IDLE;
+	if (g->scanner != NULL) {
+		caps |= VD_LINK_CAP_APPS;
+	}
+	for (size_t i = 0; i < g->nmodules; i++) {
+		caps |= g->modules[i].caps;
+	}
+	/* on a port, the host comes when it comes: no HELLO timeout */
+	struct vd_link_conn_config config = {.set = &vd_link_guest, .role = VD_LINK_ROLE_GUEST,
+		.caps = caps, .software = software, .max_queue = HOST_MAX_QUEUE,
+		.carrier = port ? VD_LINK_CARRIER_SERIAL : VD_LINK_CARRIER_STREAM,
+		.hello_timeout_ms = port ? 0 : 30000};
+	host->conn = vd_link_conn_create(g->loop, fd, &config, &host_impl, host);
+	if (host->conn == NULL) {
+		free(host);
+		return false;
+	}
+	wl_list_insert(&g->hosts, &host->link);
+	g->nhosts++;
+	return true;
+}
+
+static bool port_open(struct guestd *g, char *err, size_t err_size) {
+	int fd = vd_transport_open_serial(&g->addr, err, err_size);
+	if (fd < 0) {
+		return false;
+	}
+	if (!host_add(g, fd, true)) {
+		snprintf(err, err_size, "cannot use %s as the host's link (not a port?)",
+			g->addr.path);
+		return false;
+	}
+	return true;
+}
+
+static int handle_port_retry(void *data) {
+	struct guestd *g = data;
+	char err[512];
+	if (!port_open(g, err, sizeof(err))) {
+		vd_log(VD_WARN, "%s; trying again", err);
+		wl_event_source_timer_update(g->port_retry, PORT_RETRY_MS);
+	}
+	return 0;
+}
 
 static int handle_accept(int fd, uint32_t mask, void *data) {
 	struct guestd *g = data;
@@ -338,33 +424,10 @@ static int handle_accept(int fd, uint32_t mask, void *data) {
 			close(cfd);
 			continue;
 		}
-		struct host *host = calloc(1, sizeof(*host));
-		if (host == NULL) {
-			close(cfd);
+		if (!host_add(g, cfd, false)) {
 			return 0;
 		}
-		host->g = g;
-		snprintf(host->label, sizeof(host->label), "host#%u", ++g->next_host);
-		char software[64];
-		snprintf(software, sizeof(software), "vmdesk-guestd %s", VD_VERSION);
-		uint32_t caps = VD_LINK_CAP_RUN | VD_LINK_CAP_IDLE;
-		if (g->scanner != NULL) {
-			caps |= VD_LINK_CAP_APPS;
-		}
-		for (size_t i = 0; i < g->nmodules; i++) {
-			caps |= g->modules[i].caps;
-		}
-		struct vd_link_conn_config config = {.set = &vd_link_guest, .role = VD_LINK_ROLE_GUEST,
-			.caps = caps, .software = software, .max_queue = HOST_MAX_QUEUE,
-			.hello_timeout_ms = 30000};
-		host->conn = vd_link_conn_create(g->loop, cfd, &config, &host_impl, host);
-		if (host->conn == NULL) {
-			free(host);
-			return 0;
-		}
-		wl_list_insert(&g->hosts, &host->link);
-		g->nhosts++;
-		vd_log(VD_INFO, "%s: connected", host->label);
+		vd_log(VD_INFO, "host#%u: connected", g->next_host);
 	}
 }
 
@@ -388,7 +451,8 @@ static void usage(FILE *f) {
 		"Usage: vmdesk-guestd --listen ADDRESS [options]\n"
 		"The vmdesk agent inside a VM: runs programs for the host and exports the\n"
 		"VM's applications to the host menu.\n\n"
-		"  --listen ADDRESS     vsock:PORT or unix:PATH\n"
+		"  --listen ADDRESS     vsock:PORT, unix:PATH or serial:DEVICE (a virtio-serial\n"
+		"                       port such as /dev/virtio-ports/vmdesk.agent)\n"
 		"  --idle-seconds N     report idleness after N s without programs (default 300)\n"
 		"  --icon-size N        largest exported icon edge, 16..256 (default 128)\n"
 		"  --no-apps            do not export applications\n"
@@ -482,9 +546,9 @@ int main(int argc, char *argv[]) {
 		usage(stderr);
 		return 2;
 	}
-	struct vd_addr addr;
+	struct guestd g = {.idle_seconds = (uint32_t)idle_seconds};
 	char err[512];
-	if (!vd_addr_parse(listen_str, true, &addr, err, sizeof(err))) {
+	if (!vd_addr_parse(listen_str, true, &g.addr, err, sizeof(err))) {
 		fprintf(stderr, "vmdesk-guestd: %s\n", err);
 		return 2;
 	}
@@ -493,8 +557,8 @@ int main(int argc, char *argv[]) {
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
 		vd_log_errno(VD_WARN, "PR_SET_CHILD_SUBREAPER");
 	}
-	struct guestd g = {.idle_seconds = (uint32_t)idle_seconds};
 	wl_list_init(&g.hosts);
+	vd_listener_init(&g.listener);
 	g.loop = wl_event_loop_create();
 	if (g.loop == NULL) {
 		return 1;
@@ -508,16 +572,10 @@ int main(int argc, char *argv[]) {
 	};
 	g.idle_timer = wl_event_loop_add_timer(g.loop, handle_idle_timer, &g);
 	g.runs = vd_guest_runs_create(g.loop, handle_runs_changed, &g);
-	if (!vd_transport_listen(&addr, &g.listener, err, sizeof(err))) {
-		vd_log(VD_ERROR, "%s", err);
+	g.port_retry = wl_event_loop_add_timer(g.loop, handle_port_retry, &g);
+	if (g.runs == NULL || g.idle_timer == NULL || g.port_retry == NULL) {
 		goto out;
 	}
-	g.listen_source = wl_event_loop_add_fd(g.loop, g.listener.fd, WL_EVENT_READABLE,
-		handle_accept, &g);
-	if (g.runs == NULL || g.idle_timer == NULL || g.listen_source == NULL) {
-		goto out;
-	}
-	handle_runs_changed(&g, 0); // idle from now on, until a program starts
 	if (export_apps) {
 		g.scanner = vd_scanner_create(g.loop, (int)icon_size, handle_apps, &g);
 	}
@@ -541,6 +599,23 @@ int main(int argc, char *argv[]) {
 			g.modules[g.nmodules++] = vd_guest_tray_module(g.tray);
 		}
 	}
+	if (g.addr.kind == VD_ADDR_SERIAL) {
+		if (!port_open(&g, err, sizeof(err))) {
+			vd_log(VD_ERROR, "%s", err);
+			goto out;
+		}
+	} else {
+		if (!vd_transport_listen(&g.addr, &g.listener, err, sizeof(err))) {
+			vd_log(VD_ERROR, "%s", err);
+			goto out;
+		}
+		g.listen_source = wl_event_loop_add_fd(g.loop, g.listener.fd, WL_EVENT_READABLE,
+			handle_accept, &g);
+		if (g.listen_source == NULL) {
+			goto out;
+		}
+	}
+	handle_runs_changed(&g, 0); // idle from now on, until a program starts
 	vd_log(VD_INFO, "listening on %s", listen_str);
 	while (!g.quit) {
 		if (wl_event_loop_dispatch(g.loop, -1) < 0 && errno != EINTR) {
@@ -565,6 +640,9 @@ out:;
 	vd_listener_finish(&g.listener);
 	if (g.idle_timer != NULL) {
 		wl_event_source_remove(g.idle_timer);
+	}
+	if (g.port_retry != NULL) {
+		wl_event_source_remove(g.port_retry);
 	}
 	for (size_t i = 0; i < 4; i++) {
 		if (signals[i] != NULL) {

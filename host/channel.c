@@ -51,6 +51,11 @@ struct vd_channel {
 	struct vd_channel_config config;
 	struct vd_vmconf conf;
 	enum vd_channel_state state;
+	/* where the agent is: conf.agent, or the launcher's while the VM runs */
+	bool has_agent;
+	struct vd_addr agent;
+	char agent_str[VD_ADDR_PATH_MAX + 32];
+	bool serial;
 	struct vd_dialer *dialer;
 	struct vd_link_conn *conn;
 	struct wl_event_source *retry_timer;
@@ -79,6 +84,7 @@ struct vd_channel {
 };
 
 static const char *const state_names[] = {
+	[VD_CHANNEL_VM_STOPPED] = "VM not running",
 	[VD_CHANNEL_NO_AGENT] = "no agent configured",
 	[VD_CHANNEL_CONFIG_ERROR] = "configuration error",
 	[VD_CHANNEL_WAITING] = "disconnected",
@@ -129,10 +135,18 @@ static bool app_list_has(const struct app_list *list, const char *id) {
 	return false;
 }
 
+static void notify(struct vd_channel *channel) {
+	if (channel->config.changed != NULL) {
+		channel->config.changed(channel->config.changed_data, channel);
+	}
+}
+
 /* ---- runs ---- */
 
 static void run_free(struct vd_run *run) {
+	struct vd_channel *channel = run->channel;
 	wl_list_remove(&run->link);
+	notify(channel);
 	if (run->deadline != NULL) {
 		wl_event_source_remove(run->deadline);
 	}
@@ -297,6 +311,8 @@ struct vd_run *vd_channel_run(struct vd_channel *channel, const struct vd_link_m
 		} else if (channel->state == VD_CHANNEL_NO_AGENT) {
 			snprintf(err, err_size, "VM %s has no agent address (%s)", name,
 				channel->conf.path);
+		} else if (channel->state == VD_CHANNEL_VM_STOPPED) {
+			snprintf(err, err_size, "VM %s is not running (vmdesk start %s)", name, name);
 		} else {
 			bool retry = channel->state == VD_CHANNEL_WAITING;
 			snprintf(err, err_size, "VM %s: agent not connected (%s%s%s)%s", name,
@@ -342,6 +358,7 @@ struct vd_run *vd_channel_run(struct vd_channel *channel, const struct vd_link_m
 		wl_event_source_timer_update(run->deadline, channel->config.request_timeout_ms);
 	}
 	wl_list_insert(&channel->runs, &run->link);
+	notify(channel);
 	struct vd_link_msg msg = *request;
 	msg.id = run->id;
 	if (!send_msg(channel, &msg)) {
@@ -521,6 +538,7 @@ static void handle_ready(struct vd_link_conn *conn) {
 		caps & VD_LINK_CAP_IDLE ? " idle" : "", caps & VD_LINK_CAP_NOTIFY ? " notify" : "",
 		caps & VD_LINK_CAP_TRAY ? " tray" : "", caps == 0 ? " none" : "");
 	modules_up(channel);
+	notify(channel);
 }
 
 static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *msg) {
@@ -558,6 +576,7 @@ static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *
 		channel->idle = msg->body.idle.idle;
 		channel->idle_seconds = msg->body.idle.seconds;
 		channel->idle_reported_at = vd_now_ms();
+		notify(channel);
 		return;
 	default:
 		break;
@@ -609,6 +628,7 @@ static void handle_closed(struct vd_link_conn *conn, const char *reason) {
 	/* only a channel that worked for a while earns quick retries */
 	vd_backoff_disconnected(&channel->backoff, vd_now_ms());
 	schedule_retry(channel);
+	notify(channel);
 }
 
 static const struct vd_link_conn_impl link_impl = {
@@ -645,6 +665,8 @@ static void handle_dialed(void *data, int fd, const char *err) {
 		.software = software,
 		.max_queue = MAX_QUEUE,
 		.hello_timeout_ms = channel->config.connect_timeout_ms,
+		/* a virtio-serial port: HELLO again until the guest's agent answers */
+		.carrier = channel->serial ? VD_LINK_CARRIER_SERIAL : VD_LINK_CARRIER_STREAM,
 	};
 	channel->conn = vd_link_conn_create(channel->config.loop, fd, &config, &link_impl, channel);
 	if (channel->conn == NULL) {
@@ -661,7 +683,7 @@ static int handle_retry(void *data) {
 		return 0;
 	}
 	channel->state = VD_CHANNEL_DIALING;
-	channel->dialer = vd_dial(channel->config.loop, &channel->conf.agent,
+	channel->dialer = vd_dial(channel->config.loop, &channel->agent,
 		channel->config.connect_timeout_ms, handle_dialed, channel);
 	if (channel->dialer == NULL) {
 		schedule_retry(channel);
@@ -687,21 +709,92 @@ struct vd_channel *vd_channel_create(const struct vd_channel_config *config,
 	}
 	if (conf->error[0] != '\0') {
 		channel->state = VD_CHANNEL_CONFIG_ERROR;
+	} else if (conf->machine.defined) {
+		channel->state = VD_CHANNEL_VM_STOPPED;
 	} else if (!conf->has_agent) {
 		channel->state = VD_CHANNEL_NO_AGENT;
 	} else {
+		channel->has_agent = true;
+		channel->agent = conf->agent;
+		vd_addr_format(&conf->agent, channel->agent_str, sizeof(channel->agent_str));
 		channel->state = VD_CHANNEL_WAITING;
 		wl_event_source_timer_update(channel->retry_timer, 1); // now, from the loop
 	}
-	vd_log(VD_INFO, "vm=%s agent %s (%s)", conf->name, conf->has_agent ? conf->agent_str : "none",
-		conf->path);
+	vd_log(VD_INFO, "vm=%s agent %s (%s)", conf->name, conf->machine.defined ?
+		"from the VMM while it runs" : conf->has_agent ? conf->agent_str : "none", conf->path);
 	return channel;
+}
+
+static bool addr_equal(const struct vd_addr *a, const struct vd_addr *b) {
+	return a->kind == b->kind && a->cid == b->cid && a->port == b->port &&
+		strcmp(a->path, b->path) == 0;
+}
+
+void vd_channel_set_agent(struct vd_channel *channel, const struct vd_addr *addr, bool serial) {
+	if (channel->state == VD_CHANNEL_CONFIG_ERROR || !channel->conf.machine.defined) {
+		return;
+	}
+	if (addr != NULL && channel->has_agent && channel->serial == serial &&
+			addr_equal(addr, &channel->agent)) {
+		return;
+	}
+	if (addr == NULL && !channel->has_agent) {
+		return;
+	}
+	/* a new address, or none: the old link and what hung on it go */
+	vd_dialer_cancel(channel->dialer);
+	channel->dialer = NULL;
+	if (channel->conn != NULL) {
+		vd_link_conn_destroy(channel->conn);
+		channel->conn = NULL;
+	}
+	fail_runs(channel, VD_LINK_ERROR_CODE_DISCONNECTED, addr != NULL ?
+		"the VM's agent moved" : "the VM stopped");
+	snapshot_clear(channel);
+	channel->idle_known = false;
+	channel->last_error[0] = '\0';
+	wl_event_source_timer_update(channel->retry_timer, 0);
+	vd_backoff_reset(&channel->backoff);
+	if (addr == NULL) {
+		channel->has_agent = false;
+		channel->agent_str[0] = '\0';
+		channel->state = VD_CHANNEL_VM_STOPPED;
+		vd_log(VD_INFO, "vm=%s: the VM stopped: no agent to dial", channel->conf.name);
+	} else {
+		channel->has_agent = true;
+		channel->agent = *addr;
+		channel->serial = serial;
+		vd_addr_format(addr, channel->agent_str, sizeof(channel->agent_str));
+		channel->state = VD_CHANNEL_WAITING;
+		vd_log(VD_INFO, "vm=%s: dialling the agent at %s%s", channel->conf.name,
+			channel->agent_str, serial ? " (virtio-serial)" : "");
+		wl_event_source_timer_update(channel->retry_timer, 1);
+	}
+	notify(channel);
+}
+
+const char *vd_channel_agent_str(const struct vd_channel *channel) {
+	return channel->agent_str;
+}
+
+size_t vd_channel_runs(const struct vd_channel *channel) {
+	return (size_t)wl_list_length(&channel->runs);
+}
+
+bool vd_channel_guest_idle(const struct vd_channel *channel, uint64_t *since) {
+	if (channel->state != VD_CHANNEL_READY || !channel->idle_known || !channel->idle) {
+		return false;
+	}
+	uint64_t ago = (uint64_t)channel->idle_seconds * 1000;
+	*since = channel->idle_reported_at > ago ? channel->idle_reported_at - ago : 0;
+	return true;
 }
 
 void vd_channel_destroy(struct vd_channel *channel) {
 	if (channel == NULL) {
 		return;
 	}
+	channel->config.changed = NULL; // nobody hears of a channel going away through it
 	fail_runs(channel, VD_LINK_ERROR_CODE_NO_VM, "the VM's definition is gone");
 	modules_down(channel);
 	vd_dialer_cancel(channel->dialer);
@@ -734,7 +827,7 @@ void vd_channel_status(const struct vd_channel *channel, FILE *out) {
 	for (size_t i = 0; i < conf->nwarnings; i++) {
 		fprintf(out, "config warning: %s\n", conf->warnings[i]);
 	}
-	fprintf(out, "agent: %s\nchannel: %s\n", conf->has_agent ? conf->agent_str : "(none)",
+	fprintf(out, "agent: %s\nchannel: %s\n", channel->has_agent ? channel->agent_str : "(none)",
 		state_names[channel->state]);
 	if (channel->state == VD_CHANNEL_READY) {
 		uint32_t caps = vd_link_conn_caps(channel->conn);

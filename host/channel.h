@@ -46,9 +46,17 @@ struct vd_channel_config {
 	int connect_timeout_ms; // connect and handshake
 	uint32_t retry_max_ms;
 	int request_timeout_ms; // for RUN_STARTED
+	/*
+	 * Optional: the channel connected or dropped, its runs or its guest's
+	 * idleness changed (the launcher's idle shutdown and agent waits).
+	 * Called from the channel's handlers: do not destroy the channel here.
+	 */
+	void (*changed)(void *data, struct vd_channel *channel);
+	void *changed_data;
 };
 
 enum vd_channel_state {
+	VD_CHANNEL_VM_STOPPED, // a VM vmdesk starts, not running: nothing to dial
 	VD_CHANNEL_NO_AGENT,
 	VD_CHANNEL_CONFIG_ERROR,
 	VD_CHANNEL_WAITING, // for the next attempt
@@ -57,6 +65,7 @@ enum vd_channel_state {
 	VD_CHANNEL_READY,
 };
 
+/* A VM vmdesk starts (conf->machine.defined) begins in VD_CHANNEL_VM_STOPPED. */
 struct vd_channel *vd_channel_create(const struct vd_channel_config *config,
 	const struct vd_vmconf *conf);
 /* Fails its runs ("the VM was removed") and drops the link. Accepts NULL. */
@@ -76,6 +85,20 @@ bool vd_channel_send(struct vd_channel *channel, const struct vd_link_msg *msg);
 /* Ends the link with a protocol error (the channel redials later). */
 void vd_channel_fail(struct vd_channel *channel, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * A VM vmdesk starts: where its agent listens while it runs (from the VMM's
+ * plan), or NULL once it stopped (runs fail, the link drops). serial: the
+ * address is the host end of a virtio-serial port (protocols/link-conn.h's
+ * serial carrier). Setting the address it has already changes nothing.
+ */
+void vd_channel_set_agent(struct vd_channel *channel, const struct vd_addr *addr, bool serial);
+/* The address the channel dials ("" when none). */
+const char *vd_channel_agent_str(const struct vd_channel *channel);
+/* Runs waiting for a start or an exit (programs the host waits for). */
+size_t vd_channel_runs(const struct vd_channel *channel);
+/* True if the guest said it runs no program; *since: since when (vd_now_ms clock). */
+bool vd_channel_guest_idle(const struct vd_channel *channel, uint64_t *since);
 
 /*
  * Runs a program: request is a RUN or RUN_APP message of the guest set (its

@@ -60,7 +60,16 @@ void vd_cli_link_finish(struct vd_cli_link *cli, int status) {
 }
 
 int vd_cli_link_run(struct vd_cli_link *cli) {
-	while (!cli->done) {
+	for (;;) {
+		/*
+		 * wl_event_loop_dispatch runs the idle callbacks first and then waits:
+		 * one that ended the command (a dial that failed at once) must not be
+		 * followed by a wait for nothing.
+		 */
+		wl_event_loop_dispatch_idle(cli->loop);
+		if (cli->done) {
+			break;
+		}
 		if (wl_event_loop_dispatch(cli->loop, -1) < 0 && errno != EINTR) {
 			fprintf(stderr, "%s: event loop: %s\n", cli->program, strerror(errno));
 			cli->status = 125;

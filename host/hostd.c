@@ -14,6 +14,7 @@
 #include "host/channel.h"
 #include "host/clipboard/clipboard.h"
 #include "host/control.h"
+#include "host/launcher.h"
 #include "host/menu.h"
 #include "host/notify.h"
 #include "host/tray.h"
@@ -24,14 +25,17 @@
 /*
  * vmdesk-hostd: one event loop and its modules, each with its own state:
  * the VMs' agent channels (vms.c, channel.c), CLI control (control.c), menu
- * export (menu.c), the global clipboard (clipboard/), and on the session
- * bus the VMs' notifications (notify.c) and tray items (tray.c), which ride
- * on the channels. main() wires them.
+ * export (menu.c), the global clipboard (clipboard/), the launcher of the
+ * VMs it starts itself (launcher.c), and on the session bus the VMs'
+ * notifications (notify.c) and tray items (tray.c), which ride on the
+ * channels. main() wires them.
  */
 
 struct hostd {
 	struct wl_event_loop *loop;
 	bool quit;
+	bool leaving; // a first SIGTERM: the launcher powers the VMs off
+	struct vd_launcher *launcher; // NULL until set up
 	struct vd_menu *menu; // NULL: --no-menu, or no XDG directories
 	struct vd_vms *vms;
 	struct vd_control *control;
@@ -40,11 +44,45 @@ struct hostd {
 	struct vd_host_tray *tray; // NULL: --no-tray, or no session bus
 };
 
+static void handle_launcher_done(void *data) {
+	struct hostd *hostd = data;
+	vd_log(VD_INFO, "every VM is stopped: exiting");
+	hostd->quit = true;
+}
+
 static int handle_quit(int signo, void *data) {
 	struct hostd *hostd = data;
-	vd_log(VD_INFO, "signal %d: exiting", signo);
-	hostd->quit = true;
+	bool force = hostd->leaving;
+	vd_log(VD_INFO, "signal %d: exiting%s", signo, force ? " now (VMs are killed)" : "");
+	hostd->leaving = true;
+	if (hostd->launcher == NULL ||
+			!vd_launcher_shutdown(hostd->launcher, force, handle_launcher_done, hostd)) {
+		hostd->quit = true;
+	} else if (!force) {
+		vd_log(VD_INFO, "powering the VMs off first (a second signal kills them)");
+	}
 	return 0;
+}
+
+static void handle_channel_changed(void *data, struct vd_channel *channel) {
+	struct hostd *hostd = data;
+	if (hostd->launcher != NULL) {
+		vd_launcher_channel_changed(hostd->launcher, channel);
+	}
+}
+
+static void handle_vms_reloaded(void *data) {
+	struct hostd *hostd = data;
+	if (hostd->launcher != NULL) {
+		vd_launcher_vms_reloaded(hostd->launcher);
+	}
+}
+
+static void handle_vm_windows(void *data, const char *name, uint32_t count) {
+	struct hostd *hostd = data;
+	if (hostd->launcher != NULL) {
+		vd_launcher_windows(hostd->launcher, name, count);
+	}
 }
 
 static int handle_reload(int signo, void *data) {
@@ -74,6 +112,17 @@ static void usage(FILE *f) {
 		"  --display NAME           the host compositor for the global clipboard (default\n"
 		"                           $WAYLAND_DISPLAY, else the first wayland-N that appears;\n"
 		"                           \"none\": the host takes no part)\n"
+		"  --images-dir DIR         guest images (default $VMDESK_IMAGES_DIR, else\n"
+		"                           $XDG_DATA_HOME/vmdesk/images)\n"
+		"  --on-exit stop|keep      when hostd stops, power the VMs it started off (stop,\n"
+		"                           the default) or leave them running (keep)\n"
+		"  --start-timeout S        how long a start waits for the agent (default 300)\n"
+		"  --stop-timeout S         how long a clean power-off may take (default 60)\n"
+		"  --proxy PATH|none        the VMs' vmdesk-proxy (default: next to vmdesk-hostd)\n"
+		"  --vmm-path NAME=PATH     another binary for qemu, crosvm, cloud-hypervisor,\n"
+		"                           ch-remote or virtiofsd (repeatable)\n"
+		"  --host-devices LIST      assume /dev/kvm, /dev/vhost-vsock usable: auto (look),\n"
+		"                           none, or kvm and/or vhost-vsock, comma-separated\n"
 		"  --no-menu                do not write host menu entries\n"
 		"  --no-clipboard           do not run the global clipboard (see vmdesk clip)\n"
 		"  --no-notifications       do not show the VMs' notifications\n"
@@ -84,6 +133,77 @@ static void usage(FILE *f) {
 		"  --cli PATH               the vmdesk command written in menu entries\n"
 		"  --log-level LEVEL        error, warn, info or debug (default info)\n"
 		"  --help, --version\n");
+}
+
+/* The directory of this binary. */
+static bool self_dir(char *buf, size_t size) {
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		return false;
+	}
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash == NULL) {
+		return false;
+	}
+	*slash = '\0';
+	int len = snprintf(buf, size, "%s", self);
+	return len > 0 && (size_t)len < size;
+}
+
+/* vmdesk-proxy next to this binary (installed), or in the build tree's proxy/, or PATH. */
+static const char *default_proxy(char *buf, size_t size) {
+	char dir[PATH_MAX];
+	if (self_dir(dir, sizeof(dir))) {
+		snprintf(buf, size, "%s/vmdesk-proxy", dir);
+		if (access(buf, X_OK) == 0) {
+			return buf;
+		}
+		char path[PATH_MAX + 32];
+		snprintf(path, sizeof(path), "%s/../proxy/vmdesk-proxy", dir);
+		if (access(path, X_OK) == 0 && size >= PATH_MAX && realpath(path, buf) != NULL) {
+			return buf;
+		}
+	}
+	return "vmdesk-proxy";
+}
+
+/* Parses --host-devices. */
+static bool parse_devices(const char *str, bool *probe, bool *kvm, bool *vhost) {
+	*probe = strcmp(str, "auto") == 0;
+	*kvm = *vhost = false;
+	if (*probe || strcmp(str, "none") == 0) {
+		return true;
+	}
+	char copy[64];
+	snprintf(copy, sizeof(copy), "%s", str);
+	char *save = NULL;
+	for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "kvm") == 0) {
+			*kvm = true;
+		} else if (strcmp(tok, "vhost-vsock") == 0) {
+			*vhost = true;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* $XDG_<what>_HOME/vmdesk/SUB, or HOME/fallback/vmdesk/SUB. */
+static bool xdg_path(char *buf, size_t size, const char *var, const char *fallback,
+		const char *sub) {
+	const char *xdg = getenv(var), *home = getenv("HOME");
+	int n;
+	if (xdg != NULL && xdg[0] == '/') {
+		n = snprintf(buf, size, "%s/vmdesk%s", xdg, sub);
+	} else if (home != NULL && home[0] == '/') {
+		n = snprintf(buf, size, "%s/%s/vmdesk%s", home, fallback, sub);
+	} else {
+		return false;
+	}
+	return n > 0 && (size_t)n < size;
 }
 
 /* The vmdesk command next to this binary, for menu entries. */
@@ -127,13 +247,20 @@ int main(int argc, char *argv[]) {
 		{"retry-max-ms", required_argument, NULL, 'r'},
 		{"request-timeout-ms", required_argument, NULL, 'q'},
 		{"display", required_argument, NULL, 'd'},
+		{"images-dir", required_argument, NULL, 'I'},
+		{"on-exit", required_argument, NULL, 'E'},
+		{"start-timeout", required_argument, NULL, 'S'},
+		{"stop-timeout", required_argument, NULL, 'T'},
+		{"proxy", required_argument, NULL, 'P'},
+		{"vmm-path", required_argument, NULL, 'M'},
+		{"host-devices", required_argument, NULL, 'D'},
 		{"no-menu", no_argument, NULL, 'n'},
 		{"no-clipboard", no_argument, NULL, 'N'},
 		{"no-notifications", no_argument, NULL, 'O'},
 		{"notify-burst", required_argument, NULL, 'B'},
-		{"notify-interval-ms", required_argument, NULL, 'I'},
+		{"notify-interval-ms", required_argument, NULL, 'i'},
 		{"no-tray", no_argument, NULL, 'R'},
-		{"tray-icons", required_argument, NULL, 'M'},
+		{"tray-icons", required_argument, NULL, 'm'},
 		{"cli", required_argument, NULL, 'x'},
 		{"log-level", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
@@ -147,6 +274,11 @@ int main(int argc, char *argv[]) {
 	bool tray_enabled = true;
 	enum vd_icon_mode tray_mode = VD_ICON_BORDER;
 	long long notify_burst = VD_HOST_NOTIFY_BURST, notify_interval = VD_HOST_NOTIFY_INTERVAL_MS;
+	const char *images_dir = NULL, *proxy = NULL;
+	long long start_timeout = 300, stop_timeout = 60;
+	enum vd_launcher_exit on_exit = VD_LAUNCHER_EXIT_STOP;
+	struct vd_launch_env env = {0};
+	bool probe = true;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
@@ -174,6 +306,50 @@ int main(int argc, char *argv[]) {
 		case 'd':
 			display = optarg;
 			break;
+		case 'I':
+			images_dir = optarg;
+			break;
+		case 'E':
+			if (strcmp(optarg, "stop") != 0 && strcmp(optarg, "keep") != 0) {
+				fprintf(stderr, "vmdesk-hostd: --on-exit is stop or keep, not %s\n", optarg);
+				return 2;
+			}
+			on_exit = optarg[0] == 'k' ? VD_LAUNCHER_EXIT_KEEP : VD_LAUNCHER_EXIT_STOP;
+			break;
+		case 'S':
+		case 'T':
+			if (!vd_parse_number(optarg, 1, 86400, opt == 'S' ? &start_timeout :
+					&stop_timeout)) {
+				fprintf(stderr, "vmdesk-hostd: bad time %s (seconds, 1..86400)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'P':
+			proxy = optarg;
+			break;
+		case 'M': {
+			char *eq = strchr(optarg, '=');
+			enum vd_launch_binary which;
+			if (eq == NULL || eq[1] == '\0') {
+				fprintf(stderr, "vmdesk-hostd: --vmm-path wants NAME=PATH\n");
+				return 2;
+			}
+			*eq = '\0';
+			if (!vd_launch_binary_parse(optarg, &which)) {
+				fprintf(stderr, "vmdesk-hostd: --vmm-path: %s is not qemu, crosvm, "
+					"cloud-hypervisor, ch-remote or virtiofsd\n", optarg);
+				return 2;
+			}
+			env.binaries[which] = eq + 1;
+			break;
+		}
+		case 'D':
+			if (!parse_devices(optarg, &probe, &env.kvm, &env.vhost_vsock)) {
+				fprintf(stderr, "vmdesk-hostd: --host-devices is auto, none, or kvm and/or "
+					"vhost-vsock, not %s\n", optarg);
+				return 2;
+			}
+			break;
 		case 'n':
 			menu_enabled = false;
 			break;
@@ -186,7 +362,7 @@ int main(int argc, char *argv[]) {
 		case 'R':
 			tray_enabled = false;
 			break;
-		case 'M':
+		case 'm':
 			if (strcmp(optarg, "border") == 0) {
 				tray_mode = VD_ICON_BORDER;
 			} else if (strcmp(optarg, "tint") == 0) {
@@ -202,7 +378,7 @@ int main(int argc, char *argv[]) {
 				return 2;
 			}
 			break;
-		case 'I':
+		case 'i':
 			if (!vd_parse_number(optarg, 1, 3600000, &notify_interval)) {
 				fprintf(stderr, "vmdesk-hostd: bad --notify-interval-ms %s (1..3600000)\n",
 					optarg);
@@ -263,6 +439,28 @@ int main(int argc, char *argv[]) {
 	if (cli == NULL) {
 		cli = default_cli(cli_buf, sizeof(cli_buf));
 	}
+	/* the launcher's places: images, logs, the VMs' run directories */
+	char images_buf[PATH_MAX], state_buf[PATH_MAX], run_buf[PATH_MAX], proxy_buf[PATH_MAX];
+	if (images_dir == NULL) {
+		const char *env_images = getenv("VMDESK_IMAGES_DIR");
+		if (env_images != NULL && env_images[0] == '/') {
+			images_dir = env_images;
+		} else if (xdg_path(images_buf, sizeof(images_buf), "XDG_DATA_HOME", ".local/share",
+				"/images")) {
+			images_dir = images_buf;
+		}
+	}
+	env.images_dir = images_dir;
+	env.run_dir = runtime_path(run_buf, sizeof(run_buf), "vms") ? run_buf : NULL;
+	bool have_state = xdg_path(state_buf, sizeof(state_buf), "XDG_STATE_HOME", ".local/state",
+		"");
+	if (proxy == NULL) {
+		proxy = default_proxy(proxy_buf, sizeof(proxy_buf));
+	}
+	env.proxy = strcmp(proxy, "none") == 0 ? NULL : proxy;
+	if (probe) {
+		vd_vmm_probe_host(&env.kvm, &env.vhost_vsock);
+	}
 	signal(SIGPIPE, SIG_IGN);
 
 	struct hostd hostd = {0};
@@ -296,6 +494,8 @@ int main(int argc, char *argv[]) {
 		.connect_timeout_ms = (int)connect_timeout,
 		.retry_max_ms = (uint32_t)retry_max,
 		.request_timeout_ms = (int)request_timeout,
+		.changed = handle_channel_changed,
+		.changed_data = &hostd,
 	};
 	if (notify_enabled) {
 		struct vd_host_notify_config notify_config = {
@@ -328,6 +528,26 @@ int main(int argc, char *argv[]) {
 		goto out;
 	}
 	vd_control_set_vms(hostd.control, hostd.vms);
+	vd_vms_set_listener(hostd.vms, handle_vms_reloaded, &hostd);
+	if (env.run_dir != NULL && have_state) {
+		struct vd_launcher_config launcher_config = {
+			.loop = hostd.loop,
+			.vms = hostd.vms,
+			.env = env,
+			.state_dir = state_buf,
+			.on_exit = on_exit,
+			.start_timeout_s = (int)start_timeout,
+			.stop_timeout_s = (int)stop_timeout,
+		};
+		hostd.launcher = vd_launcher_create(&launcher_config);
+		if (hostd.launcher == NULL) {
+			vd_log(VD_ERROR, "out of memory");
+			goto out;
+		}
+		vd_control_set_launcher(hostd.control, hostd.launcher);
+	} else {
+		vd_log(VD_WARN, "no XDG_RUNTIME_DIR or state directory: vmdesk starts no VMs");
+	}
 	vd_log(VD_INFO, "listening on %s, %zu VMs", socket_path, vd_vms_count(hostd.vms));
 	if (clipboard_enabled) {
 		/* proxies and `vmdesk clip` reach it on $XDG_RUNTIME_DIR/vmdesk/clipboard.sock */
@@ -338,6 +558,8 @@ int main(int argc, char *argv[]) {
 		config.host_display = display != NULL && strcmp(display, "none") == 0 ? "" : display;
 		config.vm_exists = vm_exists;
 		config.vm_exists_data = &hostd;
+		config.vm_windows = handle_vm_windows;
+		config.vm_windows_data = &hostd;
 		hostd.gclip = gclip_create(&config);
 		if (hostd.gclip == NULL) {
 			vd_log(VD_WARN, "the global clipboard is not available");
@@ -353,6 +575,10 @@ int main(int argc, char *argv[]) {
 out:
 	gclip_destroy(hostd.gclip);
 	vd_control_destroy(hostd.control); // before the channels: it detaches its runs
+	/* the VMs' processes run on (--on-exit keep, or a second signal's kills under way) */
+	struct vd_launcher *launcher = hostd.launcher;
+	hostd.launcher = NULL;
+	vd_launcher_destroy(launcher);
 	vd_vms_destroy(hostd.vms); // the channels tell the modules below that they go
 	vd_host_notify_destroy(hostd.notify);
 	vd_host_tray_destroy(hostd.tray);

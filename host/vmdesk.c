@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "host/cli-link.h"
@@ -14,8 +15,10 @@
 #include "protocols/link.h"
 #include "protocols/log.h"
 #include "protocols/names.h"
+#include "protocols/number.h"
 
 /* Exit statuses of vmdesk itself (a waited-for program's own status otherwise). */
+#define EXIT_FAILED 1 // start, stop, console: it did not work
 #define EXIT_USAGE 2
 #define EXIT_FAILURE_VMDESK 125
 #define EXIT_CANNOT_EXEC 126
@@ -30,20 +33,40 @@ static void usage(FILE *f) {
 		"                 run a program in the VM (detached unless --wait)\n"
 		"  vmdesk run VM [--wait] --app DESKTOP_ID\n"
 		"                 start one of the VM's applications\n"
+		"                 (a stopped VM that vmdesk starts is started first)\n"
 		"  vmdesk apps VM       list the VM's applications\n"
-		"  vmdesk list          list the VMs and their agent channels\n"
-		"  vmdesk status VM     show a VM's agent channel\n"
+		"  vmdesk list          the VMs: name, state, pid, uptime, windows, agent channel,\n"
+		"                       color, agent address\n"
+		"  vmdesk status VM     show a VM's state and agent channel\n"
+		"  vmdesk start VM [--dry-run] [--no-wait] [--timeout SECONDS]\n"
+		"                       start the VM and wait for its agent; --dry-run prints the\n"
+		"                       VMM command lines and starts nothing\n"
+		"  vmdesk stop VM [--force]\n"
+		"                       power the VM off (ACPI); --force kills it\n"
+		"  vmdesk console VM    the VM's serial console (detach: Ctrl-])\n"
+		"  vmdesk image build NAME [--packages P,...] [--size SIZE] ...\n"
+		"                       build a guest image (vmdesk image --help)\n"
 		"  vmdesk clip copy|paste|show|clear [DOMAIN]\n"
 		"                       the global clipboard (vmdesk clip --help)\n"
-		"vm-run VM ... is vmdesk run VM ...\n"
+		"vm-run, vm-start, vm-stop and vm-shell VM ... are vmdesk run, start, stop and\n"
+		"console VM ...\n"
 		"With --wait the program reads vmdesk's standard input and its output and exit\n"
 		"status come back; vmdesk's own failures exit 125 (126: cannot execute, 127: not\n"
-		"found), bad usage 2.\n");
+		"found), bad usage 2; start, stop and console exit 1 when they fail.\n");
 }
+
+enum request_kind {
+	REQUEST_PLAIN, // list, status, apps: one text answer
+	REQUEST_RUN,
+	REQUEST_LAUNCH, // start, stop: progress lines, then the outcome
+	REQUEST_CONSOLE,
+};
 
 struct request {
 	struct vd_cli_link cli;
 	struct vd_link_msg msg;
+	enum request_kind kind;
+	const char *vm;
 	bool wait;
 	bool stdin_pass; // the program reads our stdin
 	bool started;
@@ -54,7 +77,15 @@ struct request {
 	bool stdin_done;
 	uint64_t in_flight; // sent, not acknowledged
 	struct wl_event_source *signals[3];
+	/* console */
+	bool attached;
+	bool raw; // the terminal is in raw mode: restore saved_tty
+	struct termios saved_tty;
+	bool detached; // by Ctrl-] or the end of input
 };
+
+/* Ctrl-]: detaches from a console, as with telnet and virsh console. */
+#define DETACH_KEY 0x1d
 
 static bool write_all(int fd, const uint8_t *data, size_t len) {
 	while (len > 0) {
@@ -111,6 +142,22 @@ static void stdin_pump(struct request *req) {
 		return;
 	}
 	struct vd_link_msg msg = {.type = VD_LINK_CTL_INPUT};
+	if (req->kind == REQUEST_CONSOLE) {
+		uint8_t *key = n > 0 ? memchr(buf, DETACH_KEY, (size_t)n) : NULL;
+		if (n <= 0 || key != NULL) {
+			/* the end of input or the detach key: what came before it still goes */
+			if (key != NULL && key > buf) {
+				msg.body.ctl_input.data = buf;
+				msg.body.ctl_input.data_len = (uint32_t)(key - buf);
+				vd_link_conn_send(req->cli.conn, &msg);
+			}
+			stdin_stop(req);
+			req->detached = true;
+			vd_link_conn_close(req->cli.conn);
+			vd_cli_link_finish(&req->cli, 0);
+			return;
+		}
+	}
 	if (n <= 0) {
 		msg.body.ctl_input.eof = 1; // end of input (or an error reading it)
 		stdin_stop(req);
@@ -155,11 +202,60 @@ static void stdin_start(struct request *req) {
 	stdin_schedule(req);
 }
 
+/* ---- the console's terminal ---- */
+
+static void tty_raw(struct request *req) {
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &req->saved_tty) < 0) {
+		return;
+	}
+	struct termios raw = req->saved_tty;
+	cfmakeraw(&raw);
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0) {
+		req->raw = true;
+	}
+}
+
+static void tty_restore(struct request *req) {
+	if (req->raw) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &req->saved_tty);
+		req->raw = false;
+	}
+}
+
 /* ---- the link ---- */
+
+static void handle_progress(struct request *req, const char *text) {
+	switch (req->kind) {
+	case REQUEST_LAUNCH:
+		printf("%s\n", text);
+		fflush(stdout);
+		break;
+	case REQUEST_RUN:
+		/* a stopped VM is starting: say so on a terminal, keep pipes clean */
+		if (isatty(STDERR_FILENO)) {
+			fprintf(stderr, "%s: %s\n", prog, text);
+		}
+		break;
+	case REQUEST_CONSOLE:
+		if (!req->attached) {
+			req->attached = true;
+			tty_raw(req); // first: what comes after the line is the guest's
+			fprintf(stderr, "Connected to VM %s (detach: Ctrl-])%s\n", req->vm,
+				req->raw ? "\r" : "");
+			stdin_start(req);
+		}
+		break;
+	case REQUEST_PLAIN:
+		break;
+	}
+}
 
 static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *msg) {
 	struct request *req = vd_link_conn_data(conn);
 	switch (msg->type) {
+	case VD_LINK_CTL_PROGRESS:
+		handle_progress(req, msg->body.ctl_progress.text);
+		return;
 	case VD_LINK_CTL_STARTED:
 		req->started = true;
 		if (!req->wait) {
@@ -187,8 +283,16 @@ static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *
 		vd_cli_link_finish(&req->cli, 0);
 		return;
 	case VD_LINK_ERROR:
+		tty_restore(req);
+		if (req->kind == REQUEST_CONSOLE && req->attached) {
+			fprintf(stderr, "\n%s: %s\n", prog, msg->body.error.message);
+			vd_cli_link_finish(&req->cli, msg->body.error.code ==
+				VD_LINK_ERROR_CODE_DISCONNECTED ? 0 : EXIT_FAILED);
+			return;
+		}
 		fprintf(stderr, "%s: %s\n", prog, msg->body.error.message);
-		vd_cli_link_finish(&req->cli, error_status(msg->body.error.code));
+		vd_cli_link_finish(&req->cli, req->kind == REQUEST_LAUNCH ||
+			req->kind == REQUEST_CONSOLE ? EXIT_FAILED : error_status(msg->body.error.code));
 		return;
 	default:
 		return;
@@ -197,7 +301,8 @@ static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *
 
 static void handle_closed(struct vd_link_conn *conn, const char *reason) {
 	struct request *req = vd_link_conn_data(conn);
-	if (!req->cli.done) {
+	if (!req->cli.done && !req->detached) {
+		tty_restore(req);
 		fprintf(stderr, "%s: vmdesk-hostd closed the connection%s%s\n", prog,
 			reason ? ": " : "", reason ? reason : "");
 		vd_cli_link_finish(&req->cli, EXIT_FAILURE_VMDESK);
@@ -217,6 +322,11 @@ static void handle_connected(struct vd_cli_link *cli) {
 /* While waiting, interrupts go to the program in the VM. */
 static int handle_signal(int signo, void *data) {
 	struct request *req = data;
+	if (req->kind == REQUEST_CONSOLE) {
+		req->detached = true;
+		vd_cli_link_finish(&req->cli, 128 + signo);
+		return 0;
+	}
 	if (req->cli.conn != NULL && req->started) {
 		struct vd_link_msg msg = {.type = VD_LINK_CTL_SIGNAL};
 		msg.body.ctl_signal.signo = (uint32_t)signo;
@@ -240,7 +350,7 @@ static int transact(const char *socket_path, struct request *req) {
 	req->cli.connected = handle_connected;
 	req->cli.impl = &request_impl;
 	req->cli.data = req;
-	if (req->wait) {
+	if (req->wait || req->kind == REQUEST_CONSOLE) {
 		static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
 		for (size_t i = 0; i < 3; i++) {
 			req->signals[i] = wl_event_loop_add_signal(req->cli.loop, sigs[i], handle_signal,
@@ -250,6 +360,10 @@ static int transact(const char *socket_path, struct request *req) {
 	int status = EXIT_FAILURE_VMDESK;
 	if (vd_cli_link_start(&req->cli, socket_path, VD_LINK_CAP_CONTROL, EXIT_FAILURE_VMDESK)) {
 		status = vd_cli_link_run(&req->cli);
+	}
+	tty_restore(req);
+	if (req->detached && req->attached) {
+		fprintf(stderr, "\nDetached from VM %s\n", req->vm);
 	}
 	fflush(stdout);
 	stdin_stop(req);
@@ -284,6 +398,7 @@ static int cmd_run(const char *socket_path, int argc, char **argv) {
 		return EXIT_USAGE;
 	}
 	static struct request req;
+	req.kind = REQUEST_RUN;
 	const char *app = NULL;
 	static struct vd_link_run_env env[32];
 	uint32_t envc = 0;
@@ -363,6 +478,116 @@ static int cmd_run(const char *socket_path, int argc, char **argv) {
 	return transact(socket_path, &req);
 }
 
+/* vmdesk start|stop VM [options] */
+static int cmd_launch(const char *socket_path, bool start, int argc, char **argv) {
+	static struct request req;
+	req.kind = REQUEST_LAUNCH;
+	const char *vm = NULL;
+	uint32_t flags = 0;
+	long long timeout = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (start && strcmp(a, "--dry-run") == 0) {
+			flags |= VD_LINK_START_FLAGS_DRY_RUN;
+		} else if (start && strcmp(a, "--no-wait") == 0) {
+			flags |= VD_LINK_START_FLAGS_NO_WAIT;
+		} else if (start && strcmp(a, "--timeout") == 0 && i + 1 < argc) {
+			if (!vd_parse_number(argv[++i], 1, 86400, &timeout)) {
+				fprintf(stderr, "%s: --timeout takes seconds (1..86400)\n", prog);
+				return EXIT_USAGE;
+			}
+		} else if (!start && (strcmp(a, "--force") == 0 || strcmp(a, "-f") == 0)) {
+			flags |= VD_LINK_STOP_FLAGS_FORCE;
+		} else if (a[0] == '-' || vm != NULL) {
+			fprintf(stderr, "%s: %s: unexpected %s\n", prog, start ? "start" : "stop", a);
+			return EXIT_USAGE;
+		} else {
+			vm = a;
+		}
+	}
+	if (vm == NULL) {
+		fprintf(stderr, "%s: %s: which VM?\n", prog, start ? "start" : "stop");
+		return EXIT_USAGE;
+	}
+	if (!check_vm(vm)) {
+		return EXIT_USAGE;
+	}
+	req.vm = vm;
+	if (start) {
+		req.msg.type = VD_LINK_CTL_START;
+		req.msg.body.ctl_start = (struct vd_link_ctl_start){.vm = vm, .flags = flags,
+			.timeout_s = (uint32_t)timeout};
+	} else {
+		req.msg.type = VD_LINK_CTL_STOP;
+		req.msg.body.ctl_stop = (struct vd_link_ctl_stop){.vm = vm, .flags = flags};
+	}
+	return transact(socket_path, &req);
+}
+
+static int cmd_console(const char *socket_path, int argc, char **argv) {
+	if (argc != 1 || argv[0][0] == '-') {
+		fprintf(stderr, "Usage: %s console VM (detach: Ctrl-])\n", prog);
+		return EXIT_USAGE;
+	}
+	if (!check_vm(argv[0])) {
+		return EXIT_USAGE;
+	}
+	static struct request req;
+	req.kind = REQUEST_CONSOLE;
+	req.vm = argv[0];
+	req.stdin_pass = true;
+	req.msg.type = VD_LINK_CTL_CONSOLE;
+	req.msg.body.ctl_console.vm = argv[0];
+	return transact(socket_path, &req);
+}
+
+/*
+ * vmdesk image ...: runs the image builder, LIBEXECDIR/vmdesk/vmdesk-image,
+ * or from a build tree the source's host/image/vmdesk-image with the build's
+ * guest programs.
+ */
+static int cmd_image(int argc, char **argv) {
+	char self[PATH_MAX], builder[PATH_MAX + 64], guest[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	bool build_tree = false;
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+		}
+		build_tree = strcmp(self, VD_BUILD_ROOT "/host") == 0;
+	}
+	if (build_tree) {
+		snprintf(builder, sizeof(builder), "%s/host/image/vmdesk-image", VD_SOURCE_ROOT);
+		snprintf(guest, sizeof(guest), "%s/guest", VD_BUILD_ROOT);
+	} else {
+		snprintf(builder, sizeof(builder), "%s/vmdesk/vmdesk-image", VD_LIBEXECDIR);
+	}
+	char **args = calloc((size_t)argc + 4, sizeof(char *));
+	if (args == NULL) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return EXIT_FAILURE_VMDESK;
+	}
+	size_t k = 0;
+	args[k++] = builder;
+	bool has_guest = false;
+	for (int i = 0; i < argc; i++) {
+		has_guest |= strncmp(argv[i], "--guest-programs", 16) == 0;
+		args[k++] = argv[i];
+	}
+	if (build_tree && argc > 0 && strcmp(argv[0], "build") == 0 && !has_guest) {
+		args[k++] = "--guest-programs";
+		args[k++] = guest;
+	}
+	args[k] = NULL;
+	execv(builder, args);
+	fprintf(stderr, "%s: cannot run the image builder %s: %s\n", prog, builder,
+		strerror(errno));
+	free(args);
+	return errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
+}
+
 int main(int argc, char *argv[]) {
 	vd_log_init("vmdesk", VD_WARN);
 	signal(SIGPIPE, SIG_IGN);
@@ -378,9 +603,13 @@ int main(int argc, char *argv[]) {
 		socket_path = default_socket;
 	}
 	int i = 1;
-	if (strcmp(base, "vm-run") == 0) {
-		prog = "vm-run";
+	static const char *const aliases[] = {"vm-run", "vm-start", "vm-stop", "vm-shell"};
+	for (size_t a = 0; a < sizeof(aliases) / sizeof(aliases[0]); a++) {
+		if (strcmp(base, aliases[a]) == 0) {
+			prog = aliases[a];
+		}
 	}
+	bool alias = strcmp(prog, "vmdesk") != 0;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
 			socket_path = argv[++i];
@@ -394,9 +623,12 @@ int main(int argc, char *argv[]) {
 			break;
 		}
 	}
-	if (strcmp(prog, "vm-run") != 0 && i < argc && strcmp(argv[i], "clip") == 0) {
+	if (!alias && i < argc && strcmp(argv[i], "clip") == 0) {
 		/* the global clipboard has its own socket: "clip" becomes argv[0] */
 		return vd_clip_cli_main(argc - i, argv + i);
+	}
+	if (!alias && i < argc && strcmp(argv[i], "image") == 0) {
+		return cmd_image(argc - i - 1, argv + i + 1);
 	}
 	if (socket_path[0] == '\0') {
 		fprintf(stderr, "%s: XDG_RUNTIME_DIR is not set; use --socket\n", prog);
@@ -404,6 +636,10 @@ int main(int argc, char *argv[]) {
 	}
 	if (strcmp(prog, "vm-run") == 0) {
 		return cmd_run(socket_path, argc - i, argv + i);
+	} else if (strcmp(prog, "vm-start") == 0 || strcmp(prog, "vm-stop") == 0) {
+		return cmd_launch(socket_path, prog[3] == 's' && prog[5] == 'a', argc - i, argv + i);
+	} else if (strcmp(prog, "vm-shell") == 0) {
+		return cmd_console(socket_path, argc - i, argv + i);
 	}
 	if (i >= argc) {
 		usage(stderr);
@@ -412,6 +648,10 @@ int main(int argc, char *argv[]) {
 	const char *cmd = argv[i++];
 	if (strcmp(cmd, "run") == 0) {
 		return cmd_run(socket_path, argc - i, argv + i);
+	} else if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0) {
+		return cmd_launch(socket_path, cmd[2] == 'a', argc - i, argv + i);
+	} else if (strcmp(cmd, "console") == 0) {
+		return cmd_console(socket_path, argc - i, argv + i);
 	}
 	static struct request req;
 	if (strcmp(cmd, "list") == 0 && i == argc) {

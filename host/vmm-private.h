@@ -23,12 +23,8 @@ struct vmm_builder {
 /* Writes the error message; returns false. */
 bool vmm_fail(struct vmm_builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Appends one formatted argument; false when out of memory. */
-bool vmm_cmd_add(struct vd_vmm_cmd *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
 /* Appends one argument, remembering a failure in b->oom. */
-#define VMM_ADD(b, cmd, ...) ((b)->oom |= !vmm_cmd_add((cmd), __VA_ARGS__))
+#define VMM_ADD(b, cmd, ...) ((b)->oom |= !vd_vmm_cmd_add((cmd), __VA_ARGS__))
 
 /* Refuses a path with one of FORBIDDEN in it (crosvm and cloud-hypervisor
  * split their option values at ',' and cannot escape it). */

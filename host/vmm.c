@@ -189,7 +189,7 @@ bool vd_vmm_share_parse(const char *str, struct vd_vmm_share *share, char *err,
 
 /* --- argv building ------------------------------------------------------------------- */
 
-bool vmm_cmd_add(struct vd_vmm_cmd *cmd, const char *fmt, ...) {
+bool vd_vmm_cmd_add(struct vd_vmm_cmd *cmd, const char *fmt, ...) {
 	if (cmd->argc + 2 > cmd->cap) {
 		size_t cap = cmd->cap ? cmd->cap * 2 : 32;
 		char **argv = realloc(cmd->argv, cap * sizeof(*argv));
@@ -212,7 +212,7 @@ bool vmm_cmd_add(struct vd_vmm_cmd *cmd, const char *fmt, ...) {
 	return true;
 }
 
-static void cmd_finish(struct vd_vmm_cmd *cmd) {
+void vd_vmm_cmd_finish(struct vd_vmm_cmd *cmd) {
 	for (size_t i = 0; i < cmd->argc; i++) {
 		free(cmd->argv[i]);
 	}
@@ -289,12 +289,12 @@ static bool check_launch(struct vmm_builder *b) {
 	if (l->sockets == NULL) {
 		return vmm_fail(b, "no socket paths");
 	}
-	if (l->memory_mib < 128 || l->memory_mib > 1024 * 1024) {
-		return vmm_fail(b, "memory: %u MiB is not in 128-1048576",
-			l->memory_mib);
+	if (l->memory_mib < VD_VMM_MEMORY_MIN_MIB || l->memory_mib > VD_VMM_MEMORY_MAX_MIB) {
+		return vmm_fail(b, "memory: %u MiB is not in %d-%d", l->memory_mib,
+			VD_VMM_MEMORY_MIN_MIB, VD_VMM_MEMORY_MAX_MIB);
 	}
-	if (l->cpus < 1 || l->cpus > 256) {
-		return vmm_fail(b, "cpus: %u is not in 1-256", l->cpus);
+	if (l->cpus < 1 || l->cpus > VD_VMM_CPUS_MAX) {
+		return vmm_fail(b, "cpus: %u is not in 1-%d", l->cpus, VD_VMM_CPUS_MAX);
 	}
 	if (l->share_count > VD_VMM_MAX_SHARES) {
 		return vmm_fail(b, "at most %d shares", VD_VMM_MAX_SHARES);
@@ -439,11 +439,11 @@ bool vd_vmm_plan_build(const struct vd_vmm_launch *launch, struct vd_vmm_plan *p
 
 void vd_vmm_plan_finish(struct vd_vmm_plan *plan) {
 	for (size_t i = 0; i < plan->helper_count; i++) {
-		cmd_finish(&plan->helpers[i]);
+		vd_vmm_cmd_finish(&plan->helpers[i]);
 	}
-	cmd_finish(&plan->vmm);
-	cmd_finish(&plan->powerdown);
-	cmd_finish(&plan->force_stop);
+	vd_vmm_cmd_finish(&plan->vmm);
+	vd_vmm_cmd_finish(&plan->powerdown);
+	vd_vmm_cmd_finish(&plan->force_stop);
 	*plan = (struct vd_vmm_plan){0};
 }
 

@@ -36,6 +36,9 @@
 #define VD_VMM_SHARE_TAG_MAX 31 // 9p and virtiofs tags: [A-Za-z0-9_-]{1,31}
 #define VD_VMM_TMPFS_SIZE_MAX 15
 #define VD_VMM_CMDLINE_MAX 2048 // COMMAND_LINE_SIZE of x86 Linux, with the NUL
+#define VD_VMM_MEMORY_MIN_MIB 128
+#define VD_VMM_MEMORY_MAX_MIB (1024 * 1024)
+#define VD_VMM_CPUS_MAX 256
 
 /* The guest's names for the virtio-serial ports (QEMU without vhost-vsock). */
 #define VD_VMM_AGENT_PORT_NAME "vmdesk.agent"
@@ -185,6 +188,12 @@ bool vd_vmm_share_parse(const char *str, struct vd_vmm_share *share, char *err,
 bool vd_vmm_plan_build(const struct vd_vmm_launch *launch, struct vd_vmm_plan *plan,
 	char *err, size_t err_size);
 void vd_vmm_plan_finish(struct vd_vmm_plan *plan);
+
+/* Appends one formatted argument; false when out of memory. */
+bool vd_vmm_cmd_add(struct vd_vmm_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Frees the strings; the command is empty again. */
+void vd_vmm_cmd_finish(struct vd_vmm_cmd *cmd);
 
 /* One argv as a shell-quoted line. Returns a heap string or NULL (no memory). */
 char *vd_vmm_cmd_format(const struct vd_vmm_cmd *cmd);

@@ -25,6 +25,8 @@ struct vd_vms {
 	int inotify_fd;
 	struct wl_event_source *inotify_source;
 	struct wl_event_source *reload_timer;
+	void (*reloaded)(void *data);
+	void *reloaded_data;
 };
 
 static void watch_dirs(struct vd_vms *vms) {
@@ -115,6 +117,14 @@ static void load(struct vd_vms *vms, bool first) {
 	if (first || removed > 0) {
 		prune_menu(vms);
 	}
+	if (!first && vms->reloaded != NULL) {
+		vms->reloaded(vms->reloaded_data);
+	}
+}
+
+void vd_vms_set_listener(struct vd_vms *vms, void (*reloaded)(void *data), void *data) {
+	vms->reloaded = reloaded;
+	vms->reloaded_data = data;
 }
 
 void vd_vms_reload(struct vd_vms *vms) {

@@ -23,6 +23,8 @@ struct vd_vms *vd_vms_create(const struct vd_channel_config *config, const char 
 	size_t ndirs);
 void vd_vms_destroy(struct vd_vms *vms);
 void vd_vms_reload(struct vd_vms *vms);
+/* reloaded() runs after each reload (not from vd_vms_create). */
+void vd_vms_set_listener(struct vd_vms *vms, void (*reloaded)(void *data), void *data);
 /* NULL: no VM of that name. */
 struct vd_channel *vd_vms_find(struct vd_vms *vms, const char *name);
 size_t vd_vms_count(const struct vd_vms *vms);

@@ -84,3 +84,17 @@ bool vd_notify_category_valid(const char *category, size_t len) {
 	}
 	return true;
 }
+
+bool vd_image_name_valid(const char *name, size_t len) {
+	if (len == 0 || len > VD_IMAGE_NAME_MAX) {
+		return false;
+	}
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		bool alnum = is_lower(c) || (c >= 'A' && c <= 'Z') || is_digit(c);
+		if (!alnum && (i == 0 || (c != '_' && c != '-'))) {
+			return false;
+		}
+	}
+	return true;
+}

@@ -48,4 +48,12 @@ bool vd_action_key_valid(const char *key, size_t len);
 #define VD_NOTIFY_CATEGORY_MAX 64
 bool vd_notify_category_valid(const char *category, size_t len);
 
+/*
+ * A guest image name (`vmdesk image build NAME`, `image = NAME`):
+ * [A-Za-z0-9][A-Za-z0-9_-]{0,31}, a directory name under the images
+ * directory. host/image/vmdesk-image's valid_name() is the same rule.
+ */
+#define VD_IMAGE_NAME_MAX 32
+bool vd_image_name_valid(const char *name, size_t len);
+
 #endif

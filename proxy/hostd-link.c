@@ -185,11 +185,22 @@ static void send_focus(struct vd_hostd_link *link, bool focused) {
 	send_msg(link, &msg);
 }
 
+static void send_windows(struct vd_hostd_link *link) {
+	if (link->conn == NULL || !vd_link_conn_ready(link->conn) ||
+			!(vd_link_conn_caps(link->conn) & VD_LINK_CAP_WINDOWS)) {
+		return;
+	}
+	struct vd_link_msg msg = {.type = VD_LINK_VM_WINDOWS};
+	msg.body.vm_windows.count = link->server->windows;
+	send_msg(link, &msg);
+}
+
 static void handle_ready(struct vd_link_conn *conn) {
 	struct vd_hostd_link *link = vd_link_conn_data(conn);
 	vd_log(VD_INFO, "vm=%s: linked to the global clipboard (%s)", link->server->vm,
 		vd_link_conn_peer_software(conn));
 	vd_backoff_connected(&link->backoff, vd_now_ms());
+	send_windows(link);
 }
 
 static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *msg) {
@@ -262,7 +273,8 @@ static void handle_dialed(void *data, int fd, const char *err) {
 	char software[64];
 	snprintf(software, sizeof(software), "vmdesk-proxy %s", VD_VERSION);
 	struct vd_link_conn_config config = {.set = &vd_link_host, .role = VD_LINK_ROLE_CLIENT,
-		.caps = VD_LINK_CAP_CLIPBOARD, .software = software, .max_queue = MAX_QUEUE,
+		.caps = VD_LINK_CAP_CLIPBOARD | VD_LINK_CAP_WINDOWS, .software = software,
+		.max_queue = MAX_QUEUE,
 		.hello_timeout_ms = 10000};
 	link->conn = vd_link_conn_create(link->server->loop, fd, &config, &link_impl, link);
 	if (link->conn == NULL) {
@@ -342,6 +354,15 @@ void hostd_link_focus_changed(struct vd_server *server, bool focused) {
 	wl_list_for_each(link, &links, link) {
 		if (link->server == server) {
 			send_focus(link, focused);
+		}
+	}
+}
+
+void hostd_link_windows_changed(struct vd_server *server) {
+	struct vd_hostd_link *link;
+	wl_list_for_each(link, &links, link) {
+		if (link->server == server) {
+			send_windows(link);
 		}
 	}
 }

@@ -25,5 +25,7 @@ struct vd_hostd_link *hostd_link_create(struct vd_server *server, const char *pa
 void hostd_link_destroy(struct vd_hostd_link *link);
 /* Tells the global clipboard (if the server has a link). */
 void hostd_link_focus_changed(struct vd_server *server, bool focused);
+/* Tells vmdesk-hostd the VM's window count (server->windows), for its idle shutdown. */
+void hostd_link_windows_changed(struct vd_server *server);
 
 #endif

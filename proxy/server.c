@@ -119,6 +119,11 @@ void server_focus_changed(struct vd_server *server, bool focused) {
 	hostd_link_focus_changed(server, focused);
 }
 
+void server_windows_changed(struct vd_server *server, int delta) {
+	server->windows = delta < 0 && server->windows == 0 ? 0 : server->windows + (uint32_t)delta;
+	hostd_link_windows_changed(server);
+}
+
 static bool start_listening(struct vd_server *server, int fd) {
 	server->listen_fd = fd;
 	server->listen_source = wl_event_loop_add_fd(server->loop, fd, WL_EVENT_READABLE,

@@ -29,6 +29,7 @@ struct vd_server {
 	struct wl_list sessions; // vd_session.link
 	uint64_t next_serial;
 	struct vd_clipboard *clipboard; // the VM's selections
+	uint32_t windows; // xdg_toplevels of all its clients (reported to hostd)
 
 	int listen_fd;
 	struct wl_event_source *listen_source;
@@ -54,5 +55,7 @@ bool vd_server_adopt(struct vd_server *server, int fd);
 void vd_server_finish(struct vd_server *server);
 /* One of the VM's windows got or lost keyboard focus. */
 void server_focus_changed(struct vd_server *server, bool focused);
+/* A window of the VM came (+1) or went (-1). */
+void server_windows_changed(struct vd_server *server, int delta);
 
 #endif

@@ -225,6 +225,7 @@ bool xdg_surface_handle_configure(struct vd_hook_ctx *ctx) {
 
 static void toplevel_gone(struct vd_session *session, struct vd_object *object) {
 	struct vd_toplevel *toplevel = object->data;
+	server_windows_changed(session->server, -1);
 	decoration_toplevel_destroyed(session, toplevel);
 	if (toplevel->xdg != NULL) {
 		toplevel->xdg->toplevel = NULL;
@@ -283,6 +284,7 @@ bool xdg_surface_handle_get_toplevel_done(struct vd_hook_ctx *ctx) {
 	object->impl = &toplevel_impl;
 	object->data = toplevel;
 	xdg->toplevel = toplevel;
+	server_windows_changed(ctx->session->server, +1);
 	/* every window reads "[vm]" even if it never sets a title */
 	char *title = vd_title_format(ctx->session->server->vm, NULL);
 	if (title != NULL) {

@@ -48,6 +48,7 @@ struct peer {
 	char name[VD_VM_NAME_MAX + 1]; // a proxy's VM
 	bool focused;
 	uint64_t focus_seq;
+	uint32_t windows; // a proxy's last VM_WINDOWS
 	struct wl_event_source *timer; // PEER_NEW: it must say something
 };
 
@@ -624,6 +625,12 @@ static void handle_proxy_msg(struct peer *peer, const struct vd_link_msg *msg) {
 		finish_paste(gclip, reply->status, reply->text[0] != '\0' ? reply->text : NULL);
 		return;
 	}
+	case VD_LINK_VM_WINDOWS:
+		peer->windows = msg->body.vm_windows.count;
+		if (gclip->config.vm_windows != NULL) {
+			gclip->config.vm_windows(gclip->config.vm_windows_data, peer->name, peer->windows);
+		}
+		return;
 	default:
 		vd_link_conn_fail(peer->conn, VD_LINK_ERROR_CODE_PROTOCOL,
 			"protocol error: unexpected %s from a proxy",
@@ -670,6 +677,9 @@ static void handle_closed(struct vd_link_conn *conn, const char *reason) {
 	}
 	if (gclip->op.cli == peer) {
 		gclip->op.cli = NULL;
+	}
+	if (peer->kind == PEER_PROXY && peer->windows > 0 && gclip->config.vm_windows != NULL) {
+		gclip->config.vm_windows(gclip->config.vm_windows_data, peer->name, 0);
 	}
 	wl_list_remove(&peer->link);
 	gclip->peer_count--;
@@ -721,7 +731,9 @@ static int handle_accept(int fd, uint32_t mask, void *data) {
 		char software[64];
 		snprintf(software, sizeof(software), "vmdesk global clipboard %s", VD_VERSION);
 		struct vd_link_conn_config config = {.set = &vd_link_host, .role = VD_LINK_ROLE_SERVER,
-			.caps = VD_LINK_CAP_CLIPBOARD, .software = software, .max_queue = PEER_MAX_QUEUE,
+			.caps = VD_LINK_CAP_CLIPBOARD |
+				(gclip->config.vm_windows != NULL ? VD_LINK_CAP_WINDOWS : 0),
+			.software = software, .max_queue = PEER_MAX_QUEUE,
 			.hello_timeout_ms = HELLO_TIMEOUT_MS};
 		peer->conn = peer->timer != NULL ?
 			vd_link_conn_create(gclip->loop, cfd, &config, &peer_impl, peer) : NULL;

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <wayland-server-core.h>
 
 /*
@@ -40,6 +41,12 @@ struct vd_gclip_config {
 	/* Whether a VM of that name is defined (NULL: unknown names are not told apart). */
 	bool (*vm_exists)(void *data, const char *name);
 	void *vm_exists_data;
+	/*
+	 * A linked proxy reports its VM's window count (VM_WINDOWS; 0 once the
+	 * proxy left). NULL: the windows capability is not offered.
+	 */
+	void (*vm_windows)(void *data, const char *name, uint32_t count);
+	void *vm_windows_data;
 };
 
 struct vd_gclip;

@@ -109,11 +109,11 @@ class Bench:
         assert self.hostd.poll() is None, "hostd exited: " + self.read(self.hostd_log)
         return self.hostd
 
-    def stop(self, proc, sig=signal.SIGTERM):
+    def stop(self, proc, sig=signal.SIGTERM, timeout=10):
         if proc.poll() is None:
             proc.send_signal(sig)
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

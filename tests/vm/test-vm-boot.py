@@ -21,7 +21,7 @@ suite = tap.Suite()
 state = {}
 
 PROBE = os.environ["VMDESK_VPORT_PROBE"]
-PORT = "/dev/virtio-ports/vmdesk.wayland"  # no bridge in the image yet: free for the probe
+PORT = "/dev/virtio-ports/vmdesk.wayland"  # vmdesk.test=echo: no bridge, free for the probe
 
 
 def image():

@@ -6,6 +6,7 @@ Every wait has a generous bound and fails with what was seen; nothing here
 asserts on how fast something happened. Times are reported as TAP diagnostics.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -32,9 +33,12 @@ STEP_TIMEOUT = 120
 
 
 def image_name():
-	"""One test image per build directory (plain and ASan builds differ)."""
-	base = re.sub(r"[^A-Za-z0-9_-]", "-", os.path.basename(os.path.abspath(BUILD)))
-	return ("test-" + base)[:32]
+	"""One test image per build directory (plain and ASan builds differ, and so do
+	the build directories of two checkouts that share the cache)."""
+	path = os.path.abspath(BUILD)
+	base = re.sub(r"[^A-Za-z0-9_-]", "-", os.path.basename(path))
+	tag = hashlib.sha256(path.encode()).hexdigest()[:6]
+	return ("test-" + base)[:18] + "-" + tag
 
 
 def run_builder(*args, timeout=1800, user=None):
@@ -48,13 +52,14 @@ def run_builder(*args, timeout=1800, user=None):
 	return proc.returncode, proc.stdout.decode("utf-8", "replace")
 
 
-def build_image(name=None, guest_dir=None):
+def build_image(name=None, guest_dir=None, packages=None):
 	"""Builds (or finds up to date) the test image. Returns (dir, output, seconds)."""
 	name = name or image_name()
 	guest_dir = guest_dir or os.path.join(BUILD, "guest")
 	start = time.monotonic()
+	extra = ["--packages", packages] if packages else []
 	status, out = run_builder("build", name, "--guest-programs", guest_dir,
-	                          "--dir", IMAGES, "--cache", BUILD_CACHE)
+	                          "--dir", IMAGES, "--cache", BUILD_CACHE, *extra)
 	seconds = time.monotonic() - start
 	if status != 0 and "needs root" in out and os.geteuid() != 0:
 		tap.skip("building the test image needs root (vmdesk-image: %s)" % out.strip())

@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Issue 10's end-to-end test, in CI: QEMU (TCG), headless sway on the host.
+
+The image (foot and wl-clipboard; built by `vmdesk image build`, cached), then
+`vmdesk start`: the agent comes up over virtio-serial; `vmdesk run VM --wait
+-- uname -r` prints the guest's kernel; `vmdesk run VM -- foot` maps a window
+from inside the guest on the host, through the guest Wayland bridge,
+virtio-serial and vmdesk-proxy, wearing the VM's frame (pixel check); text
+typed with wtype into it reaches the guest (foot runs a command that writes
+what it reads to a file, read back with vmdesk run --wait); a copy inside the
+VM reaches the host only through vmdesk clip copy + paste; the VM's apps are
+in the host menu; `vmdesk stop` powers it off and leaves no process or
+socket; `vmdesk run` starts the stopped VM; idle shutdown with a short
+timeout. Times are reported as diagnostics (the README's measurements).
+
+Every test skips, saying why, while the build lacks the guest Wayland bridge
+and the serial: carrier (issue 8, branch `bridge`).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import bridge
+import tap
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "frames"))
+import framelib as fl  # noqa: E402
+import vmlib
+from agentlib import Bench, wait_for
+
+suite = tap.Suite()
+bench = Bench()
+bench.env["XDG_STATE_HOME"] = bench.path("state")
+run_dir = os.path.join(bench.runtime, "vmdesk", "vms")
+NO_BRIDGE = bridge.missing()
+PACKAGES = "foot,wl-clipboard"
+IMAGE = ("e2e-" + vmlib.image_name())[:32]
+st = {}
+
+
+def need(*keys):
+    if NO_BRIDGE:
+        tap.skip("the guest Wayland bridge is not in this build: " + NO_BRIDGE)
+    for tool in ("sway", "unshare", "grim", "wtype", "wl-paste", "qemu-system-x86_64"):
+        if shutil.which(tool) is None:
+            tap.skip(tool + " is not installed")
+    for k in keys:
+        assert k in st, "an earlier step failed (no %s)" % k
+
+
+def listed(vm="work"):
+    for line in bench.cli("list").stdout.decode().splitlines():
+        fields = line.split("\t")
+        if fields[0] == vm:
+            return fields
+    raise AssertionError("%s is not listed" % vm)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def guest_windows(comp):
+    return [w for w in comp.windows() if (w.get("app_id") or "").startswith("vmdesk.work.")]
+
+
+def define(extra=""):
+    bench.write_vm("work", text="[vm]\ncolor = green\nimage = %s\ncmdline = vmdesk.init=minimal\n"
+                   "%s" % (IMAGE, extra))
+
+
+@suite.test
+def image_is_built():
+    need()
+    image_dir, out, seconds = vmlib.build_image(IMAGE, packages=PACKAGES)
+    tap.diag("vmdesk-image build %s: %.1f s" % (IMAGE, seconds))
+    st["kernel"] = vmlib.image_conf(image_dir)["kernel-version"]
+
+
+@suite.test
+def start_brings_the_agent_up():
+    need("kernel")
+    from compositor import Sway
+    st["comp"] = comp = Sway(width=1280, height=800).__enter__()
+    # headless sway's seat has a keyboard only while a virtual one exists: a
+    # guest client that binds the seat without one never gets a wl_keyboard
+    # (keys typed later are lost; wl-copy fails), so wtype holds one
+    st["keyboard"] = subprocess.Popen(["wtype", "-s", "3600000", "x"], env=comp.env(),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    bench.env["WAYLAND_DISPLAY"] = comp.display  # the proxies' compositor
+    define()
+    bench.start_hostd(["--display", comp.display, "--images-dir", vmlib.IMAGES,
+                       "--stop-timeout", "120"])
+    t0 = time.monotonic()
+    r = bench.cli("start", "work", timeout=900)
+    assert r.returncode == 0, r
+    st["boot_to_agent"] = time.monotonic() - t0
+    for line in r.stdout.decode().splitlines():
+        tap.diag(line)
+    assert "agent connected" in r.stdout.decode(), r
+    assert listed()[1] == "running" and listed()[5] == "connected", listed()
+    st["pid"] = int(listed()[2])
+
+
+@suite.test
+def run_wait_prints_the_guest_kernel():
+    need("pid")
+    r = bench.cli("run", "work", "--wait", "--", "uname", "-r")
+    assert r.returncode == 0 and r.stdout.decode().strip() == st["kernel"], r
+    t0 = time.monotonic()
+    for _ in range(10):
+        assert bench.cli("run", "work", "--wait", "--", "true").returncode == 0
+    tap.diag("vmdesk run --wait -- true: %.0f ms per round trip (TCG)"
+             % ((time.monotonic() - t0) * 100))
+
+
+@suite.test
+def foot_from_the_guest_wears_the_vms_frame():
+    need("pid")
+    comp = st["comp"]
+    t0 = time.monotonic()
+    r = bench.cli("run", "work", "--", "foot", "--app-id=e2e", "sh", "-c",
+                  "read line; echo \"$line\" > /tmp/typed; exec sleep 600")
+    assert r.returncode == 0, r
+    wins = comp.wait_for(lambda: guest_windows(comp), timeout=300, what="foot from the guest")
+    st["first_window"] = time.monotonic() - t0
+    assert wins[0]["name"].startswith("[work]"), wins[0]
+    # the slow guest may commit its first buffers after sway placed the window:
+    # wait (bounded) until the whole frame is on screen in the VM's color
+    win, _img = fl.wait_frame(comp, "vmdesk.work.e2e", fl.COLORS["green"], timeout=120)
+    comp.screenshot(bench.path("e2e.png"))
+    st["window"] = win
+
+
+@suite.test
+def typed_text_reaches_the_guest():
+    need("window")
+    comp = st["comp"]
+    comp.swaymsg("[con_id=%d] focus" % st["window"]["id"])
+    # wtype -s 300: its virtual keyboard's new keymap reaches the client before
+    # its keys (as tests/link/clients-sway.py types)
+    out = comp.run(["wtype", "-s", "300", "typed-on-the-host\n"], timeout=60)
+    assert out.returncode == 0, out
+    deadline = time.monotonic() + 60
+    while True:
+        r = bench.cli("run", "work", "--wait", "--", "cat", "/tmp/typed")
+        if r.returncode == 0 and r.stdout == b"typed-on-the-host\n":
+            break
+        assert time.monotonic() < deadline, r
+        time.sleep(0.5)
+
+
+@suite.test
+def the_clipboard_crosses_only_through_vmdesk_clip():
+    need("window")
+    comp = st["comp"]
+    copy_from_the_guest()
+    # the global clipboard has it; the host's own clipboard not yet
+    host = comp.run(["wl-paste", "--no-newline"])
+    assert host.stdout != b"from-the-guest", "the guest's copy reached the host by itself"
+    r = bench.cli("clip", "paste", "host")
+    assert r.returncode == 0, r
+    host = comp.run(["wl-paste", "--no-newline"])
+    assert host.stdout == b"from-the-guest", host
+
+
+def copy_from_the_guest():
+    """wl-copy keeps serving in the guest (--foreground, not waited for). It maps a
+    surface for the keyboard focus and sets the selection when it gets it; in a
+    slow guest that takes a while, and a client that took the focus meanwhile
+    (nothing here does) would make the proxy refuse it: wl-copy is started
+    again every 20 s until vmdesk clip copy takes the text."""
+    deadline = time.monotonic() + 180
+    while True:
+        r = bench.cli("run", "work", "--", "wl-copy", "--foreground", "from-the-guest")
+        assert r.returncode == 0, r
+        again = time.monotonic() + 20
+        while time.monotonic() < again:
+            r = bench.cli("clip", "copy", "work")
+            if r.returncode == 0:
+                show = bench.cli("clip", "show").stdout.decode()
+                assert "work" in show and "empty" not in show.splitlines()[0], show
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("the guest's copy never reached its clipboard: %r\n%s"
+                                     % (r, copy_diagnosis()))
+            time.sleep(1)
+
+
+def copy_diagnosis():
+    """What a waited-for wl-copy in the guest says, and the proxy's clipboard lines."""
+    r = bench.cli("run", "work", "--wait", "--", "sh", "-c",
+                  "timeout 15 wl-copy --foreground probe; echo wl-copy status $?", timeout=60)
+    log = bench.read(os.path.join(bench.path("state"), "vmdesk", "work.log"))
+    lines = [l for l in log.splitlines()
+             if any(w in l.lower() for w in ("clip", "selection", "focus", "data_"))]
+    return "guest: %r %r\nproxy: %s" % (r.stdout[-500:], r.stderr[-500:],
+                                        "\n  ".join(lines[-20:]))
+
+
+@suite.test
+def the_vms_apps_are_in_the_host_menu():
+    need("pid")
+    entry = os.path.join(bench.data, "applications", "vmdesk.work.org.codeberg.dnkl.foot.desktop")
+    alt = os.path.join(bench.data, "applications", "vmdesk.work.foot.desktop")
+    path = wait_for(lambda: next((p for p in (entry, alt) if os.path.exists(p)), None),
+                    "foot's menu entry", 120)
+    text = bench.read(path)
+    assert "Exec=" in text and "run work --app" in text and "Name=work: " in text, text
+
+
+@suite.test
+def memory_per_running_vm():
+    need("pid")
+    pid = st["pid"]
+    proxy = [int(l.split("pid ")[1].rstrip(")")) for l in bench.status("work").splitlines()
+             if l.startswith("proxy: running (pid ")]
+    tap.diag("host memory (RSS): QEMU %d MiB, vmdesk-proxy %d MiB, vmdesk-hostd %d MiB in all"
+             % (rss_kib(pid) // 1024, rss_kib(proxy[0]) // 1024 if proxy else 0,
+                rss_kib(bench.hostd.pid) // 1024))
+
+
+@suite.test
+def stop_leaves_no_process_or_socket():
+    need("pid")
+    comp = st["comp"]
+    pid = st.pop("pid")
+    proxy = [int(l.split("pid ")[1].rstrip(")")) for l in bench.status("work").splitlines()
+             if l.startswith("proxy: running (pid ")]
+    r = bench.cli("stop", "work", timeout=300)
+    assert r.returncode == 0 and "powered off (vmdesk stop)" in r.stdout.decode(), r
+    for p in [pid] + proxy:
+        assert not os.path.exists("/proc/%d" % p), "pid %d is left" % p
+    assert not os.path.exists(os.path.join(run_dir, "work")), "the run directory is left"
+    left = [n for n in os.listdir(os.path.join(bench.runtime, "vmdesk"))
+            if n not in ("hostd.sock", "hostd.sock.lock", "clipboard.sock", "clipboard.sock.lock",
+                         "vms")]
+    assert not left, left
+    comp.wait_for(lambda: not guest_windows(comp), timeout=30, what="the window to go")
+
+
+@suite.test
+def run_starts_the_stopped_vm_and_idle_shutdown_stops_it():
+    need("kernel")
+    define("idle-shutdown = 20s\n")
+    bench.wait_log("vm=work: definition changed")
+    t0 = time.monotonic()
+    r = bench.cli("run", "work", "--wait", "--", "uname", "-r", timeout=900)
+    assert r.returncode == 0 and r.stdout.decode().strip() == st["kernel"], r
+    tap.diag("vmdesk run on a stopped VM: %.1f s to its answer" % (time.monotonic() - t0))
+    wait_for(lambda: listed()[1] == "stopped", "idle shutdown", 300)
+    assert "idle-shutdown" in bench.status("work"), bench.status("work")
+
+
+@suite.test
+def measurements():
+    need()
+    for key, what in (("boot_to_agent", "vmdesk start to the agent"),
+                      ("first_window", "vmdesk run -- foot to its window")):
+        if key in st:
+            tap.diag("%s: %.1f s (QEMU TCG on this machine)" % (what, st[key]))
+
+
+@suite.test
+def daemons_exit_cleanly():
+    if "keyboard" in st:
+        st["keyboard"].kill()
+        st.pop("keyboard").wait()
+    if "comp" in st:
+        st.pop("comp").__exit__(None, None, None)
+    bench.stop_daemons_checked()
+
+
+suite.run(exit=False)
+bench.close()
