@@ -20,6 +20,7 @@
 #include "protocols/number.h"
 #include "proxy/hostd-link.h"
 #include "proxy/policy.h"
+#include "proxy/sandbox-proxy.h"
 #include "proxy/server.h"
 
 #define EXIT_USAGE 2
@@ -51,6 +52,7 @@ static const char usage[] =
 	"                     other side pauses (default 262144)\n"
 	"  --max-fds N        file descriptors in flight per client (default 256)\n"
 	"  --log-level LEVEL  error, warn, info or debug (default info)\n"
+	VD_SECCOMP_USAGE
 	"  --trace            print every message (also VMDESK_TRACE=1)\n"
 	"  --no-frames        draw no frames (benchmarks and debugging only: the\n"
 	"                     VM's windows are then not marked)\n"
@@ -69,6 +71,7 @@ struct options {
 	enum vd_log_level log_level;
 	bool trace;
 	bool no_frames;
+	enum vd_seccomp_mode seccomp;
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -96,6 +99,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_TRACE,
 	OPT_NO_FRAMES,
+	OPT_SECCOMP,
 };
 
 /* Returns -1 to go on, or an exit status. */
@@ -113,6 +117,7 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "trace", no_argument, NULL, OPT_TRACE },
 		{ "no-frames", no_argument, NULL, OPT_NO_FRAMES },
+		{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -172,6 +177,12 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 			break;
 		case OPT_NO_FRAMES:
 			opts->no_frames = true;
+			break;
+		case OPT_SECCOMP:
+			if (!vd_seccomp_parse_mode(optarg, &opts->seccomp)) {
+				return usage_error("--seccomp wants enforce, log or off, not '%s'",
+					optarg);
+			}
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -415,6 +426,10 @@ static int serve(const struct options *opts, struct vd_server *server, int liste
 	}
 	/* load fonts now, not when the first window maps */
 	vd_frame_render_init();
+	/* startup is done: from here on only what sandbox-proxy.c allows */
+	if (!vd_sandbox_enter(proxy_sandbox_policy(state.child), opts->seccomp)) {
+		goto out;
+	}
 
 	while (state.running) {
 		if (wl_event_loop_dispatch(state.loop, -1) < 0 && errno != EINTR) {
