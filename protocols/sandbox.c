@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 
@@ -33,6 +32,8 @@ static const struct vd_sandbox_rule sanitizer_rules[] = {
 	VD_SANDBOX_ALLOW(read), VD_SANDBOX_ALLOW(pread64), VD_SANDBOX_ALLOW(write),
 	VD_SANDBOX_ALLOW(close), VD_SANDBOX_ALLOW(readlink), VD_SANDBOX_ALLOW(newfstatat),
 	VD_SANDBOX_ALLOW(fstat), VD_SANDBOX_ALLOW(lseek), VD_SANDBOX_ALLOW(getdents64),
+	// the runtime makes raw calls of its own, some older than glibc's
+	VD_SANDBOX_ALLOW(getdents), VD_SANDBOX_ALLOW(stat), VD_SANDBOX_ALLOW(lstat),
 	VD_SANDBOX_ALLOW(sigaltstack), VD_SANDBOX_ALLOW(rt_sigaction),
 	VD_SANDBOX_ALLOW(rt_sigprocmask), VD_SANDBOX_ALLOW(getpid), VD_SANDBOX_ALLOW(gettid),
 	VD_SANDBOX_ALLOW(sched_yield), VD_SANDBOX_ALLOW(sched_getaffinity),
