@@ -6,7 +6,7 @@
  * VD_SHIM_CALL names the call:
  *   execve       execve("/nonexistent/vmdesk-shim") (fails with ENOENT if allowed)
  *   socket-inet  socket(AF_INET, SOCK_STREAM)
- *   open-new     open(VD_SHIM_PATH, O_WRONLY | O_CREAT) of a new file
+ *   open-new     openat(VD_SHIM_PATH, O_WRONLY | O_CREAT) of a new file
  * After the call (if it lived) the shim writes "vmdesk-shim: CALL returned R"
  * to stderr.
  */
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static char call[32];
@@ -41,7 +42,9 @@ static void handle_usr2(int sig) {
 			close((int)r);
 		}
 	} else if (strcmp(call, "open-new") == 0) {
-		r = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		// the raw call: a sanitizer runtime would make open() an open(2)
+		r = syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			0600);
 		if (r >= 0) {
 			close((int)r);
 		}
