@@ -428,6 +428,10 @@ static int serve(const struct options *opts, struct vd_server *server, int liste
 	vd_frame_render_init();
 	/* startup is done: from here on only what sandbox-proxy.c allows */
 	if (!vd_sandbox_enter(proxy_sandbox_policy(state.child), opts->seccomp)) {
+		if (state.child > 0) {
+			kill(state.child, SIGTERM);
+			waitpid(state.child, NULL, 0);
+		}
 		goto out;
 	}
 
