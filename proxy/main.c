@@ -22,6 +22,7 @@
 #include "protocols/transport.h"
 #include "proxy/hostd-link.h"
 #include "proxy/policy.h"
+#include "proxy/sandbox-proxy.h"
 #include "proxy/server.h"
 #include "proxy/vm-link.h"
 
@@ -62,6 +63,7 @@ static const char usage[] =
 	"                     other side pauses (default 262144)\n"
 	"  --max-fds N        file descriptors in flight per client (default 256)\n"
 	"  --log-level LEVEL  error, warn, info or debug (default info)\n"
+	VD_SECCOMP_USAGE
 	"  --trace            print every message (also VMDESK_TRACE=1)\n"
 	"  --no-frames        draw no frames (benchmarks and debugging only: the\n"
 	"                     VM's windows are then not marked)\n"
@@ -83,6 +85,7 @@ struct options {
 	enum vd_log_level log_level;
 	bool trace;
 	bool no_frames;
+	enum vd_seccomp_mode seccomp;
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -115,6 +118,7 @@ enum {
 	OPT_MAX_POOL_MIRROR,
 	OPT_MAX_MIRROR,
 	OPT_GUEST_TIMEOUT,
+	OPT_SECCOMP,
 };
 
 /* Returns -1 to go on, or an exit status. */
@@ -137,6 +141,7 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 		{ "max-pool-mirror", required_argument, NULL, OPT_MAX_POOL_MIRROR },
 		{ "max-mirror", required_argument, NULL, OPT_MAX_MIRROR },
 		{ "guest-timeout", required_argument, NULL, OPT_GUEST_TIMEOUT },
+		{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -232,6 +237,12 @@ static int parse_options(int argc, char *argv[], struct options *opts) {
 					"not '%s'", optarg);
 			}
 			opts->link_limits.timeout_ms = (uint32_t)n;
+			break;
+		case OPT_SECCOMP:
+			if (!vd_seccomp_parse_mode(optarg, &opts->seccomp)) {
+				return usage_error("--seccomp wants enforce, log or off, not '%s'",
+					optarg);
+			}
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -495,6 +506,14 @@ static int serve(const struct options *opts, struct vd_server *server, int liste
 	}
 	/* load fonts now, not when the first window maps */
 	vd_frame_render_init();
+	/* startup is done: from here on only what sandbox-proxy.c allows */
+	if (!vd_sandbox_enter(proxy_sandbox_policy(state.child), opts->seccomp)) {
+		if (state.child > 0) {
+			kill(state.child, SIGTERM);
+			waitpid(state.child, NULL, 0);
+		}
+		goto out;
+	}
 
 	while (state.running) {
 		if (wl_event_loop_dispatch(state.loop, -1) < 0 && errno != EINTR) {

@@ -12,6 +12,7 @@
 #include "protocols/link.h"
 #include "protocols/log.h"
 #include "protocols/number.h"
+#include "host/clipboard/sandbox-clipd.h"
 
 /*
  * vmdesk-clipd: the global clipboard module (host/clipboard/clipboard.h)
@@ -36,6 +37,7 @@ static const char usage[] =
 	"  --keep             keep the global clipboard after a paste\n"
 	"  --no-notify        no desktop notifications (only log lines)\n"
 	"  --log-level LEVEL  error, warn, info or debug (default info)\n"
+	VD_SECCOMP_USAGE
 	"  -h, --help         show this help\n"
 	"  -V, --version      show the version\n";
 
@@ -48,6 +50,7 @@ enum {
 	OPT_KEEP,
 	OPT_NO_NOTIFY,
 	OPT_LOG_LEVEL,
+	OPT_SECCOMP,
 };
 
 static int usage_error(const char *msg, const char *arg) {
@@ -71,6 +74,7 @@ int main(int argc, char *argv[]) {
 		{ "keep", no_argument, NULL, OPT_KEEP },
 		{ "no-notify", no_argument, NULL, OPT_NO_NOTIFY },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -79,6 +83,7 @@ int main(int argc, char *argv[]) {
 	gclip_config_defaults(&config);
 	config.runtime_dir = getenv("XDG_RUNTIME_DIR");
 	enum vd_log_level level = VD_INFO;
+	enum vd_seccomp_mode seccomp = VD_SECCOMP_ENFORCE;
 	long long n;
 	int c;
 	opterr = 0;
@@ -117,6 +122,11 @@ int main(int argc, char *argv[]) {
 				return usage_error("unknown log level ", optarg);
 			}
 			break;
+		case OPT_SECCOMP:
+			if (!vd_seccomp_parse_mode(optarg, &seccomp)) {
+				return usage_error("--seccomp wants enforce, log or off, not ", optarg);
+			}
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -144,6 +154,12 @@ int main(int argc, char *argv[]) {
 	config.loop = loop;
 	struct vd_gclip *gclip = gclip_create(&config);
 	int status = gclip != NULL ? 0 : 1;
+	/* startup is done: from here on only what sandbox-clipd.c allows */
+	if (gclip != NULL && !vd_sandbox_enter(&clipd_sandbox_policy, seccomp)) {
+		gclip_destroy(gclip);
+		gclip = NULL;
+		status = 1;
+	}
 	while (gclip != NULL && !quit) {
 		if (wl_event_loop_dispatch(loop, -1) < 0 && errno != EINTR) {
 			vd_log_errno(VD_ERROR, "event loop");

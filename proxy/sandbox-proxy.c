@@ -1,0 +1,116 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#include "proxy/sandbox-proxy.h"
+
+/*
+ * The reviewed list of system calls vmdesk-proxy makes after startup
+ * (README, "Sandbox"). What it no longer needs: opening a path for writing
+ * or creating one, any socket but AF_UNIX and AF_VSOCK, exec, signals to anyone but its
+ * command, ptrace, mount, module, key, bpf and the like.
+ */
+
+// open(2) flags that write, create or truncate: a read-only open has none
+#define WRITE_OPEN_FLAGS (O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE)
+
+static struct vd_sandbox_rule rules[] = {
+	// the event loop: epoll, its timers (reconnect backoff), signalfd reads
+	VD_SANDBOX_ALLOW(epoll_wait),
+	VD_SANDBOX_ALLOW(epoll_pwait),
+	VD_SANDBOX_ALLOW(epoll_ctl),
+	VD_SANDBOX_ALLOW(timerfd_create),
+	VD_SANDBOX_ALLOW(timerfd_settime),
+	VD_SANDBOX_ALLOW(timerfd_gettime),
+	VD_SANDBOX_ALLOW(read),
+	VD_SANDBOX_ALLOW(write),
+	VD_SANDBOX_ALLOW(readv),
+	VD_SANDBOX_ALLOW(writev),
+	VD_SANDBOX_ALLOW(close),
+	VD_SANDBOX_ALLOW(fcntl), // libwayland dups every passed fd (F_DUPFD_CLOEXEC)
+	VD_SANDBOX_ALLOW(dup),
+	// Wayland and link messages with their fds, on sockets it already has
+	VD_SANDBOX_ALLOW(sendmsg),
+	VD_SANDBOX_ALLOW(recvmsg),
+	VD_SANDBOX_ALLOW(sendto),
+	VD_SANDBOX_ALLOW(accept4),
+	VD_SANDBOX_ALLOW(getsockopt),
+	VD_SANDBOX_ALLOW(setsockopt),
+	VD_SANDBOX_ALLOW(shutdown),
+	// one compositor connection per client, the global clipboard's reconnects,
+	// the VM link's redials (--guest: Unix, hybrid vsock or vsock): never the
+	// network
+	VD_SANDBOX_ALLOW_IF(socket, VD_SANDBOX_ARG_EQ(0, AF_UNIX)),
+	VD_SANDBOX_ALLOW_IF(socket, VD_SANDBOX_ARG_EQ(0, AF_VSOCK)),
+	VD_SANDBOX_ALLOW(connect),
+	// shared memory: frame buffers (memfd), checks of a client's pool size,
+	// clipboard pipes between a reader and a source
+	VD_SANDBOX_ALLOW(memfd_create),
+	VD_SANDBOX_ALLOW(ftruncate),
+	VD_SANDBOX_ALLOW(fstat),
+	VD_SANDBOX_ALLOW(newfstatat),
+	VD_SANDBOX_ALLOW(lseek),
+	VD_SANDBOX_ALLOW(pipe2),
+	// memory
+	VD_SANDBOX_ALLOW(brk),
+	VD_SANDBOX_ALLOW(mmap),
+	VD_SANDBOX_ALLOW(munmap),
+	VD_SANDBOX_ALLOW(mremap),
+	VD_SANDBOX_ALLOW(mprotect), // malloc arenas of pango's threads
+	VD_SANDBOX_ALLOW(madvise),
+	// fonts: fontconfig and cairo open a fallback font file when a title
+	// needs a script no loaded font has; read-only, never creating
+	VD_SANDBOX_ALLOW_IF(openat, VD_SANDBOX_ARG_MASKED_EQ(2, WRITE_OPEN_FLAGS, O_RDONLY)),
+	VD_SANDBOX_ALLOW_IF(open, VD_SANDBOX_ARG_MASKED_EQ(1, WRITE_OPEN_FLAGS, O_RDONLY)),
+	VD_SANDBOX_ALLOW(pread64),
+	VD_SANDBOX_ALLOW(access),
+	VD_SANDBOX_ALLOW(readlink),
+	VD_SANDBOX_ALLOW(getdents64),
+	// threads (glib's and pango's): futexes, a new thread, its exit
+	VD_SANDBOX_ALLOW(futex),
+	VD_SANDBOX_ALLOW_IF(clone, VD_SANDBOX_ARG_MASKED_EQ(0, CLONE_THREAD, CLONE_THREAD)),
+	VD_SANDBOX_FAIL(clone3, ENOSYS),
+	VD_SANDBOX_ALLOW(set_robust_list),
+	VD_SANDBOX_ALLOW(rseq),
+	VD_SANDBOX_ALLOW_IF(prctl, VD_SANDBOX_ARG_EQ(0, PR_SET_NAME)),
+	VD_SANDBOX_ALLOW(sched_getaffinity),
+	VD_SANDBOX_ALLOW(sched_yield),
+	VD_SANDBOX_ALLOW(exit),
+	VD_SANDBOX_ALLOW(exit_group),
+	// time, ids, randomness (hash seeds)
+	VD_SANDBOX_ALLOW(clock_gettime),
+	VD_SANDBOX_ALLOW(clock_nanosleep),
+	VD_SANDBOX_ALLOW(gettimeofday),
+	VD_SANDBOX_ALLOW(getpid),
+	VD_SANDBOX_ALLOW(gettid),
+	VD_SANDBOX_ALLOW(getrandom),
+	// signals: handlers return, masks; the command's exit (SIGCHLD)
+	VD_SANDBOX_ALLOW(rt_sigreturn),
+	VD_SANDBOX_ALLOW(rt_sigprocmask),
+	VD_SANDBOX_ALLOW(rt_sigaction),
+	VD_SANDBOX_ALLOW(wait4),
+	// at exit: its socket, lock file and private directory go
+	VD_SANDBOX_ALLOW(unlink),
+	VD_SANDBOX_ALLOW(rmdir),
+	// the command it runs, and only it, gets its signals (kept last)
+	VD_SANDBOX_ALLOW_IF(kill, VD_SANDBOX_ARG_EQ(0, 0)),
+};
+
+#define RULE_COUNT (sizeof(rules) / sizeof(rules[0]))
+
+static struct vd_sandbox_policy policy = {
+	.program = "vmdesk-proxy",
+	.rules = rules,
+};
+
+const struct vd_sandbox_policy *proxy_sandbox_policy(pid_t child) {
+	policy.rule_count = RULE_COUNT;
+	if (child > 0) {
+		rules[RULE_COUNT - 1].args[0].value = (uint64_t)child;
+	} else {
+		policy.rule_count--; // no command: no kill at all
+	}
+	return &policy;
+}

@@ -1,0 +1,68 @@
+/*
+ * Tests only (never installed): an LD_PRELOAD shim that makes a vmdesk
+ * daemon attempt one forbidden system call when it gets SIGUSR2, to show
+ * that its seccomp filter kills it (tests/sandbox/sandbox.py).
+ *
+ * VD_SHIM_CALL names the call:
+ *   execve       execve("/nonexistent/vmdesk-shim") (fails with ENOENT if allowed)
+ *   socket-inet  socket(AF_INET, SOCK_STREAM)
+ *   open-new     openat(VD_SHIM_PATH, O_WRONLY | O_CREAT) of a new file
+ * After the call (if it lived) the shim writes "vmdesk-shim: CALL returned R"
+ * to stderr.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static char call[32];
+static char path[256];
+
+static void say(const char *what, long result) {
+	char line[128];
+	int n = snprintf(line, sizeof(line), "vmdesk-shim: %s returned %ld\n", what, result);
+	if (n > 0) {
+		(void)!write(STDERR_FILENO, line, (size_t)n);
+	}
+}
+
+static void handle_usr2(int sig) {
+	(void)sig;
+	long r;
+	if (strcmp(call, "execve") == 0) {
+		char *argv[] = { "vmdesk-shim", NULL };
+		r = execve("/nonexistent/vmdesk-shim", argv, argv + 1);
+	} else if (strcmp(call, "socket-inet") == 0) {
+		r = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (r >= 0) {
+			close((int)r);
+		}
+	} else if (strcmp(call, "open-new") == 0) {
+		// the raw call: a sanitizer runtime would make open() an open(2)
+		r = syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			0600);
+		if (r >= 0) {
+			close((int)r);
+		}
+	} else {
+		r = -1000;
+	}
+	say(call, r);
+}
+
+__attribute__((constructor)) static void shim_init(void) {
+	const char *c = getenv("VD_SHIM_CALL");
+	const char *p = getenv("VD_SHIM_PATH");
+	if (c == NULL) {
+		return;
+	}
+	snprintf(call, sizeof(call), "%s", c);
+	snprintf(path, sizeof(path), "%s", p != NULL ? p : "/tmp/vmdesk-shim-file");
+	struct sigaction sa = { .sa_handler = handle_usr2, .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
+}

@@ -1,0 +1,229 @@
+/*
+ * The seccomp module and the programs' lists (protocols/sandbox.c,
+ * proxy/sandbox-proxy.c, host/clipboard/sandbox-clipd.c): every list loads
+ * (each name resolves), what a list allows runs and what it leaves out
+ * kills. Each case runs in a child, since a filter cannot be taken back.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "host/clipboard/sandbox-clipd.h"
+#include "protocols/log.h"
+#include "protocols/sandbox.h"
+#include "proxy/sandbox-proxy.h"
+#include "tests/unit/tap.h"
+
+enum action {
+	ACT_NOTHING,
+	ACT_UNIX_SOCKET,
+	ACT_INET_SOCKET,
+	ACT_INET6_SOCKET,
+	ACT_OPEN_READ,
+	ACT_OPEN_WRITE,
+	ACT_EXECVE,
+	ACT_CLONE3_THREAD,
+	ACT_FORK,
+	ACT_KILL_PARENT,
+};
+
+static pid_t parent; // set before the fork: getppid is not on every list
+
+static void *thread_main(void *data) {
+	return data;
+}
+
+/* In the child, after the filter: 0 if the action did what it should. */
+static int act(enum action action) {
+	int fd;
+	switch (action) {
+	case ACT_NOTHING:
+		return 0;
+	case ACT_UNIX_SOCKET:
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		return fd >= 0 ? 0 : 1;
+	case ACT_INET_SOCKET:
+		return socket(AF_INET, SOCK_STREAM, 0) >= 0 ? 2 : 3;
+	case ACT_INET6_SOCKET:
+		return socket(AF_INET6, SOCK_DGRAM, 0) >= 0 ? 2 : 3;
+	case ACT_OPEN_READ:
+		fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+		return fd >= 0 ? 0 : 4;
+	case ACT_OPEN_WRITE:
+		// the raw call: a sanitizer runtime may make open() an open(2)
+		return syscall(SYS_openat, AT_FDCWD, "/dev/null", O_WRONLY | O_CLOEXEC) >= 0 ? 5 : 6;
+	case ACT_EXECVE: {
+		char *argv[] = { "true", NULL };
+		execve("/bin/true", argv, argv + 1);
+		return 7;
+	}
+	case ACT_CLONE3_THREAD: {
+		// clone3 fails with ENOSYS; pthread_create falls back to clone
+		errno = 0;
+		long r = syscall(SYS_clone3, NULL, 0);
+		if (r != -1 || errno != ENOSYS) {
+			return 8;
+		}
+		pthread_t thread;
+		if (pthread_create(&thread, NULL, thread_main, NULL) != 0) {
+			return 9;
+		}
+		return pthread_join(thread, NULL) == 0 ? 0 : 10;
+	}
+	case ACT_FORK:
+		// glibc's fork is clone without CLONE_THREAD
+		return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0) >= 0 ? 11 : 12;
+	case ACT_KILL_PARENT:
+		return kill(parent, 0) == 0 ? 13 : 14;
+	}
+	return 99;
+}
+
+/* Runs action under the policy in a child; its wait status. */
+static int run_sandboxed(const struct vd_sandbox_policy *policy, enum action action) {
+	fflush(stdout);
+	parent = getpid();
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (!vd_sandbox_enter(policy, VD_SECCOMP_ENFORCE)) {
+			_exit(100);
+		}
+		_exit(act(action));
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	return status;
+}
+
+#define CHECK_EXITS_0(policy, action) \
+	do { \
+		int _s = run_sandboxed(policy, action); \
+		CHECK(WIFEXITED(_s) && WEXITSTATUS(_s) == 0, "%s: status 0x%x (exit %d, signal %d)", \
+			#action, _s, WIFEXITED(_s) ? WEXITSTATUS(_s) : -1, \
+			WIFSIGNALED(_s) ? WTERMSIG(_s) : 0); \
+	} while (0)
+
+#define CHECK_KILLED(policy, action) \
+	do { \
+		int _s = run_sandboxed(policy, action); \
+		CHECK(WIFSIGNALED(_s) && WTERMSIG(_s) == SIGSYS, "%s: status 0x%x, not SIGSYS", \
+			#action, _s); \
+	} while (0)
+
+/* Sanitizer builds add the runtime's calls, fork-like clone and kill among
+ * them (LeakSanitizer's tracer): those two checks hold in plain builds only. */
+static bool sanitizer_build(const struct vd_sandbox_policy *policy) {
+	return vd_sandbox_rule_count(policy) != policy->rule_count;
+}
+
+static bool test_parse_modes(void) {
+	enum vd_seccomp_mode mode = VD_SECCOMP_OFF;
+	CHECK(vd_seccomp_parse_mode("enforce", &mode) && mode == VD_SECCOMP_ENFORCE, "enforce");
+	CHECK(vd_seccomp_parse_mode("log", &mode) && mode == VD_SECCOMP_LOG, "log");
+	CHECK(vd_seccomp_parse_mode("off", &mode) && mode == VD_SECCOMP_OFF, "off");
+	const char *bad[] = { "", "Enforce", "on", "kill", "log ", "offf", "enforce\n" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(!vd_seccomp_parse_mode(bad[i], &mode), "'%s' accepted", bad[i]);
+	}
+	CHECK_STR(vd_seccomp_mode_name(VD_SECCOMP_LOG), "log");
+	return true;
+}
+
+static bool test_proxy_allows_its_calls(void) {
+	if (!vd_sandbox_available()) {
+		tap_skip("built without libseccomp");
+		return true;
+	}
+	const struct vd_sandbox_policy *p = proxy_sandbox_policy(0);
+	CHECK_EXITS_0(p, ACT_NOTHING);
+	CHECK_EXITS_0(p, ACT_UNIX_SOCKET);
+	CHECK_EXITS_0(p, ACT_OPEN_READ);
+	CHECK_EXITS_0(p, ACT_CLONE3_THREAD);
+	return true;
+}
+
+static bool test_proxy_kills_the_rest(void) {
+	if (!vd_sandbox_available()) {
+		tap_skip("built without libseccomp");
+		return true;
+	}
+	const struct vd_sandbox_policy *p = proxy_sandbox_policy(0);
+	CHECK_KILLED(p, ACT_INET_SOCKET);
+	CHECK_KILLED(p, ACT_INET6_SOCKET);
+	CHECK_KILLED(p, ACT_OPEN_WRITE);
+	CHECK_KILLED(p, ACT_EXECVE);
+	if (!sanitizer_build(p)) {
+		CHECK_KILLED(p, ACT_FORK);
+		CHECK_KILLED(p, ACT_KILL_PARENT); // no command: it signals nobody
+	}
+	return true;
+}
+
+static bool test_proxy_signals_only_its_command(void) {
+	if (!vd_sandbox_available()) {
+		tap_skip("built without libseccomp");
+		return true;
+	}
+	// the child's parent is this process: as the "command" it may be signalled
+	int s = run_sandboxed(proxy_sandbox_policy(getpid()), ACT_KILL_PARENT);
+	CHECK(WIFEXITED(s) && WEXITSTATUS(s) == 13, "kill of the command: status 0x%x", s);
+	if (!sanitizer_build(proxy_sandbox_policy(0))) {
+		CHECK_KILLED(proxy_sandbox_policy(getpid() + 1), ACT_KILL_PARENT);
+	}
+	return true;
+}
+
+static bool test_clipd_allows_and_kills(void) {
+	if (!vd_sandbox_available()) {
+		tap_skip("built without libseccomp");
+		return true;
+	}
+	const struct vd_sandbox_policy *p = &clipd_sandbox_policy;
+	CHECK_EXITS_0(p, ACT_NOTHING);
+	CHECK_EXITS_0(p, ACT_UNIX_SOCKET);
+	CHECK_EXITS_0(p, ACT_OPEN_READ);
+	CHECK_EXITS_0(p, ACT_CLONE3_THREAD);
+	CHECK_KILLED(p, ACT_INET_SOCKET);
+	CHECK_KILLED(p, ACT_OPEN_WRITE);
+	CHECK_KILLED(p, ACT_EXECVE);
+	if (!sanitizer_build(p)) {
+		CHECK_KILLED(p, ACT_FORK);
+		CHECK_KILLED(p, ACT_KILL_PARENT);
+	}
+	return true;
+}
+
+static bool test_unknown_name_refused(void) {
+	if (!vd_sandbox_available()) {
+		tap_skip("built without libseccomp");
+		return true;
+	}
+	static const struct vd_sandbox_rule rules[] = {
+		VD_SANDBOX_ALLOW(exit_group),
+		{ .name = "no_such_syscall" },
+	};
+	const struct vd_sandbox_policy policy = { "test", rules, 2 };
+	vd_log_set_level(VD_SILENT);
+	int s = run_sandboxed(&policy, ACT_NOTHING);
+	vd_log_set_level(VD_INFO);
+	CHECK(WIFEXITED(s) && WEXITSTATUS(s) == 100, "a list with a typo loaded: 0x%x", s);
+	return true;
+}
+
+static const struct tap_case cases[] = {
+	TAP_CASE(test_parse_modes),
+	TAP_CASE(test_proxy_allows_its_calls),
+	TAP_CASE(test_proxy_kills_the_rest),
+	TAP_CASE(test_proxy_signals_only_its_command),
+	TAP_CASE(test_clipd_allows_and_kills),
+	TAP_CASE(test_unknown_name_refused),
+};
+
+TAP_MAIN(cases)
