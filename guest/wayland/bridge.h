@@ -62,6 +62,7 @@ struct bridge {
 	uint32_t wait_ms; // how long a new client waits for a link
 	uint32_t max_clients;
 	bool quit;
+	bool failed; // quit because of an error: the exit status says so
 };
 
 /* hostlink.c */

@@ -150,6 +150,7 @@ static int handle_port_retry(void *data) {
 	if (fd < 0) {
 		vd_log(VD_ERROR, "%s", err);
 		bridge->quit = true;
+		bridge->failed = true;
 		return 0;
 	}
 	start_conn(bridge, fd);

@@ -235,7 +235,7 @@ static int serve(struct bridge *bridge) {
 			goto out;
 		}
 	}
-	status = EXIT_SUCCESS;
+	status = bridge->failed ? EXIT_FAILURE : EXIT_SUCCESS;
 
 out:;
 	struct client *client, *tmp;
