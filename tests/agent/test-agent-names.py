@@ -11,6 +11,7 @@ import subprocess
 import tap
 import vdlink as v
 from agentlib import Bench, wait_for
+from proxy import is_listening
 
 suite = tap.Suite()
 bench = Bench()
@@ -91,7 +92,7 @@ def clipboard_link():
                               bench.path("clip.policy")], env=bench.env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     bench.procs.append(clipd)
-    wait_for(lambda: os.path.exists(bench.path("clip.sock")), "vmdesk-clipd")
+    wait_for(lambda: is_listening(bench.path("clip.sock")), "vmdesk-clipd")
     for name in NAMES:
         results["clipboard"][name] = join(bench.path("clip.sock"), name)
     bench.stop(clipd)
