@@ -41,6 +41,8 @@ PACKAGES = "foot,wl-clipboard"
 IMAGE = ("e2e-" + vmlib.image_name())[:32]
 st = {}
 SEAT_GET_KEYBOARD = 1  # wl_seat.get_keyboard (wayland.xml)
+SEAT_EV_CAPABILITIES = 0  # wl_seat.capabilities
+SEAT_CAPABILITY_KEYBOARD = 2
 KEYBOARD_EV_KEYMAP = 0  # wl_keyboard.keymap
 
 
@@ -86,14 +88,15 @@ def hold_keyboard(comp):
     exited) and does not fall back to the held one. wl-copy waits for that
     keymap before it maps the surface that gets the focus it needs to set the
     selection: without one it waits silently for ever. A new virtual keyboard
-    becomes the active one."""
+    becomes the active one (the old one goes after it: the seat never loses
+    its keyboard meanwhile)."""
     old = st.pop("keyboard", None)
-    if old is not None:
-        old.kill()
-        old.wait()
     st["keyboard"] = subprocess.Popen(["wtype", "-s", "3600000", "x"], env=comp.env(),
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(lambda: keymap_sent(comp), "a keymap for a new wl_keyboard (held wtype)", 30)
+    if old is not None:
+        old.kill()
+        old.wait()
 
 
 def keymap_sent(comp):
@@ -102,7 +105,12 @@ def keymap_sent(comp):
         if c.global_name("wl_seat") is None:
             return False
         seat = c.bind_global("wl_seat", 5)
+        caps = []
+        c.on(seat, lambda ev: caps.append(ev.uint(0)) if ev.opcode == SEAT_EV_CAPABILITIES
+             else None)
         c.roundtrip()
+        if not caps or not caps[-1] & SEAT_CAPABILITY_KEYBOARD:
+            return False  # get_keyboard now would be a protocol error on sway
         got = []
         keyboard = c.new_id("wl_keyboard")
         c.on(keyboard, lambda ev: got.append(ev.opcode))
@@ -191,6 +199,9 @@ def typed_text_reaches_the_guest():
             break
         assert time.monotonic() < deadline, r
         time.sleep(0.5)
+    # why the clipboard step holds a new keyboard (False with sway 1.7 here)
+    tap.diag("after the typing wtype exited, a new wl_keyboard gets a keymap: %s"
+             % keymap_sent(comp))
 
 
 @suite.test
