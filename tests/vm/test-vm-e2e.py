@@ -25,6 +25,7 @@ import time
 
 import bridge
 import tap
+import wlwire
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "frames"))
 import framelib as fl  # noqa: E402
@@ -39,6 +40,10 @@ NO_BRIDGE = bridge.missing()
 PACKAGES = "foot,wl-clipboard"
 IMAGE = ("e2e-" + vmlib.image_name())[:32]
 st = {}
+SEAT_GET_KEYBOARD = 1  # wl_seat.get_keyboard (wayland.xml)
+SEAT_EV_CAPABILITIES = 0  # wl_seat.capabilities
+SEAT_CAPABILITY_KEYBOARD = 2
+KEYBOARD_EV_KEYMAP = 0  # wl_keyboard.keymap
 
 
 def need(*keys):
@@ -71,6 +76,49 @@ def guest_windows(comp):
     return [w for w in comp.windows() if (w.get("app_id") or "").startswith("vmdesk.work.")]
 
 
+def hold_keyboard(comp):
+    """(Re)starts the virtual keyboard the test holds (wtype sleeping) and waits
+    until a new wl_keyboard gets a keymap.
+
+    Headless sway's seat has a keyboard only while a virtual one exists: a
+    guest client that binds the seat without one never gets a wl_keyboard (keys
+    typed later are lost; wl-copy says "This seat has no keyboard"). And a new
+    wl_keyboard gets its keymap only while the seat has an active keyboard:
+    wlroots clears it when the active one goes (another wtype that typed and
+    exited) and does not fall back to the held one. wl-copy waits for that
+    keymap before it maps the surface that gets the focus it needs to set the
+    selection: without one it waits silently for ever. A new virtual keyboard
+    becomes the active one (the old one goes after it: the seat never loses
+    its keyboard meanwhile)."""
+    old = st.pop("keyboard", None)
+    st["keyboard"] = subprocess.Popen(["wtype", "-s", "3600000", "x"], env=comp.env(),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: keymap_sent(comp), "a keymap for a new wl_keyboard (held wtype)", 30)
+    if old is not None:
+        old.kill()
+        old.wait()
+
+
+def keymap_sent(comp):
+    """Whether sway sends a keymap to a new wl_keyboard right now."""
+    with wlwire.connect(comp.display) as c:
+        if c.global_name("wl_seat") is None:
+            return False
+        seat = c.bind_global("wl_seat", 5)
+        caps = []
+        c.on(seat, lambda ev: caps.append(ev.uint(0)) if ev.opcode == SEAT_EV_CAPABILITIES
+             else None)
+        c.roundtrip()
+        if not caps or not caps[-1] & SEAT_CAPABILITY_KEYBOARD:
+            return False  # get_keyboard now would be a protocol error on sway
+        got = []
+        keyboard = c.new_id("wl_keyboard")
+        c.on(keyboard, lambda ev: got.append(ev.opcode))
+        c.send(seat, SEAT_GET_KEYBOARD, wlwire.new_id(keyboard))
+        c.roundtrip()
+        return KEYBOARD_EV_KEYMAP in got
+
+
 def define(extra=""):
     bench.write_vm("work", text="[vm]\ncolor = green\nimage = %s\ncmdline = vmdesk.init=minimal\n"
                    "%s" % (IMAGE, extra))
@@ -89,11 +137,7 @@ def start_brings_the_agent_up():
     need("kernel")
     from compositor import Sway
     st["comp"] = comp = Sway(width=1280, height=800).__enter__()
-    # headless sway's seat has a keyboard only while a virtual one exists: a
-    # guest client that binds the seat without one never gets a wl_keyboard
-    # (keys typed later are lost; wl-copy fails), so wtype holds one
-    st["keyboard"] = subprocess.Popen(["wtype", "-s", "3600000", "x"], env=comp.env(),
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    hold_keyboard(comp)
     bench.env["WAYLAND_DISPLAY"] = comp.display  # the proxies' compositor
     define()
     bench.start_hostd(["--display", comp.display, "--images-dir", vmlib.IMAGES,
@@ -155,12 +199,18 @@ def typed_text_reaches_the_guest():
             break
         assert time.monotonic() < deadline, r
         time.sleep(0.5)
+    # why the clipboard step holds a new keyboard (False with sway 1.7 here)
+    tap.diag("after the typing wtype exited, a new wl_keyboard gets a keymap: %s"
+             % keymap_sent(comp))
 
 
 @suite.test
 def the_clipboard_crosses_only_through_vmdesk_clip():
     need("window")
     comp = st["comp"]
+    # the typing step's wtype was the seat's active keyboard: without a new one
+    # the guest's wl-copy never gets a keymap, so never maps its focus surface
+    hold_keyboard(comp)
     copy_from_the_guest()
     # the global clipboard has it; the host's own clipboard not yet
     host = comp.run(["wl-paste", "--no-newline"])
@@ -201,8 +251,8 @@ def copy_diagnosis():
     log = bench.read(os.path.join(bench.path("state"), "vmdesk", "work.log"))
     lines = [l for l in log.splitlines()
              if any(w in l.lower() for w in ("clip", "selection", "focus", "data_"))]
-    return "guest: %r %r\nproxy: %s" % (r.stdout[-500:], r.stderr[-500:],
-                                        "\n  ".join(lines[-20:]))
+    return "guest: %r %r\na new wl_keyboard gets a keymap: %s\nproxy: %s" % (
+        r.stdout[-500:], r.stderr[-500:], keymap_sent(st["comp"]), "\n  ".join(lines[-20:]))
 
 
 @suite.test
