@@ -293,7 +293,18 @@ char *vd_text_block_sanitize(const char *text, size_t max_lines, size_t max_byte
 			in_invalid = false;
 		}
 		enum char_class class = classify((uint32_t)cp);
-		if (class == CHAR_BASE && w.line_chars >= VD_TEXT_LINE_MAX_CHARS) {
+		/*
+		 * A line holds at most VD_TEXT_LINE_MAX_CHARS characters, marks and
+		 * the space before a character included: a character that would pass
+		 * it starts a new line, and a mark that would (spacing marks and
+		 * selectors are not capped per character) is dropped.
+		 */
+		bool space = w.pending_space && w.len > w.line_start;
+		if ((class == CHAR_MARK || class == CHAR_SELECTOR || class == CHAR_SPACING_MARK) &&
+				w.line_chars >= VD_TEXT_LINE_MAX_CHARS) {
+			continue;
+		}
+		if (class == CHAR_BASE && w.line_chars + (space ? 1 : 0) >= VD_TEXT_LINE_MAX_CHARS) {
 			if (lines == max_lines) {
 				w.truncated = true;
 				break;
