@@ -106,14 +106,17 @@ static bool rule_add(scmp_filter_ctx ctx, const char *program,
 		case VD_SANDBOX_ANY:
 			continue;
 		case VD_SANDBOX_EQ:
-			cmps[count++] = SCMP_CMP64(arg->index, SCMP_CMP_EQ, arg->value);
+			/* (not SCMP_CMP64: clang warns of its missing datum_b) */
+			cmps[count++] = (struct scmp_arg_cmp){ .arg = arg->index,
+				.op = SCMP_CMP_EQ, .datum_a = arg->value, .datum_b = 0 };
 			break;
 		case VD_SANDBOX_NE:
-			cmps[count++] = SCMP_CMP64(arg->index, SCMP_CMP_NE, arg->value);
+			cmps[count++] = (struct scmp_arg_cmp){ .arg = arg->index,
+				.op = SCMP_CMP_NE, .datum_a = arg->value, .datum_b = 0 };
 			break;
 		case VD_SANDBOX_MASKED_EQ:
-			cmps[count++] = SCMP_CMP64(arg->index, SCMP_CMP_MASKED_EQ, arg->mask,
-				arg->value);
+			cmps[count++] = (struct scmp_arg_cmp){ .arg = arg->index,
+				.op = SCMP_CMP_MASKED_EQ, .datum_a = arg->mask, .datum_b = arg->value };
 			break;
 		}
 	}

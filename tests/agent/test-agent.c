@@ -324,8 +324,8 @@ static bool test_vmstate(void) {
 		"vmdesk-vmstate 1\nvmm=qemu\nvmm-pid=44\nvmm-start=5\n", // no agent
 		"vmdesk-vmstate 1\nvmm=xen\nvmm-pid=44\nvmm-start=5\nagent=unix:/x\n",
 		"vmdesk-vmstate 1\nvmm=qemu\nvmm-pid=44x\nvmm-start=5\nagent=unix:/x\n",
-		"vmdesk-vmstate 1\nvmm=crosvm\nvmm-pid=44\nvmm-start=5\nagent=vsock:3:5000\n"
-			"control=command\n", // no powerdown
+		// no powerdown
+		"vmdesk-vmstate 1\nvmm=crosvm\nvmm-pid=44\nvmm-start=5\nagent=vsock:3:5000\ncontrol=command\n",
 		"vmdesk-vmstate 1\nnoequals\n",
 		"vmdesk-vmstate 1\nhelper=1\n",
 	};

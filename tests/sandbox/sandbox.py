@@ -113,11 +113,24 @@ def kernel_log():
 		return None
 
 
+def in_child_pid_namespace():
+	"""True in a pid namespace below the initial one (e.g. bubblewrap's --unshare-pid)."""
+	with open("/proc/self/status") as f:
+		for line in f:
+			if line.startswith("NSpid:"):
+				return len(line.split()) > 2
+	return False
+
+
 def check_audit_line(before, proc, nr):
 	"""The kernel logged the call (SCMP_ACT_LOG: code 0x7ffc0000). Without auditd the
 	kernel prints audit records through printk's rate limit (10 per 5 s), which other
 	tests' kills share: when no line comes, the call is made again after the limit's
 	interval, up to three times."""
+	if in_child_pid_namespace():
+		# the kernel logs the pid of the initial namespace, which this one cannot name
+		tap.diag("in a child pid namespace: the audit line cannot be matched to the daemon")
+		return
 	pattern = re.compile(r"type=1326 .*pid=%d .*syscall=%s .*code=0x7ffc0000" % (proc.pid, nr))
 	assert not pattern.search(before)
 	for attempt in range(3):
