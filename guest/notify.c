@@ -287,8 +287,7 @@ static DBusHandlerResult handle_object(DBusConnection *conn, DBusMessage *call, 
 		static const char *const info[] = {"vmdesk-guestd", "vmdesk", VD_VERSION, "1.2"};
 		reply_strings(bus, call, info, 4, false);
 	} else if (dbus_message_is_method_call(call, DBUS_INTERFACE_INTROSPECTABLE, "Introspect")) {
-		const char *xml = introspection;
-		reply_strings(bus, call, &xml, 1, false);
+		vd_dbus_reply_introspect(bus, call, introspection);
 	} else {
 		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 	}

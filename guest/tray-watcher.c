@@ -107,14 +107,6 @@ bool vd_guest_tray_watcher_handle(struct vd_dbus *bus, DBusMessage *call,
 	if (!dbus_message_is_method_call(call, DBUS_INTERFACE_INTROSPECTABLE, "Introspect")) {
 		return false;
 	}
-	DBusMessage *reply = dbus_message_new_method_return(call);
-	const char *xml = introspection;
-	if (reply != NULL && dbus_message_append_args(reply, DBUS_TYPE_STRING, &xml,
-			DBUS_TYPE_INVALID)) {
-		vd_dbus_send(bus, reply);
-	}
-	if (reply != NULL) {
-		dbus_message_unref(reply);
-	}
+	vd_dbus_reply_introspect(bus, call, introspection);
 	return true;
 }

@@ -547,10 +547,7 @@ DBusHandlerResult vd_tray_menu_handle(struct vd_tray_menu *menu, struct vd_dbus 
 	} else if (dbus_message_has_interface(call, DBUS_INTERFACE_PROPERTIES)) {
 		properties(bus, call);
 	} else if (dbus_message_is_method_call(call, DBUS_INTERFACE_INTROSPECTABLE, "Introspect")) {
-		DBusMessage *reply = dbus_message_new_method_return(call);
-		const char *xml = introspection;
-		send_reply(bus, reply, reply != NULL && dbus_message_append_args(reply,
-			DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID));
+		vd_dbus_reply_introspect(bus, call, introspection);
 	} else {
 		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 	}

@@ -506,6 +506,17 @@ void vd_dbus_reply_error(struct vd_dbus *bus, DBusMessage *call, const char *nam
 	}
 }
 
+void vd_dbus_reply_introspect(struct vd_dbus *bus, DBusMessage *call, const char *xml) {
+	DBusMessage *reply = dbus_message_new_method_return(call);
+	if (reply != NULL && dbus_message_append_args(reply, DBUS_TYPE_STRING, &xml,
+			DBUS_TYPE_INVALID)) {
+		vd_dbus_send(bus, reply);
+	}
+	if (reply != NULL) {
+		dbus_message_unref(reply);
+	}
+}
+
 const char *vd_dbus_error_text(DBusMessage *reply, const char **text) {
 	*text = "";
 	if (dbus_message_get_type(reply) != DBUS_MESSAGE_TYPE_ERROR) {

@@ -90,6 +90,8 @@ void vd_dbus_release_name(struct vd_dbus *bus, const char *name);
 /* An error reply to call, with a printf-style message. */
 void vd_dbus_reply_error(struct vd_dbus *bus, DBusMessage *call, const char *name,
 	const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The answer to an org.freedesktop.DBus.Introspectable.Introspect call. */
+void vd_dbus_reply_introspect(struct vd_dbus *bus, DBusMessage *call, const char *xml);
 /* The name of an error reply's error, its first string argument in *text (or ""). */
 const char *vd_dbus_error_text(DBusMessage *reply, const char **text);
 
