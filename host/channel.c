@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/channel.h"
+#include "host/channel-private.h"
 #include "host/menu.h"
 #include "protocols/backoff.h"
 #include "protocols/clock.h"
@@ -23,65 +23,6 @@
 /* App snapshots: a burst of SNAPSHOT_BURST, then one per SNAPSHOT_REFILL_MS. */
 #define SNAPSHOT_BURST 10
 #define SNAPSHOT_REFILL_MS 5000
-
-struct app {
-	char *id;
-	char *name;
-};
-
-struct app_list {
-	struct app *items;
-	size_t count, cap;
-};
-
-struct vd_run {
-	struct vd_channel *channel;
-	struct wl_list link; // vd_channel.runs
-	uint32_t id;
-	bool wait;
-	bool started;
-	vd_run_event event; // NULL once detached
-	void *data;
-	struct wl_event_source *deadline; // until RUN_STARTED
-	uint64_t unacked; // output passed to the requester and not acknowledged to the guest
-	uint32_t ack_pending; // acknowledged by the requester, not yet sent to the guest
-};
-
-struct vd_channel {
-	struct vd_channel_config config;
-	struct vd_vmconf conf;
-	enum vd_channel_state state;
-	/* where the agent is: conf.agent, or the launcher's while the VM runs */
-	bool has_agent;
-	struct vd_addr agent;
-	char agent_str[VD_ADDR_PATH_MAX + 32];
-	bool serial;
-	struct vd_dialer *dialer;
-	struct vd_link_conn *conn;
-	struct wl_event_source *retry_timer;
-	struct wl_event_source *ack_idle; // sends the runs' pending RUN_ACKs
-	struct vd_backoff backoff;
-	uint64_t retry_at;
-	char last_error[320];
-	unsigned connects;
-	uint64_t connected_at;
-	uint32_t next_id;
-	struct wl_list runs; // vd_run.link
-
-	/* the application list: of the last complete snapshot */
-	struct app_list apps;
-	bool apps_known;
-	/* a snapshot in progress */
-	bool in_snapshot;
-	uint32_t snap_count, snap_received, snap_refused;
-	struct app_list snap;
-	struct vd_menu_snapshot *menu_snapshot;
-	struct vd_rate snap_rate; // snapshots allowed (kept across links)
-
-	bool idle_known, idle;
-	uint32_t idle_seconds;
-	uint64_t idle_reported_at;
-};
 
 static const char *const state_names[] = {
 	[VD_CHANNEL_VM_STOPPED] = "VM not running",
@@ -135,71 +76,23 @@ static bool app_list_has(const struct app_list *list, const char *id) {
 	return false;
 }
 
-static void notify(struct vd_channel *channel) {
+bool channel_has_app(const struct vd_channel *channel, const char *id) {
+	return app_list_has(&channel->apps, id);
+}
+
+/* Tells the owner that the channel changed (status, runs, apps). */
+void channel_notify(struct vd_channel *channel) {
 	if (channel->config.changed != NULL) {
 		channel->config.changed(channel->config.changed_data, channel);
 	}
 }
 
-/* ---- runs ---- */
-
-static void run_free(struct vd_run *run) {
-	struct vd_channel *channel = run->channel;
-	wl_list_remove(&run->link);
-	notify(channel);
-	if (run->deadline != NULL) {
-		wl_event_source_remove(run->deadline);
-	}
-	free(run);
-}
-
-/* Tells the requester; frees the run if the message ends it. */
-static void run_event(struct vd_run *run, const struct vd_link_msg *msg, bool ends) {
-	if (run->event != NULL) {
-		run->event(run->data, msg);
-	}
-	if (ends) {
-		run_free(run);
-	}
-}
-
-static void run_error(struct vd_run *run, uint32_t code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void run_error(struct vd_run *run, uint32_t code, const char *fmt, ...) {
-	char text[1024];
-	va_list args;
-	va_start(args, fmt);
-	vsnprintf(text, sizeof(text), fmt, args);
-	va_end(args);
-	struct vd_link_msg msg = {.type = VD_LINK_ERROR, .id = run->id};
-	msg.body.error = (struct vd_link_error){.code = code, .message = text};
-	run_event(run, &msg, true);
-}
-
-static struct vd_run *find_run(struct vd_channel *channel, uint32_t id) {
-	struct vd_run *run;
-	wl_list_for_each(run, &channel->runs, link) {
-		if (run->id == id) {
-			return run;
-		}
-	}
-	return NULL;
-}
-
-static void fail_runs(struct vd_channel *channel, uint32_t code, const char *why) {
-	struct vd_run *run, *tmp;
-	wl_list_for_each_safe(run, tmp, &channel->runs, link) {
-		run_error(run, code, "VM %s: %s", channel->conf.name, why);
-	}
-}
-
-static bool send_msg(struct vd_channel *channel, const struct vd_link_msg *msg) {
+bool channel_send_msg(struct vd_channel *channel, const struct vd_link_msg *msg) {
 	return channel->conn != NULL && vd_link_conn_send(channel->conn, msg);
 }
 
 bool vd_channel_send(struct vd_channel *channel, const struct vd_link_msg *msg) {
-	return channel->state == VD_CHANNEL_READY && send_msg(channel, msg);
+	return channel->state == VD_CHANNEL_READY && channel_send_msg(channel, msg);
 }
 
 bool vd_channel_has_cap(const struct vd_channel *channel, uint32_t cap) {
@@ -241,192 +134,6 @@ static void modules_down(struct vd_channel *channel) {
 	}
 }
 
-static void handle_ack_idle(void *data) {
-	struct vd_channel *channel = data;
-	channel->ack_idle = NULL; // the loop removes it
-	struct vd_run *run;
-	wl_list_for_each(run, &channel->runs, link) {
-		if (run->ack_pending > 0) {
-			struct vd_link_msg msg = {.type = VD_LINK_RUN_ACK, .id = run->id};
-			msg.body.run_ack.bytes = run->ack_pending;
-			run->ack_pending = 0;
-			send_msg(channel, &msg);
-		}
-	}
-}
-
-void vd_run_ack(struct vd_run *run, uint32_t bytes) {
-	struct vd_channel *channel = run->channel;
-	if (bytes > run->unacked) {
-		bytes = (uint32_t)run->unacked;
-	}
-	run->unacked -= bytes;
-	/* one RUN_ACK per run and loop iteration, however many chunks it covers */
-	run->ack_pending += bytes;
-	if (run->ack_pending > 0 && channel->ack_idle == NULL) {
-		channel->ack_idle = wl_event_loop_add_idle(channel->config.loop, handle_ack_idle,
-			channel);
-	}
-}
-
-void vd_run_signal(struct vd_run *run, uint32_t signo) {
-	if (!run->started) {
-		return;
-	}
-	struct vd_link_msg msg = {.type = VD_LINK_SIGNAL, .id = run->id};
-	msg.body.signal.signo = signo;
-	send_msg(run->channel, &msg);
-}
-
-void vd_run_input(struct vd_run *run, const uint8_t *data, uint32_t len, bool eof) {
-	struct vd_link_msg msg = {.type = VD_LINK_RUN_INPUT, .id = run->id};
-	msg.body.run_input = (struct vd_link_run_input){.eof = eof, .data = data, .data_len = len};
-	send_msg(run->channel, &msg);
-}
-
-void vd_run_detach(struct vd_run *run) {
-	run->event = NULL;
-	if (run->wait && run->started) {
-		/* like a terminal hangup: the waiting program loses its reader */
-		vd_run_signal(run, VD_LINK_SIGNUM_HUP);
-	}
-	if (!run->wait || run->started) {
-		run_free(run); // nothing more to wait for; later messages for it are ignored
-	}
-}
-
-static int handle_run_deadline(void *data) {
-	struct vd_run *run = data;
-	run_error(run, VD_LINK_ERROR_CODE_TIMEOUT, "no answer from the agent");
-	return 0;
-}
-
-struct vd_run *vd_channel_run(struct vd_channel *channel, const struct vd_link_msg *request,
-		vd_run_event event, void *data, uint32_t *code, char *err, size_t err_size) {
-	const char *name = channel->conf.name;
-	if (channel->state != VD_CHANNEL_READY) {
-		*code = VD_LINK_ERROR_CODE_NOT_CONNECTED;
-		if (channel->state == VD_CHANNEL_CONFIG_ERROR) {
-			snprintf(err, err_size, "VM %s: %s", name, channel->conf.error);
-		} else if (channel->state == VD_CHANNEL_NO_AGENT) {
-			snprintf(err, err_size, "VM %s has no agent address (%s)", name,
-				channel->conf.path);
-		} else if (channel->state == VD_CHANNEL_VM_STOPPED) {
-			snprintf(err, err_size, "VM %s is not running (vmdesk start %s)", name, name);
-		} else {
-			bool retry = channel->state == VD_CHANNEL_WAITING;
-			snprintf(err, err_size, "VM %s: agent not connected (%s%s%s)%s", name,
-				state_names[channel->state], channel->last_error[0] ? ": " : "",
-				channel->last_error, retry ? "; trying again now" : "");
-			if (retry) {
-				/* someone wants this VM: skip the rest of the pause */
-				wl_event_source_timer_update(channel->retry_timer, 1);
-			}
-		}
-		return NULL;
-	}
-	if (!(vd_link_conn_caps(channel->conn) & VD_LINK_CAP_RUN)) {
-		*code = VD_LINK_ERROR_CODE_UNSUPPORTED;
-		snprintf(err, err_size, "VM %s: the agent cannot run programs", name);
-		return NULL;
-	}
-	if (request->type == VD_LINK_RUN_APP && channel->apps_known &&
-			!app_list_has(&channel->apps, request->body.run_app.app_id)) {
-		*code = VD_LINK_ERROR_CODE_NOT_FOUND;
-		snprintf(err, err_size, "VM %s has no application %s", name,
-			request->body.run_app.app_id);
-		return NULL;
-	}
-	struct vd_run *run = calloc(1, sizeof(*run));
-	if (run == NULL) {
-		*code = VD_LINK_ERROR_CODE_INTERNAL;
-		snprintf(err, err_size, "out of memory");
-		return NULL;
-	}
-	if (++channel->next_id == 0) {
-		channel->next_id = 1;
-	}
-	run->channel = channel;
-	run->id = channel->next_id;
-	run->event = event;
-	run->data = data;
-	uint32_t flags = request->type == VD_LINK_RUN ? request->body.run.flags :
-		request->body.run_app.flags;
-	run->wait = flags & VD_LINK_RUN_FLAGS_WAIT;
-	run->deadline = wl_event_loop_add_timer(channel->config.loop, handle_run_deadline, run);
-	if (run->deadline != NULL) {
-		wl_event_source_timer_update(run->deadline, channel->config.request_timeout_ms);
-	}
-	wl_list_insert(&channel->runs, &run->link);
-	notify(channel);
-	struct vd_link_msg msg = *request;
-	msg.id = run->id;
-	if (!send_msg(channel, &msg)) {
-		/* the link fails later and fails the run with it: no event from inside this call */
-		*code = VD_LINK_ERROR_CODE_LIMIT;
-		snprintf(err, err_size, "VM %s: cannot queue the request", name);
-		run_free(run);
-		return NULL;
-	}
-	return run;
-}
-
-/* A message about a run, from the guest. */
-static void handle_run_message(struct vd_channel *channel, const struct vd_link_msg *msg) {
-	struct vd_run *run = find_run(channel, msg->id);
-	if (run == NULL) {
-		/* a run whose requester left, or a late answer */
-		vd_log(VD_DEBUG, "vm=%s: %s for unknown request %u ignored", channel->conf.name,
-			vd_link_type_name(&vd_link_guest, msg->type), msg->id);
-		return;
-	}
-	switch (msg->type) {
-	case VD_LINK_RUN_STARTED:
-		if (run->started) {
-			vd_link_conn_fail(channel->conn, VD_LINK_ERROR_CODE_PROTOCOL,
-				"protocol error: second RUN_STARTED for request %u", msg->id);
-			return;
-		}
-		run->started = true;
-		if (run->deadline != NULL) {
-			wl_event_source_remove(run->deadline);
-			run->deadline = NULL;
-		}
-		if (run->event == NULL && run->wait) {
-			/* its requester went away before the program started: hang it up */
-			vd_run_signal(run, VD_LINK_SIGNUM_HUP);
-			run_free(run);
-			return;
-		}
-		run_event(run, msg, !run->wait);
-		return;
-	case VD_LINK_RUN_OUTPUT:
-	case VD_LINK_RUN_EXIT:
-	case VD_LINK_RUN_INPUT_ACK:
-		if (!run->wait || !run->started) {
-			vd_link_conn_fail(channel->conn, VD_LINK_ERROR_CODE_PROTOCOL,
-				"protocol error: %s for a request that does not expect it",
-				vd_link_type_name(&vd_link_guest, msg->type));
-			return;
-		}
-		if (msg->type == VD_LINK_RUN_OUTPUT) {
-			run->unacked += msg->body.run_output.data_len;
-			if (run->unacked > VD_LINK_RUN_WINDOW) {
-				vd_link_conn_fail(channel->conn, VD_LINK_ERROR_CODE_PROTOCOL,
-					"protocol error: output of request %u beyond its %u-byte window",
-					msg->id, VD_LINK_RUN_WINDOW);
-				return;
-			}
-		}
-		run_event(run, msg, msg->type == VD_LINK_RUN_EXIT);
-		return;
-	case VD_LINK_ERROR:
-		run_event(run, msg, true);
-		return;
-	default:
-		return;
-	}
-}
 
 /* ---- application lists ---- */
 
@@ -538,7 +245,7 @@ static void handle_ready(struct vd_link_conn *conn) {
 		caps & VD_LINK_CAP_IDLE ? " idle" : "", caps & VD_LINK_CAP_NOTIFY ? " notify" : "",
 		caps & VD_LINK_CAP_TRAY ? " tray" : "", caps == 0 ? " none" : "");
 	modules_up(channel);
-	notify(channel);
+	channel_notify(channel);
 }
 
 static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *msg) {
@@ -550,13 +257,13 @@ static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *
 				msg->body.error.code, msg->body.error.message);
 			return;
 		}
-		handle_run_message(channel, msg);
+		channel_handle_run_message(channel, msg);
 		return;
 	case VD_LINK_RUN_STARTED:
 	case VD_LINK_RUN_OUTPUT:
 	case VD_LINK_RUN_EXIT:
 	case VD_LINK_RUN_INPUT_ACK:
-		handle_run_message(channel, msg);
+		channel_handle_run_message(channel, msg);
 		return;
 	case VD_LINK_APPS_BEGIN:
 		handle_apps_begin(channel, &msg->body.apps_begin);
@@ -576,7 +283,7 @@ static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *
 		channel->idle = msg->body.idle.idle;
 		channel->idle_seconds = msg->body.idle.seconds;
 		channel->idle_reported_at = vd_now_ms();
-		notify(channel);
+		channel_notify(channel);
 		return;
 	default:
 		break;
@@ -622,13 +329,13 @@ static void handle_closed(struct vd_link_conn *conn, const char *reason) {
 	char text[400];
 	snprintf(text, sizeof(text), "the agent channel closed during the command (%s)",
 		channel->last_error);
-	fail_runs(channel, VD_LINK_ERROR_CODE_DISCONNECTED, text);
+	channel_fail_runs(channel, VD_LINK_ERROR_CODE_DISCONNECTED, text);
 	snapshot_clear(channel);
 	channel->idle_known = false;
 	/* only a channel that worked for a while earns quick retries */
 	vd_backoff_disconnected(&channel->backoff, vd_now_ms());
 	schedule_retry(channel);
-	notify(channel);
+	channel_notify(channel);
 }
 
 static const struct vd_link_conn_impl link_impl = {
@@ -748,7 +455,7 @@ void vd_channel_set_agent(struct vd_channel *channel, const struct vd_addr *addr
 		vd_link_conn_destroy(channel->conn);
 		channel->conn = NULL;
 	}
-	fail_runs(channel, VD_LINK_ERROR_CODE_DISCONNECTED, addr != NULL ?
+	channel_fail_runs(channel, VD_LINK_ERROR_CODE_DISCONNECTED, addr != NULL ?
 		"the VM's agent moved" : "the VM stopped");
 	snapshot_clear(channel);
 	channel->idle_known = false;
@@ -770,7 +477,7 @@ void vd_channel_set_agent(struct vd_channel *channel, const struct vd_addr *addr
 			channel->agent_str, serial ? " (virtio-serial)" : "");
 		wl_event_source_timer_update(channel->retry_timer, 1);
 	}
-	notify(channel);
+	channel_notify(channel);
 }
 
 const char *vd_channel_agent_str(const struct vd_channel *channel) {
@@ -795,7 +502,7 @@ void vd_channel_destroy(struct vd_channel *channel) {
 		return;
 	}
 	channel->config.changed = NULL; // nobody hears of a channel going away through it
-	fail_runs(channel, VD_LINK_ERROR_CODE_NO_VM, "the VM's definition is gone");
+	channel_fail_runs(channel, VD_LINK_ERROR_CODE_NO_VM, "the VM's definition is gone");
 	modules_down(channel);
 	vd_dialer_cancel(channel->dialer);
 	vd_link_conn_destroy(channel->conn);
