@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocols/link.h"
+#include "protocols/link-private.h"
 
 /*
  * The interpreter of the generated tables. Decoding is two steps: the wire
@@ -16,13 +16,7 @@ const uint8_t vd_link_sync[VD_LINK_SYNC_SIZE] = {
 	0xff, 0xff, 0xff, 0xff, 'V', 'D', 'S', 'Y', 'N', 'C', '\r', '\n',
 };
 
-/* Reading chunk: a frame of max_payload fits in a few of them. */
-#define READ_CHUNK (64u * 1024u)
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...) {
+void link_set_err(char *err, size_t err_size, const char *fmt, ...) {
 	if (err == NULL || err_size == 0) {
 		return;
 	}
@@ -175,7 +169,7 @@ static bool validate_field(const struct vd_link_field *f, const void *base, cons
 	if (is_number(f->kind)) {
 		uint64_t v = get_number(f, base);
 		if (v < f->min || v > f->max) {
-			set_err(err, err_size, "%s: %s %llu not in %llu..%llu", where, f->name,
+			link_set_err(err, err_size, "%s: %s %llu not in %llu..%llu", where, f->name,
 				(unsigned long long)v, (unsigned long long)f->min,
 				(unsigned long long)f->max);
 			return false;
@@ -186,13 +180,13 @@ static bool validate_field(const struct vd_link_field *f, const void *base, cons
 				i++;
 			}
 			if (i == f->nvalues) {
-				set_err(err, err_size, "%s: unknown %s %llu", where, f->name,
+				link_set_err(err, err_size, "%s: unknown %s %llu", where, f->name,
 					(unsigned long long)v);
 				return false;
 			}
 		}
 		if (f->mask != 0 && (v & ~f->mask) != 0) {
-			set_err(err, err_size, "%s: unknown %s bits 0x%llx", where, f->name,
+			link_set_err(err, err_size, "%s: unknown %s bits 0x%llx", where, f->name,
 				(unsigned long long)(v & ~f->mask));
 			return false;
 		}
@@ -202,12 +196,12 @@ static bool validate_field(const struct vd_link_field *f, const void *base, cons
 		const char *s = get_ptr(f, base);
 		size_t len = s != NULL ? strnlen(s, (size_t)f->max + 1) : 0;
 		if (s == NULL || len < f->min || len > f->max) {
-			set_err(err, err_size, "%s: %s of %zu bytes not in %llu..%llu", where, f->name,
+			link_set_err(err, err_size, "%s: %s of %zu bytes not in %llu..%llu", where, f->name,
 				len, (unsigned long long)f->min, (unsigned long long)f->max);
 			return false;
 		}
 		if (f->check != NULL && !f->check(s, len)) {
-			set_err(err, err_size, "%s: invalid %s", where, f->name);
+			link_set_err(err, err_size, "%s: invalid %s", where, f->name);
 			return false;
 		}
 		return true;
@@ -215,7 +209,7 @@ static bool validate_field(const struct vd_link_field *f, const void *base, cons
 	uint32_t count = get_count(f, base);
 	const void *ptr = get_ptr(f, base);
 	if (count < f->min || count > f->max || (count > 0 && ptr == NULL)) {
-		set_err(err, err_size, "%s: %s %s %u not in %llu..%llu", where, f->name,
+		link_set_err(err, err_size, "%s: %s %s %u not in %llu..%llu", where, f->name,
 			f->kind == VD_LINK_FIELD_DATA ? "length" : "count", count,
 			(unsigned long long)f->min, (unsigned long long)f->max);
 		return false;
@@ -249,7 +243,7 @@ static bool validate_desc(const struct vd_link_message *desc, const struct vd_li
 	if (desc->check != NULL) {
 		char why[256] = "";
 		if (!desc->check(&msg->body, why, sizeof(why))) {
-			set_err(err, err_size, "%s: %s", desc->name, why[0] ? why : "invalid");
+			link_set_err(err, err_size, "%s: %s", desc->name, why[0] ? why : "invalid");
 			return false;
 		}
 	}
@@ -260,7 +254,7 @@ bool vd_link_validate(const struct vd_link_set *set, const struct vd_link_msg *m
 		size_t err_size) {
 	const struct vd_link_message *desc = vd_link_set_find(set, msg->type);
 	if (desc == NULL) {
-		set_err(err, err_size, "unknown message type 0x%04x", msg->type);
+		link_set_err(err, err_size, "unknown message type 0x%04x", msg->type);
 		return false;
 	}
 	return validate_desc(desc, msg, err, err_size);
@@ -284,7 +278,7 @@ struct cursor {
 
 static bool need(struct cursor *c, size_t n, const char *what) {
 	if (c->left < n) {
-		set_err(c->err, c->err_size, "%s: truncated %s", c->where, what);
+		link_set_err(c->err, c->err_size, "%s: truncated %s", c->where, what);
 		return false;
 	}
 	return true;
@@ -313,7 +307,7 @@ static bool parse_field(struct cursor *c, const struct vd_link_field *f, void *b
 	c->p += f->length_size;
 	c->left -= f->length_size;
 	if (n > f->max) {
-		set_err(c->err, c->err_size, "%s: %s %s %u over %llu", c->where, f->name,
+		link_set_err(c->err, c->err_size, "%s: %s %s %u over %llu", c->where, f->name,
 			f->kind == VD_LINK_FIELD_ARRAY ? "count" : "length", n,
 			(unsigned long long)f->max);
 		return false;
@@ -325,7 +319,7 @@ static bool parse_field(struct cursor *c, const struct vd_link_field *f, void *b
 		}
 		const char *s = (const char *)c->p;
 		if (c->p[n] != '\0' || memchr(s, '\0', n) != NULL) {
-			set_err(c->err, c->err_size, "%s: %s is not one NUL-terminated string",
+			link_set_err(c->err, c->err_size, "%s: %s is not one NUL-terminated string",
 				c->where, f->name);
 			return false;
 		}
@@ -348,7 +342,7 @@ static bool parse_field(struct cursor *c, const struct vd_link_field *f, void *b
 	}
 	/* an array: every item takes at least one byte, so count is bounded by what is left */
 	if (n > c->left) {
-		set_err(c->err, c->err_size, "%s: truncated %s", c->where, f->name);
+		link_set_err(c->err, c->err_size, "%s: truncated %s", c->where, f->name);
 		return false;
 	}
 	set_count(f, base, n);
@@ -358,7 +352,7 @@ static bool parse_field(struct cursor *c, const struct vd_link_field *f, void *b
 	}
 	struct alloc *a = calloc(1, sizeof(*a) + (size_t)n * f->item_size);
 	if (a == NULL) {
-		set_err(c->err, c->err_size, "out of memory");
+		link_set_err(c->err, c->err_size, "out of memory");
 		return false;
 	}
 	a->next = c->msg->allocs;
@@ -389,16 +383,16 @@ bool vd_link_decode(const struct vd_link_set *set, int sender, const struct vd_l
 	msg->id = header->id;
 	const struct vd_link_message *desc = vd_link_set_find(set, header->type);
 	if (desc == NULL) {
-		set_err(err, err_size, "unknown message type 0x%04x", header->type);
+		link_set_err(err, err_size, "unknown message type 0x%04x", header->type);
 		return false;
 	}
 	if (sender >= 0 && !(desc->senders & (1u << sender))) {
-		set_err(err, err_size, "%s may not come from the %s", desc->name,
+		link_set_err(err, err_size, "%s may not come from the %s", desc->name,
 			set->roles[sender & 1]);
 		return false;
 	}
 	if (header->length > set->max_frame) {
-		set_err(err, err_size, "%s of %u bytes over the %u-byte limit", desc->name,
+		link_set_err(err, err_size, "%s of %u bytes over the %u-byte limit", desc->name,
 			header->length, set->max_frame);
 		return false;
 	}
@@ -408,7 +402,7 @@ bool vd_link_decode(const struct vd_link_set *set, int sender, const struct vd_l
 		goto error;
 	}
 	if (c.left != 0) {
-		set_err(err, err_size, "%s: %zu trailing bytes", desc->name, c.left);
+		link_set_err(err, err_size, "%s: %zu trailing bytes", desc->name, c.left);
 		goto error;
 	}
 	if (!validate_desc(desc, msg, err, err_size)) {
@@ -429,12 +423,12 @@ enum vd_link_head vd_link_decode_head(const struct vd_link_set *set, int sender,
 		return VD_LINK_HEAD_NONE;
 	}
 	if (sender >= 0 && !(desc->senders & (1u << sender))) {
-		set_err(err, err_size, "%s may not come from the %s", desc->name,
+		link_set_err(err, err_size, "%s may not come from the %s", desc->name,
 			set->roles[sender & 1]);
 		return VD_LINK_HEAD_ERROR;
 	}
 	if (header->length > set->max_frame) {
-		set_err(err, err_size, "%s of %u bytes over the %u-byte limit", desc->name,
+		link_set_err(err, err_size, "%s of %u bytes over the %u-byte limit", desc->name,
 			header->length, set->max_frame);
 		return VD_LINK_HEAD_ERROR;
 	}
@@ -445,7 +439,7 @@ enum vd_link_head vd_link_decode_head(const struct vd_link_set *set, int sender,
 		need += number_size(desc->fields[i].kind);
 	}
 	if (header->length < need) {
-		set_err(err, err_size, "%s: truncated %s", desc->name, data->name);
+		link_set_err(err, err_size, "%s: truncated %s", desc->name, data->name);
 		return VD_LINK_HEAD_ERROR;
 	}
 	if (avail < need) {
@@ -461,7 +455,7 @@ enum vd_link_head vd_link_decode_head(const struct vd_link_set *set, int sender,
 	}
 	uint32_t n = load_u32(payload + need - data->length_size);
 	if (n > data->max || n != header->length - need) {
-		set_err(err, err_size, "%s: %s of %u bytes in a frame of %u", desc->name, data->name,
+		link_set_err(err, err_size, "%s: %s of %u bytes in a frame of %u", desc->name, data->name,
 			n, header->length);
 		return VD_LINK_HEAD_ERROR;
 	}
@@ -502,12 +496,12 @@ void vd_link_buf_consume(struct vd_link_buf *buf, size_t n) {
 	buf->pos += n;
 	if (buf->pos == buf->len) {
 		buf->pos = buf->len = 0;
-		if (buf->cap > 4 * READ_CHUNK) {
+		if (buf->cap > 4 * LINK_READ_CHUNK) {
 			free(buf->data); // a big burst is over: give the memory back
 			buf->data = NULL;
 			buf->cap = 0;
 		}
-	} else if (buf->pos >= buf->len / 2 && buf->pos >= READ_CHUNK) {
+	} else if (buf->pos >= buf->len / 2 && buf->pos >= LINK_READ_CHUNK) {
 		memmove(buf->data, buf->data + buf->pos, buf->len - buf->pos);
 		buf->len -= buf->pos;
 		buf->pos = 0;
@@ -608,11 +602,11 @@ static bool encode(const struct vd_link_set *set, const struct vd_link_msg *msg,
 		size_t err_size) {
 	const struct vd_link_message *desc = vd_link_set_find(set, msg->type);
 	if (desc == NULL) {
-		set_err(err, err_size, "type 0x%04x is not in the %s set", msg->type, set->name);
+		link_set_err(err, err_size, "type 0x%04x is not in the %s set", msg->type, set->name);
 		return false;
 	}
 	if (head_only && !desc->bulk) {
-		set_err(err, err_size, "%s is not a bulk message", desc->name);
+		link_set_err(err, err_size, "%s is not a bulk message", desc->name);
 		return false;
 	}
 	if (!validate_desc(desc, msg, err, err_size)) {
@@ -620,14 +614,14 @@ static bool encode(const struct vd_link_set *set, const struct vd_link_msg *msg,
 	}
 	size_t size = fields_size(desc->fields, desc->nfields, &msg->body);
 	if (size > max_payload || size > set->max_frame) {
-		set_err(err, err_size, "%s of %zu bytes over the %u-byte limit", desc->name, size,
+		link_set_err(err, err_size, "%s of %zu bytes over the %u-byte limit", desc->name, size,
 			max_payload < set->max_frame ? max_payload : set->max_frame);
 		return false;
 	}
 	/* head only: the data's bytes (the last field) follow from elsewhere */
 	size_t left_out = head_only ? get_count(&desc->fields[desc->nfields - 1], &msg->body) : 0;
 	if (!reserve(buf, VD_LINK_HEADER_SIZE + size - left_out)) {
-		set_err(err, err_size, "out of memory");
+		link_set_err(err, err_size, "out of memory");
 		return false;
 	}
 	uint8_t *p = buf->data + buf->len;
@@ -648,151 +642,4 @@ bool vd_link_encode(const struct vd_link_set *set, const struct vd_link_msg *msg
 bool vd_link_encode_head(const struct vd_link_set *set, const struct vd_link_msg *msg,
 		uint32_t max_payload, struct vd_link_buf *buf, char *err, size_t err_size) {
 	return encode(set, msg, max_payload, buf, true, err, err_size);
-}
-
-/* ---- the reader ---- */
-
-void vd_link_reader_init(struct vd_link_reader *reader, uint32_t max_payload) {
-	*reader = (struct vd_link_reader){.max_payload = max_payload};
-}
-
-void vd_link_reader_finish(struct vd_link_reader *reader) {
-	free(reader->data);
-	*reader = (struct vd_link_reader){0};
-}
-
-size_t vd_link_reader_pending(const struct vd_link_reader *reader) {
-	return reader->len - reader->pos;
-}
-
-uint8_t *vd_link_reader_space(struct vd_link_reader *reader, size_t *size) {
-	if (reader->pos > 0) {
-		memmove(reader->data, reader->data + reader->pos, reader->len - reader->pos);
-		reader->len -= reader->pos;
-		reader->pos = 0;
-	}
-	/*
-	 * Read what the current frame still needs, and at least a chunk: never
-	 * more than one whole frame (of at most max_payload) and one chunk.
-	 */
-	size_t want = READ_CHUNK;
-	if (!reader->hunting && reader->len >= VD_LINK_HEADER_SIZE) {
-		struct vd_link_header header;
-		vd_link_header_read(reader->data, &header);
-		if (header.length <= reader->max_payload &&
-				VD_LINK_HEADER_SIZE + (size_t)header.length > reader->len + want) {
-			want = VD_LINK_HEADER_SIZE + (size_t)header.length - reader->len;
-		}
-	}
-	if (reader->cap - reader->len < want) {
-		size_t cap = reader->len + want;
-		uint8_t *data = realloc(reader->data, cap);
-		if (data == NULL) {
-			return NULL;
-		}
-		reader->data = data;
-		reader->cap = cap;
-	}
-	*size = want;
-	return reader->data + reader->len;
-}
-
-void vd_link_reader_commit(struct vd_link_reader *reader, size_t n) {
-	reader->len += n;
-}
-
-void vd_link_reader_hunt(struct vd_link_reader *reader) {
-	reader->hunting = true;
-}
-
-/* While hunting: drop bytes up to a SYNC marker, keeping a partial one. */
-static bool hunt(struct vd_link_reader *reader) {
-	const uint8_t *p = reader->data + reader->pos;
-	size_t avail = reader->len - reader->pos;
-	for (size_t i = 0; i + VD_LINK_SYNC_SIZE <= avail; i++) {
-		if (p[i] == vd_link_sync[0] && vd_link_is_sync(p + i)) {
-			reader->skipped += i;
-			reader->pos += i;
-			reader->hunting = false;
-			return true;
-		}
-	}
-	size_t keep = avail < VD_LINK_SYNC_SIZE - 1 ? avail : VD_LINK_SYNC_SIZE - 1;
-	reader->skipped += avail - keep;
-	reader->pos += avail - keep;
-	return false;
-}
-
-enum vd_link_next vd_link_reader_head(struct vd_link_reader *reader,
-		struct vd_link_header *header, const uint8_t **payload, size_t *avail, char *err,
-		size_t err_size) {
-	for (;;) {
-		if (reader->hunting && !hunt(reader)) {
-			return VD_LINK_NEXT_NONE;
-		}
-		size_t have = reader->len - reader->pos;
-		if (have < VD_LINK_HEADER_SIZE) {
-			return VD_LINK_NEXT_NONE;
-		}
-		const uint8_t *p = reader->data + reader->pos;
-		if (vd_link_is_sync(p)) {
-			reader->pos += VD_LINK_SYNC_SIZE;
-			continue;
-		}
-		vd_link_header_read(p, header);
-		if (header->length > reader->max_payload) {
-			set_err(err, err_size, "frame of %u bytes over the %u-byte limit",
-				header->length, reader->max_payload);
-			return VD_LINK_NEXT_ERROR;
-		}
-		if (header->flags != 0) {
-			set_err(err, err_size, "frame flags 0x%04x (must be 0)", header->flags);
-			return VD_LINK_NEXT_ERROR;
-		}
-		*payload = p + VD_LINK_HEADER_SIZE;
-		*avail = have - VD_LINK_HEADER_SIZE;
-		if (*avail > header->length) {
-			*avail = header->length;
-		}
-		return VD_LINK_NEXT_FRAME;
-	}
-}
-
-void vd_link_reader_skip(struct vd_link_reader *reader, size_t n) {
-	size_t have = reader->len - reader->pos;
-	reader->pos += n < have ? n : have;
-}
-
-enum vd_link_next vd_link_reader_next(struct vd_link_reader *reader, struct vd_link_header *header,
-		const uint8_t **payload, char *err, size_t err_size) {
-	for (;;) {
-		if (reader->hunting && !hunt(reader)) {
-			return VD_LINK_NEXT_NONE;
-		}
-		size_t avail = reader->len - reader->pos;
-		if (avail < VD_LINK_HEADER_SIZE) {
-			return VD_LINK_NEXT_NONE;
-		}
-		const uint8_t *p = reader->data + reader->pos;
-		if (vd_link_is_sync(p)) {
-			reader->pos += VD_LINK_SYNC_SIZE;
-			continue;
-		}
-		vd_link_header_read(p, header);
-		if (header->length > reader->max_payload) {
-			set_err(err, err_size, "frame of %u bytes over the %u-byte limit",
-				header->length, reader->max_payload);
-			return VD_LINK_NEXT_ERROR;
-		}
-		if (header->flags != 0) {
-			set_err(err, err_size, "frame flags 0x%04x (must be 0)", header->flags);
-			return VD_LINK_NEXT_ERROR;
-		}
-		if (avail - VD_LINK_HEADER_SIZE < header->length) {
-			return VD_LINK_NEXT_NONE;
-		}
-		*payload = p + VD_LINK_HEADER_SIZE;
-		reader->pos += VD_LINK_HEADER_SIZE + header->length;
-		return VD_LINK_NEXT_FRAME;
-	}
 }
