@@ -19,6 +19,11 @@
  * this bridge grants) until the client's socket takes them.
  */
 
+/* The client is read no more while this much waits for the link (jobs count their bytes)... */
+#define QUEUE_HIGH (512u * 1024u)
+/* ...and again once the queue is below this. */
+#define QUEUE_LOW (128u * 1024u)
+
 struct freed;
 struct job;
 struct pool;
@@ -80,7 +85,7 @@ struct client {
 	char error[256];
 };
 
-/* client.c: the queue toward the host */
+/* client-queue.c: the queue toward the host */
 void client_queue_bytes(struct client *client, const uint8_t *data, size_t len);
 void client_queue_msg(struct client *client, const struct vd_link_msg *msg);
 void client_queue_job(struct client *client, struct job *job, size_t bytes);
@@ -89,6 +94,14 @@ void client_queue_discard(struct client *client, struct pool *pool, uint32_t off
 /* Rows from one pool to another, on both ends (msg: a WL_POOL_COPY). */
 void client_queue_copy(struct client *client, struct pool *src, struct pool *dst,
 	const struct vd_link_msg *msg);
+/* The multiplexer's turn: writes up to budget bytes of the queue to the link. */
+bool client_produce(struct vd_mux_source *source, struct vd_link_conn *conn, size_t budget);
+/* Watches the client's socket for what it can do now (reading, writing events). */
+void client_update_watch(struct client *client);
+
+/* client.c */
+void client_free_item(struct client *client, struct item *item);
+void client_schedule_reap(struct client *client);
 /* Posts wl_display.error (object, code, text) to the client and closes it. */
 void client_fail(struct client *client, uint32_t object, uint32_t code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
