@@ -237,10 +237,6 @@ void vd_session_destroy(struct vd_session *session) {
 	if (session == NULL) {
 		return;
 	}
-	if (session->connected) {
-		session_log(session, VD_INFO, "disconnected (%s)",
-			session->error[0] ? session->error : "closed");
-	}
 	wl_list_remove(&session->link);
 	if (session->idle_flush != NULL) {
 		wl_event_source_remove(session->idle_flush);
@@ -253,5 +249,10 @@ void vd_session_destroy(struct vd_session *session) {
 	registry_finish(session);
 	vd_endpoint_destroy(session->client);
 	vd_endpoint_destroy(session->upstream);
+	/* last: once it is logged, nothing of the session is left (tests count fds then) */
+	if (session->connected) {
+		session_log(session, VD_INFO, "disconnected (%s)",
+			session->error[0] ? session->error : "closed");
+	}
 	free(session);
 }
