@@ -156,8 +156,8 @@ static bool self_dir(char *buf, size_t size) {
 static const char *default_proxy(char *buf, size_t size) {
 	char dir[PATH_MAX];
 	if (self_dir(dir, sizeof(dir))) {
-		snprintf(buf, size, "%s/vmdesk-proxy", dir);
-		if (access(buf, X_OK) == 0) {
+		int len = snprintf(buf, size, "%s/vmdesk-proxy", dir);
+		if (len > 0 && (size_t)len < size && access(buf, X_OK) == 0) {
 			return buf;
 		}
 		char path[PATH_MAX + 32];

@@ -162,7 +162,7 @@ void machine_teardown(struct vd_machine *m, const char *reason) {
 
 static void kill_vmm(struct vd_machine *m, const char *why) {
 	if (!m->force) {
-		snprintf(m->stop_reason, sizeof(m->stop_reason), "killed: %s", why);
+		snprintf(m->stop_reason, sizeof(m->stop_reason), "killed: %.500s", why);
 	}
 	machine_say(m, "%s: killing the VMM (pid %d)", why, (int)m->vmm.pid);
 	vd_child_signal(&m->vmm, SIGKILL);
