@@ -18,14 +18,16 @@
  * (protocols/link.md "Wayland channels"). It passes messages through with
  * their IDs (proxy/wl/tracker.h), parsing only what it must to carry fds:
  * shm pools become mirrors on the host, filled with what changed in a
- * buffer at each commit (guest/wayland/shm.c, guest/wayland/job.c), pipes
+ * buffer at each commit (guest/wayland/shm.c, surface.c, job.c), pipes
  * and keymaps cross as link objects. It filters nothing (the host decides)
  * and trusts nothing from the host beyond the link's rules.
  *
  *   main.c      options, the sockets, the loop
  *   hostlink.c  the link: handshake, limits, pings, messages to channels
- *   client.c    a client: its socket, tracker, channel queues, events
- *   shm.c       pools, buffers, surfaces, damage: what a commit sends
+ *   client.c    a client: its socket, tracker, requests, events, channel
+ *   client-queue.c  its queue toward the host, taken by the link's turns
+ *   shm.c       pools and buffers, their shadows, freed bytes
+ *   surface.c   surfaces, damage, viewports: what a commit sends
  *   job.c       sending a commit's bytes: diff against a shadow, or copy
  */
 

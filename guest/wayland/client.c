@@ -556,7 +556,7 @@ void clients_message(struct bridge *bridge, const struct vd_link_msg *msg) {
 
 struct vd_hook_registry *client_hooks_create(void) {
 	struct vd_hook_registry *registry = vd_hook_registry_create();
-	if (registry == NULL || !shm_hooks_add(registry)) {
+	if (registry == NULL || !shm_hooks_add(registry) || !surface_hooks_add(registry)) {
 		vd_hook_registry_destroy(registry);
 		return NULL;
 	}

@@ -49,14 +49,34 @@ struct bufstat {
 	uint32_t streak;
 };
 
+/* A wl_buffer of a pool (shm.c); its surface follows it in surface.c. */
+struct buffer {
+	struct vd_object_addon addon;
+	struct client *client;
+	struct pool *pool;
+	uint32_t offset, bpp;
+	int32_t width, height, stride;
+	pixman_region32_t pending; // may differ from what the host has
+	bool sent; // the host has had all of it once
+	struct surface *surface; // the surface it was last committed on
+	struct wl_list surface_link; // surface.buffers
+	struct wl_list pool_link; // pool.buffers
+	struct bufstat *stat;
+};
+
+/* The buffer an object is, or NULL. */
+struct buffer *buffer_of(const struct vd_object *object);
+
 void pool_unref(struct pool *pool);
 static inline struct pool *pool_ref(struct pool *pool) {
 	pool->refs++;
 	return pool;
 }
 
-/* The tracker hooks of shm, surfaces and viewports (client.c adds them). */
+/* The tracker hooks of shm pools and buffers (client.c adds them). */
 bool shm_hooks_add(struct vd_hook_registry *registry);
+/* The tracker hooks of surfaces and viewports (surface.c; client.c adds them). */
+bool surface_hooks_add(struct vd_hook_registry *registry);
 /* Bytes of destroyed buffers that no live buffer uses: discarded on both ends. */
 void shm_flush_discards(struct client *client);
 
