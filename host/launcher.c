@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "host/channel.h"
-#include "host/launcher.h"
+#include "host/launcher-private.h"
 #include "host/machine.h"
 #include "host/vms.h"
 #include "protocols/clock.h"
@@ -20,54 +20,11 @@
 /* VMs known by name (definitions, and proxies reporting windows): a bound on entries. */
 #define MAX_ENTRIES 1024
 
-/* One VM the launcher has heard of: its machine (if it ever ran here) and its windows. */
-struct entry {
-	struct wl_list link; // vd_launcher.entries
-	char name[VD_VM_NAME_MAX + 1];
-	struct vd_machine *machine; // NULL: never started nor found running
-	struct vd_vmconf *started_conf; // the definition at the start (NULL: found running)
-	bool windows_known;
-	uint32_t windows;
-	uint64_t windows_zero_since;
-	uint64_t running_since; // when the machine became running (vd_now_ms), 0: not running
-	char idle_note[160];
-};
-
-enum op_kind {
-	OP_START,
-	OP_STOP,
-};
-
-struct vd_launcher_op {
-	struct wl_list link; // vd_launcher.ops
-	struct vd_launcher *launcher;
-	enum op_kind kind;
-	char name[VD_VM_NAME_MAX + 1];
-	bool no_wait;
-	bool announced;
-	uint32_t timeout_s;
-	vd_launcher_event event; // NULL once detached
-	void *data;
-	struct wl_event_source *timer;
-};
-
-struct vd_launcher {
-	struct vd_launcher_config config;
-	struct wl_list entries; // entry.link
-	size_t nentries;
-	struct wl_list ops; // vd_launcher_op.link
-	struct wl_event_source *sync_idle;
-	struct wl_event_source *idle_timer;
-	bool syncing;
-	void (*shutdown_done)(void *data);
-	void *shutdown_data;
-};
-
 static void schedule_sync(struct vd_launcher *launcher);
 
 /* ---- entries ---- */
 
-static struct entry *find_entry(struct vd_launcher *launcher, const char *name) {
+struct entry *launcher_find_entry(struct vd_launcher *launcher, const char *name) {
 	struct entry *e;
 	wl_list_for_each(e, &launcher->entries, link) {
 		if (strcmp(e->name, name) == 0) {
@@ -78,7 +35,7 @@ static struct entry *find_entry(struct vd_launcher *launcher, const char *name) 
 }
 
 static struct entry *get_entry(struct vd_launcher *launcher, const char *name) {
-	struct entry *e = find_entry(launcher, name);
+	struct entry *e = launcher_find_entry(launcher, name);
 	if (e != NULL || launcher->nentries >= MAX_ENTRIES ||
 			!vd_vm_name_valid(name, strlen(name))) {
 		return e;
@@ -101,7 +58,7 @@ static void entry_free(struct vd_launcher *launcher, struct entry *e) {
 	free(e);
 }
 
-static const struct vd_vmconf *find_conf(struct vd_launcher *launcher, const char *name) {
+const struct vd_vmconf *launcher_find_conf(struct vd_launcher *launcher, const char *name) {
 	struct vd_channel *channel = vd_vms_find(launcher->config.vms, name);
 	return channel != NULL ? vd_channel_conf(channel) : NULL;
 }
@@ -212,7 +169,7 @@ static void settle_ops(struct vd_launcher *launcher, struct entry *e) {
 
 /* Whether VM e should stop for idleness now; else when to look again (0: not idle). */
 static uint64_t check_idle(struct vd_launcher *launcher, struct entry *e, uint64_t now) {
-	const struct vd_vmconf *conf = find_conf(launcher, e->name);
+	const struct vd_vmconf *conf = launcher_find_conf(launcher, e->name);
 	struct vd_machine *m = e->machine;
 	e->idle_note[0] = '\0';
 	if (m == NULL || vd_machine_state(m) != VD_MACHINE_RUNNING || conf == NULL ||
@@ -303,7 +260,7 @@ static void sync_all(struct vd_launcher *launcher) {
 		if (at != 0 && (next == 0 || at < next)) {
 			next = at;
 		}
-		bool defined = find_conf(launcher, e->name) != NULL;
+		bool defined = launcher_find_conf(launcher, e->name) != NULL;
 		if (!defined && (e->machine == NULL ||
 				vd_machine_state(e->machine) == VD_MACHINE_STOPPED) &&
 				(!e->windows_known || e->windows == 0)) {
@@ -321,7 +278,7 @@ static void sync_all(struct vd_launcher *launcher) {
 	/* operations on VMs without an entry (never ran): a start made one, so only stops */
 	struct vd_launcher_op *op, *otmp;
 	wl_list_for_each_safe(op, otmp, &launcher->ops, link) {
-		if (find_entry(launcher, op->name) == NULL) {
+		if (launcher_find_entry(launcher, op->name) == NULL) {
 			char text[128];
 			snprintf(text, sizeof(text), "VM %s is not running", op->name);
 			op_end(op, op->kind == OP_STOP ? VD_LAUNCHER_DONE : VD_LAUNCHER_FAILED,
@@ -421,7 +378,7 @@ static struct vd_machine *entry_machine(struct vd_launcher *launcher, struct ent
 /* The definition of a VM vmdesk starts, or NULL with code and err. */
 static const struct vd_vmconf *startable(struct vd_launcher *launcher, const char *name,
 		uint32_t *code, char *err, size_t err_size) {
-	const struct vd_vmconf *conf = find_conf(launcher, name);
+	const struct vd_vmconf *conf = launcher_find_conf(launcher, name);
 	if (conf == NULL) {
 		*code = VD_LINK_ERROR_CODE_NO_VM;
 		snprintf(err, err_size, "no VM named %s", name);
@@ -442,11 +399,11 @@ static const struct vd_vmconf *startable(struct vd_launcher *launcher, const cha
 }
 
 bool vd_launcher_needs_start(struct vd_launcher *launcher, const char *name) {
-	const struct vd_vmconf *conf = find_conf(launcher, name);
+	const struct vd_vmconf *conf = launcher_find_conf(launcher, name);
 	if (conf == NULL || !conf->machine.defined || conf->error[0] != '\0') {
 		return false;
 	}
-	struct entry *e = find_entry(launcher, name);
+	struct entry *e = launcher_find_entry(launcher, name);
 	return e == NULL || e->machine == NULL || vd_machine_state(e->machine) != VD_MACHINE_RUNNING;
 }
 
@@ -504,7 +461,7 @@ struct vd_launcher_op *vd_launcher_start(struct vd_launcher *launcher, const cha
 struct vd_launcher_op *vd_launcher_stop(struct vd_launcher *launcher, const char *name,
 		bool force, vd_launcher_event event, void *data, uint32_t *code, char *err,
 		size_t err_size) {
-	struct entry *e = find_entry(launcher, name);
+	struct entry *e = launcher_find_entry(launcher, name);
 	bool running = e != NULL && e->machine != NULL &&
 		vd_machine_state(e->machine) != VD_MACHINE_STOPPED;
 	if (!running && startable(launcher, name, code, err, err_size) == NULL) {
@@ -551,7 +508,7 @@ char *vd_launcher_dry_run(struct vd_launcher *launcher, const char *name, uint32
 
 struct vd_console *vd_launcher_console(struct vd_launcher *launcher, const char *name,
 		uint32_t *code, char *err, size_t err_size) {
-	struct entry *e = find_entry(launcher, name);
+	struct entry *e = launcher_find_entry(launcher, name);
 	struct vd_console *console = e != NULL && e->machine != NULL ?
 		vd_machine_console(e->machine) : NULL;
 	if (console != NULL) {
@@ -567,71 +524,6 @@ struct vd_console *vd_launcher_console(struct vd_launcher *launcher, const char 
 		snprintf(err, err_size, "VM %s is not running (vmdesk start %s)", name, name);
 	}
 	return NULL;
-}
-
-/* ---- what vmdesk list and status show ---- */
-
-void vd_launcher_list_fields(struct vd_launcher *launcher, const char *name, char *state,
-		size_t state_size, char *pid, size_t pid_size, char *uptime, size_t uptime_size,
-		char *windows, size_t windows_size) {
-	const struct vd_vmconf *conf = find_conf(launcher, name);
-	struct entry *e = find_entry(launcher, name);
-	struct vd_machine *m = e != NULL ? e->machine : NULL;
-	snprintf(state, state_size, "-");
-	snprintf(pid, pid_size, "-");
-	snprintf(uptime, uptime_size, "-");
-	snprintf(windows, windows_size, "-");
-	if ((conf != NULL && conf->machine.defined) || m != NULL) {
-		enum vd_machine_state s = m != NULL ? vd_machine_state(m) : VD_MACHINE_STOPPED;
-		snprintf(state, state_size, "%s", vd_machine_state_name(s));
-		if (m != NULL && vd_machine_pid(m) != 0) {
-			snprintf(pid, pid_size, "%d", (int)vd_machine_pid(m));
-			snprintf(uptime, uptime_size, "%llds", vd_machine_uptime(m));
-		}
-	}
-	if (e != NULL && e->windows_known) {
-		snprintf(windows, windows_size, "%u", e->windows);
-	}
-}
-
-void vd_launcher_status(struct vd_launcher *launcher, const char *name, FILE *out) {
-	const struct vd_vmconf *conf = find_conf(launcher, name);
-	struct entry *e = find_entry(launcher, name);
-	if (conf != NULL && conf->machine.defined) {
-		const struct vd_vmconf_machine *mc = &conf->machine;
-		fprintf(out, "vmm: %s\n", vd_vmm_kind_name(mc->vmm));
-		if (mc->image[0] != '\0') {
-			fprintf(out, "image: %s (%s/%s)\n", mc->image, launcher->config.env.images_dir,
-				mc->image);
-		} else {
-			fprintf(out, "kernel: %s\n", mc->kernel);
-		}
-		fprintf(out, "memory: %u MiB\ncpus: %u\n", mc->memory_mib, mc->cpus);
-	} else if (e == NULL || e->machine == NULL) {
-		fprintf(out, "state: - (vmdesk does not start this VM: no vmm, image or kernel)\n");
-	}
-	if (e != NULL && e->machine != NULL) {
-		vd_machine_status(e->machine, out);
-	} else if (conf != NULL && conf->machine.defined) {
-		fprintf(out, "state: stopped\n");
-	}
-	if (e != NULL && e->windows_known) {
-		fprintf(out, "windows: %u\n", e->windows);
-	}
-	if (conf != NULL && conf->machine.defined) {
-		if (conf->machine.idle_shutdown_s > 0) {
-			fprintf(out, "idle shutdown: after %u s without windows and programs%s%s\n",
-				conf->machine.idle_shutdown_s, e != NULL && e->idle_note[0] ? "; " : "",
-				e != NULL ? e->idle_note : "");
-		}
-		fprintf(out, "autostart: %s\n", conf->machine.autostart ? "yes" : "no");
-		if (e != NULL && e->machine != NULL && e->started_conf != NULL &&
-				vd_machine_state(e->machine) != VD_MACHINE_STOPPED &&
-				!vd_vmconf_equal(e->started_conf, conf)) {
-			fprintf(out, "definition: changed since the VM started (stop and start it to "
-				"apply)\n");
-		}
-	}
 }
 
 /* ---- life ---- */
