@@ -208,18 +208,11 @@ static bool xdg_path(char *buf, size_t size, const char *var, const char *fallba
 
 /* The vmdesk command next to this binary, for menu entries. */
 static const char *default_cli(char *buf, size_t size) {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0) {
+	char dir[PATH_MAX];
+	if (!self_dir(dir, sizeof(dir))) {
 		return NULL;
 	}
-	self[n] = '\0';
-	char *slash = strrchr(self, '/');
-	if (slash == NULL) {
-		return NULL;
-	}
-	*slash = '\0';
-	int len = snprintf(buf, size, "%s/vmdesk", self);
+	int len = snprintf(buf, size, "%s/vmdesk", dir);
 	return len > 0 && (size_t)len < size ? buf : NULL;
 }
 
@@ -237,65 +230,84 @@ static bool runtime_path(char *buf, size_t size, const char *name) {
 	return n > 0 && (size_t)n < size;
 }
 
-int main(int argc, char *argv[]) {
-	vd_log_init("vmdesk-hostd", VD_INFO);
-	static const struct option options[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"config-dir", required_argument, NULL, 'c'},
-		{"system-config-dir", required_argument, NULL, 'C'},
-		{"connect-timeout-ms", required_argument, NULL, 't'},
-		{"retry-max-ms", required_argument, NULL, 'r'},
-		{"request-timeout-ms", required_argument, NULL, 'q'},
-		{"display", required_argument, NULL, 'd'},
-		{"images-dir", required_argument, NULL, 'I'},
-		{"on-exit", required_argument, NULL, 'E'},
-		{"start-timeout", required_argument, NULL, 'S'},
-		{"stop-timeout", required_argument, NULL, 'T'},
-		{"proxy", required_argument, NULL, 'P'},
-		{"vmm-path", required_argument, NULL, 'M'},
-		{"host-devices", required_argument, NULL, 'D'},
-		{"no-menu", no_argument, NULL, 'n'},
-		{"no-clipboard", no_argument, NULL, 'N'},
-		{"no-notifications", no_argument, NULL, 'O'},
-		{"notify-burst", required_argument, NULL, 'B'},
-		{"notify-interval-ms", required_argument, NULL, 'i'},
-		{"no-tray", no_argument, NULL, 'R'},
-		{"tray-icons", required_argument, NULL, 'm'},
-		{"cli", required_argument, NULL, 'x'},
-		{"log-level", required_argument, NULL, 'L'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{0},
+struct options {
+	const char *socket_path, *config_dir, *system_dir, *cli, *display;
+	long long connect_timeout, retry_max, request_timeout;
+	bool menu_enabled, clipboard_enabled, notify_enabled, tray_enabled;
+	enum vd_icon_mode tray_mode;
+	long long notify_burst, notify_interval;
+	const char *images_dir, *proxy;
+	long long start_timeout, stop_timeout;
+	enum vd_launcher_exit on_exit;
+	struct vd_launch_env env;
+	bool probe; // look which host devices are usable (--host-devices auto)
+};
+
+static const struct option options[] = {
+	{"socket", required_argument, NULL, 's'},
+	{"config-dir", required_argument, NULL, 'c'},
+	{"system-config-dir", required_argument, NULL, 'C'},
+	{"connect-timeout-ms", required_argument, NULL, 't'},
+	{"retry-max-ms", required_argument, NULL, 'r'},
+	{"request-timeout-ms", required_argument, NULL, 'q'},
+	{"display", required_argument, NULL, 'd'},
+	{"images-dir", required_argument, NULL, 'I'},
+	{"on-exit", required_argument, NULL, 'E'},
+	{"start-timeout", required_argument, NULL, 'S'},
+	{"stop-timeout", required_argument, NULL, 'T'},
+	{"proxy", required_argument, NULL, 'P'},
+	{"vmm-path", required_argument, NULL, 'M'},
+	{"host-devices", required_argument, NULL, 'D'},
+	{"no-menu", no_argument, NULL, 'n'},
+	{"no-clipboard", no_argument, NULL, 'N'},
+	{"no-notifications", no_argument, NULL, 'O'},
+	{"notify-burst", required_argument, NULL, 'B'},
+	{"notify-interval-ms", required_argument, NULL, 'i'},
+	{"no-tray", no_argument, NULL, 'R'},
+	{"tray-icons", required_argument, NULL, 'm'},
+	{"cli", required_argument, NULL, 'x'},
+	{"log-level", required_argument, NULL, 'L'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{0},
+};
+
+/* Fills o from the command line; -1 to go on, else the exit status. */
+static int parse_options(int argc, char *argv[], struct options *o) {
+	*o = (struct options){
+		.system_dir = SYSCONFDIR_VMS,
+		.connect_timeout = 5000,
+		.retry_max = 30000,
+		.request_timeout = 30000,
+		.menu_enabled = true,
+		.clipboard_enabled = true,
+		.notify_enabled = true,
+		.tray_enabled = true,
+		.tray_mode = VD_ICON_BORDER,
+		.notify_burst = VD_HOST_NOTIFY_BURST,
+		.notify_interval = VD_HOST_NOTIFY_INTERVAL_MS,
+		.start_timeout = 300,
+		.stop_timeout = 60,
+		.on_exit = VD_LAUNCHER_EXIT_STOP,
+		.probe = true,
 	};
-	const char *socket_path = NULL, *config_dir = NULL, *cli = NULL, *display = NULL;
-	const char *system_dir = SYSCONFDIR_VMS;
-	long long connect_timeout = 5000, retry_max = 30000, request_timeout = 30000;
-	bool menu_enabled = true, clipboard_enabled = true, notify_enabled = true;
-	bool tray_enabled = true;
-	enum vd_icon_mode tray_mode = VD_ICON_BORDER;
-	long long notify_burst = VD_HOST_NOTIFY_BURST, notify_interval = VD_HOST_NOTIFY_INTERVAL_MS;
-	const char *images_dir = NULL, *proxy = NULL;
-	long long start_timeout = 300, stop_timeout = 60;
-	enum vd_launcher_exit on_exit = VD_LAUNCHER_EXIT_STOP;
-	struct vd_launch_env env = {0};
-	bool probe = true;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			socket_path = optarg;
+			o->socket_path = optarg;
 			break;
 		case 'c':
-			config_dir = optarg;
+			o->config_dir = optarg;
 			break;
 		case 'C':
-			system_dir = optarg;
+			o->system_dir = optarg;
 			break;
 		case 't':
 		case 'r':
 		case 'q': {
-			long long *target = opt == 't' ? &connect_timeout :
-				opt == 'r' ? &retry_max : &request_timeout;
+			long long *target = opt == 't' ? &o->connect_timeout :
+				opt == 'r' ? &o->retry_max : &o->request_timeout;
 			if (!vd_parse_number(optarg, 1, 3600000, target)) {
 				fprintf(stderr, "vmdesk-hostd: bad time %s (milliseconds, 1..3600000)\n",
 					optarg);
@@ -304,28 +316,28 @@ int main(int argc, char *argv[]) {
 			break;
 		}
 		case 'd':
-			display = optarg;
+			o->display = optarg;
 			break;
 		case 'I':
-			images_dir = optarg;
+			o->images_dir = optarg;
 			break;
 		case 'E':
 			if (strcmp(optarg, "stop") != 0 && strcmp(optarg, "keep") != 0) {
 				fprintf(stderr, "vmdesk-hostd: --on-exit is stop or keep, not %s\n", optarg);
 				return 2;
 			}
-			on_exit = optarg[0] == 'k' ? VD_LAUNCHER_EXIT_KEEP : VD_LAUNCHER_EXIT_STOP;
+			o->on_exit = optarg[0] == 'k' ? VD_LAUNCHER_EXIT_KEEP : VD_LAUNCHER_EXIT_STOP;
 			break;
 		case 'S':
 		case 'T':
-			if (!vd_parse_number(optarg, 1, 86400, opt == 'S' ? &start_timeout :
-					&stop_timeout)) {
+			if (!vd_parse_number(optarg, 1, 86400, opt == 'S' ? &o->start_timeout :
+					&o->stop_timeout)) {
 				fprintf(stderr, "vmdesk-hostd: bad time %s (seconds, 1..86400)\n", optarg);
 				return 2;
 			}
 			break;
 		case 'P':
-			proxy = optarg;
+			o->proxy = optarg;
 			break;
 		case 'M': {
 			char *eq = strchr(optarg, '=');
@@ -340,53 +352,53 @@ int main(int argc, char *argv[]) {
 					"cloud-hypervisor, ch-remote or virtiofsd\n", optarg);
 				return 2;
 			}
-			env.binaries[which] = eq + 1;
+			o->env.binaries[which] = eq + 1;
 			break;
 		}
 		case 'D':
-			if (!parse_devices(optarg, &probe, &env.kvm, &env.vhost_vsock)) {
+			if (!parse_devices(optarg, &o->probe, &o->env.kvm, &o->env.vhost_vsock)) {
 				fprintf(stderr, "vmdesk-hostd: --host-devices is auto, none, or kvm and/or "
 					"vhost-vsock, not %s\n", optarg);
 				return 2;
 			}
 			break;
 		case 'n':
-			menu_enabled = false;
+			o->menu_enabled = false;
 			break;
 		case 'N':
-			clipboard_enabled = false;
+			o->clipboard_enabled = false;
 			break;
 		case 'O':
-			notify_enabled = false;
+			o->notify_enabled = false;
 			break;
 		case 'R':
-			tray_enabled = false;
+			o->tray_enabled = false;
 			break;
 		case 'm':
 			if (strcmp(optarg, "border") == 0) {
-				tray_mode = VD_ICON_BORDER;
+				o->tray_mode = VD_ICON_BORDER;
 			} else if (strcmp(optarg, "tint") == 0) {
-				tray_mode = VD_ICON_TINT;
+				o->tray_mode = VD_ICON_TINT;
 			} else {
 				fprintf(stderr, "vmdesk-hostd: --tray-icons is border or tint\n");
 				return 2;
 			}
 			break;
 		case 'B':
-			if (!vd_parse_number(optarg, 1, 1000, &notify_burst)) {
+			if (!vd_parse_number(optarg, 1, 1000, &o->notify_burst)) {
 				fprintf(stderr, "vmdesk-hostd: bad --notify-burst %s (1..1000)\n", optarg);
 				return 2;
 			}
 			break;
 		case 'i':
-			if (!vd_parse_number(optarg, 1, 3600000, &notify_interval)) {
+			if (!vd_parse_number(optarg, 1, 3600000, &o->notify_interval)) {
 				fprintf(stderr, "vmdesk-hostd: bad --notify-interval-ms %s (1..3600000)\n",
 					optarg);
 				return 2;
 			}
 			break;
 		case 'x':
-			cli = optarg;
+			o->cli = optarg;
 			break;
 		case 'L': {
 			enum vd_log_level level;
@@ -412,54 +424,192 @@ int main(int argc, char *argv[]) {
 		usage(stderr);
 		return 2;
 	}
-	char socket_buf[PATH_MAX];
-	if (socket_path == NULL) {
-		if (!runtime_path(socket_buf, sizeof(socket_buf), "hostd.sock")) {
+	return -1;
+}
+
+/* Where hostd keeps things: the defaults of what the options left open. */
+struct places {
+	char socket[PATH_MAX];
+	char user_dir[PATH_MAX]; // the user's VM definitions
+	char cli[PATH_MAX];
+	char images[PATH_MAX], state[PATH_MAX], run[PATH_MAX], proxy[PATH_MAX];
+	bool have_state;
+};
+
+/* Settles o's paths (into p where they are made); false (said why) if one cannot be. */
+static bool resolve_places(struct options *o, struct places *p) {
+	if (o->socket_path == NULL) {
+		if (!runtime_path(p->socket, sizeof(p->socket), "hostd.sock")) {
 			fprintf(stderr, "vmdesk-hostd: XDG_RUNTIME_DIR is not set (or vmdesk/ cannot be "
 				"made there); use --socket\n");
-			return 2;
+			return false;
 		}
-		socket_path = socket_buf;
+		o->socket_path = p->socket;
 	}
-	char user_dir[PATH_MAX];
-	if (config_dir != NULL) {
-		snprintf(user_dir, sizeof(user_dir), "%s", config_dir);
-	} else {
-		const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-		if (xdg != NULL && xdg[0] == '/') {
-			snprintf(user_dir, sizeof(user_dir), "%s/vmdesk/vms", xdg);
-		} else if (home != NULL && home[0] == '/') {
-			snprintf(user_dir, sizeof(user_dir), "%s/.config/vmdesk/vms", home);
-		} else {
-			fprintf(stderr, "vmdesk-hostd: neither XDG_CONFIG_HOME nor HOME is set\n");
-			return 2;
-		}
+	if (o->config_dir != NULL) {
+		snprintf(p->user_dir, sizeof(p->user_dir), "%s", o->config_dir);
+	} else if (!xdg_path(p->user_dir, sizeof(p->user_dir), "XDG_CONFIG_HOME", ".config",
+			"/vms")) {
+		fprintf(stderr, "vmdesk-hostd: neither XDG_CONFIG_HOME nor HOME is set\n");
+		return false;
 	}
-	char cli_buf[PATH_MAX];
-	if (cli == NULL) {
-		cli = default_cli(cli_buf, sizeof(cli_buf));
+	if (o->cli == NULL) {
+		o->cli = default_cli(p->cli, sizeof(p->cli));
 	}
 	/* the launcher's places: images, logs, the VMs' run directories */
-	char images_buf[PATH_MAX], state_buf[PATH_MAX], run_buf[PATH_MAX], proxy_buf[PATH_MAX];
-	if (images_dir == NULL) {
+	if (o->images_dir == NULL) {
 		const char *env_images = getenv("VMDESK_IMAGES_DIR");
 		if (env_images != NULL && env_images[0] == '/') {
-			images_dir = env_images;
-		} else if (xdg_path(images_buf, sizeof(images_buf), "XDG_DATA_HOME", ".local/share",
+			o->images_dir = env_images;
+		} else if (xdg_path(p->images, sizeof(p->images), "XDG_DATA_HOME", ".local/share",
 				"/images")) {
-			images_dir = images_buf;
+			o->images_dir = p->images;
 		}
 	}
-	env.images_dir = images_dir;
-	env.run_dir = runtime_path(run_buf, sizeof(run_buf), "vms") ? run_buf : NULL;
-	bool have_state = xdg_path(state_buf, sizeof(state_buf), "XDG_STATE_HOME", ".local/state",
-		"");
-	if (proxy == NULL) {
-		proxy = default_proxy(proxy_buf, sizeof(proxy_buf));
+	o->env.images_dir = o->images_dir;
+	o->env.run_dir = runtime_path(p->run, sizeof(p->run), "vms") ? p->run : NULL;
+	p->have_state = xdg_path(p->state, sizeof(p->state), "XDG_STATE_HOME", ".local/state", "");
+	if (o->proxy == NULL) {
+		o->proxy = default_proxy(p->proxy, sizeof(p->proxy));
 	}
-	env.proxy = strcmp(proxy, "none") == 0 ? NULL : proxy;
-	if (probe) {
-		vd_vmm_probe_host(&env.kvm, &env.vhost_vsock);
+	o->env.proxy = strcmp(o->proxy, "none") == 0 ? NULL : o->proxy;
+	if (o->probe) {
+		vd_vmm_probe_host(&o->env.kvm, &o->env.vhost_vsock);
+	}
+	return true;
+}
+
+/* The bus modules that ride on the channels: notifications and tray items. */
+static void start_bus_modules(struct hostd *hostd, const struct options *o,
+		struct vd_channel_config *channel_config) {
+	if (o->notify_enabled) {
+		struct vd_host_notify_config notify_config = {
+			.loop = hostd->loop,
+			.burst = (uint32_t)o->notify_burst,
+			.interval_ms = (uint32_t)o->notify_interval,
+		};
+		hostd->notify = vd_host_notify_create(&notify_config);
+		if (hostd->notify != NULL) {
+			channel_config->modules[channel_config->nmodules++] =
+				vd_host_notify_module(hostd->notify);
+		}
+	}
+	if (o->tray_enabled) {
+		struct vd_host_tray_config tray_config = {.loop = hostd->loop, .mode = o->tray_mode};
+		hostd->tray = vd_host_tray_create(&tray_config);
+		if (hostd->tray != NULL) {
+			channel_config->modules[channel_config->nmodules++] =
+				vd_host_tray_module(hostd->tray);
+		}
+	}
+}
+
+static void start_clipboard(struct hostd *hostd, const struct options *o) {
+	/* proxies and `vmdesk clip` reach it on $XDG_RUNTIME_DIR/vmdesk/clipboard.sock */
+	struct vd_gclip_config config;
+	gclip_config_defaults(&config);
+	config.loop = hostd->loop;
+	config.runtime_dir = getenv("XDG_RUNTIME_DIR");
+	config.host_display = o->display != NULL && strcmp(o->display, "none") == 0 ? "" :
+		o->display;
+	config.vm_exists = vm_exists;
+	config.vm_exists_data = hostd;
+	config.vm_windows = handle_vm_windows;
+	config.vm_windows_data = hostd;
+	hostd->gclip = gclip_create(&config);
+	if (hostd->gclip == NULL) {
+		vd_log(VD_WARN, "the global clipboard is not available");
+	}
+}
+
+/* Every module, the control socket first; false (logged) if hostd cannot serve. */
+static bool hostd_start(struct hostd *hostd, const struct options *o, const struct places *p) {
+	/* The socket first: a second hostd stops here, having touched nothing. */
+	char err[512];
+	hostd->control = vd_control_create(hostd->loop, o->socket_path, NULL, err, sizeof(err));
+	if (hostd->control == NULL) {
+		vd_log(VD_ERROR, "%s", err);
+		return false;
+	}
+	if (o->menu_enabled) {
+		hostd->menu = vd_menu_create(hostd->loop, o->cli);
+		if (hostd->menu == NULL) {
+			vd_log(VD_WARN, "no XDG_DATA_HOME/HOME: menu integration disabled");
+		}
+	}
+	struct vd_channel_config channel_config = {
+		.loop = hostd->loop,
+		.menu = hostd->menu,
+		.connect_timeout_ms = (int)o->connect_timeout,
+		.retry_max_ms = (uint32_t)o->retry_max,
+		.request_timeout_ms = (int)o->request_timeout,
+		.changed = handle_channel_changed,
+		.changed_data = hostd,
+	};
+	start_bus_modules(hostd, o, &channel_config);
+	const char *dirs[2];
+	size_t ndirs = 0;
+	if (o->system_dir != NULL && o->system_dir[0] != '\0') {
+		dirs[ndirs++] = o->system_dir;
+	}
+	dirs[ndirs++] = p->user_dir;
+	hostd->vms = vd_vms_create(&channel_config, dirs, ndirs);
+	if (hostd->vms == NULL) {
+		vd_log(VD_ERROR, "out of memory");
+		return false;
+	}
+	vd_control_set_vms(hostd->control, hostd->vms);
+	vd_vms_set_listener(hostd->vms, handle_vms_reloaded, hostd);
+	if (o->env.run_dir != NULL && p->have_state) {
+		struct vd_launcher_config launcher_config = {
+			.loop = hostd->loop,
+			.vms = hostd->vms,
+			.env = o->env,
+			.state_dir = p->state,
+			.on_exit = o->on_exit,
+			.start_timeout_s = (int)o->start_timeout,
+			.stop_timeout_s = (int)o->stop_timeout,
+		};
+		hostd->launcher = vd_launcher_create(&launcher_config);
+		if (hostd->launcher == NULL) {
+			vd_log(VD_ERROR, "out of memory");
+			return false;
+		}
+		vd_control_set_launcher(hostd->control, hostd->launcher);
+	} else {
+		vd_log(VD_WARN, "no XDG_RUNTIME_DIR or state directory: vmdesk starts no VMs");
+	}
+	vd_log(VD_INFO, "listening on %s, %zu VMs", o->socket_path, vd_vms_count(hostd->vms));
+	if (o->clipboard_enabled) {
+		start_clipboard(hostd, o);
+	}
+	return true;
+}
+
+/* Every module, in the reverse order (what was never made is NULL). */
+static void hostd_finish(struct hostd *hostd) {
+	gclip_destroy(hostd->gclip);
+	vd_control_destroy(hostd->control); // before the channels: it detaches its runs
+	/* the VMs' processes run on (--on-exit keep, or a second signal's kills under way) */
+	struct vd_launcher *launcher = hostd->launcher;
+	hostd->launcher = NULL;
+	vd_launcher_destroy(launcher);
+	vd_vms_destroy(hostd->vms); // the channels tell the modules below that they go
+	vd_host_notify_destroy(hostd->notify);
+	vd_host_tray_destroy(hostd->tray);
+	vd_menu_destroy(hostd->menu);
+}
+
+int main(int argc, char *argv[]) {
+	vd_log_init("vmdesk-hostd", VD_INFO);
+	struct options opts;
+	int code = parse_options(argc, argv, &opts);
+	if (code >= 0) {
+		return code;
+	}
+	struct places places = {0};
+	if (!resolve_places(&opts, &places)) {
+		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 
@@ -475,95 +625,8 @@ int main(int argc, char *argv[]) {
 		wl_event_loop_add_signal(hostd.loop, SIGINT, handle_quit, &hostd),
 		wl_event_loop_add_signal(hostd.loop, SIGHUP, handle_reload, &hostd),
 	};
-	/* The socket first: a second hostd stops here, having touched nothing. */
-	char err[512];
-	hostd.control = vd_control_create(hostd.loop, socket_path, NULL, err, sizeof(err));
-	if (hostd.control == NULL) {
-		vd_log(VD_ERROR, "%s", err);
+	if (!hostd_start(&hostd, &opts, &places)) {
 		goto out;
-	}
-	if (menu_enabled) {
-		hostd.menu = vd_menu_create(hostd.loop, cli);
-		if (hostd.menu == NULL) {
-			vd_log(VD_WARN, "no XDG_DATA_HOME/HOME: menu integration disabled");
-		}
-	}
-	struct vd_channel_config channel_config = {
-		.loop = hostd.loop,
-		.menu = hostd.menu,
-		.connect_timeout_ms = (int)connect_timeout,
-		.retry_max_ms = (uint32_t)retry_max,
-		.request_timeout_ms = (int)request_timeout,
-		.changed = handle_channel_changed,
-		.changed_data = &hostd,
-	};
-	if (notify_enabled) {
-		struct vd_host_notify_config notify_config = {
-			.loop = hostd.loop,
-			.burst = (uint32_t)notify_burst,
-			.interval_ms = (uint32_t)notify_interval,
-		};
-		hostd.notify = vd_host_notify_create(&notify_config);
-		if (hostd.notify != NULL) {
-			channel_config.modules[channel_config.nmodules++] =
-				vd_host_notify_module(hostd.notify);
-		}
-	}
-	if (tray_enabled) {
-		struct vd_host_tray_config tray_config = {.loop = hostd.loop, .mode = tray_mode};
-		hostd.tray = vd_host_tray_create(&tray_config);
-		if (hostd.tray != NULL) {
-			channel_config.modules[channel_config.nmodules++] = vd_host_tray_module(hostd.tray);
-		}
-	}
-	const char *dirs[2];
-	size_t ndirs = 0;
-	if (system_dir != NULL && system_dir[0] != '\0') {
-		dirs[ndirs++] = system_dir;
-	}
-	dirs[ndirs++] = user_dir;
-	hostd.vms = vd_vms_create(&channel_config, dirs, ndirs);
-	if (hostd.vms == NULL) {
-		vd_log(VD_ERROR, "out of memory");
-		goto out;
-	}
-	vd_control_set_vms(hostd.control, hostd.vms);
-	vd_vms_set_listener(hostd.vms, handle_vms_reloaded, &hostd);
-	if (env.run_dir != NULL && have_state) {
-		struct vd_launcher_config launcher_config = {
-			.loop = hostd.loop,
-			.vms = hostd.vms,
-			.env = env,
-			.state_dir = state_buf,
-			.on_exit = on_exit,
-			.start_timeout_s = (int)start_timeout,
-			.stop_timeout_s = (int)stop_timeout,
-		};
-		hostd.launcher = vd_launcher_create(&launcher_config);
-		if (hostd.launcher == NULL) {
-			vd_log(VD_ERROR, "out of memory");
-			goto out;
-		}
-		vd_control_set_launcher(hostd.control, hostd.launcher);
-	} else {
-		vd_log(VD_WARN, "no XDG_RUNTIME_DIR or state directory: vmdesk starts no VMs");
-	}
-	vd_log(VD_INFO, "listening on %s, %zu VMs", socket_path, vd_vms_count(hostd.vms));
-	if (clipboard_enabled) {
-		/* proxies and `vmdesk clip` reach it on $XDG_RUNTIME_DIR/vmdesk/clipboard.sock */
-		struct vd_gclip_config config;
-		gclip_config_defaults(&config);
-		config.loop = hostd.loop;
-		config.runtime_dir = getenv("XDG_RUNTIME_DIR");
-		config.host_display = display != NULL && strcmp(display, "none") == 0 ? "" : display;
-		config.vm_exists = vm_exists;
-		config.vm_exists_data = &hostd;
-		config.vm_windows = handle_vm_windows;
-		config.vm_windows_data = &hostd;
-		hostd.gclip = gclip_create(&config);
-		if (hostd.gclip == NULL) {
-			vd_log(VD_WARN, "the global clipboard is not available");
-		}
 	}
 	while (!hostd.quit) {
 		if (wl_event_loop_dispatch(hostd.loop, -1) < 0 && errno != EINTR) {
@@ -573,16 +636,7 @@ int main(int argc, char *argv[]) {
 	}
 	status = 0;
 out:
-	gclip_destroy(hostd.gclip);
-	vd_control_destroy(hostd.control); // before the channels: it detaches its runs
-	/* the VMs' processes run on (--on-exit keep, or a second signal's kills under way) */
-	struct vd_launcher *launcher = hostd.launcher;
-	hostd.launcher = NULL;
-	vd_launcher_destroy(launcher);
-	vd_vms_destroy(hostd.vms); // the channels tell the modules below that they go
-	vd_host_notify_destroy(hostd.notify);
-	vd_host_tray_destroy(hostd.tray);
-	vd_menu_destroy(hostd.menu);
+	hostd_finish(&hostd);
 	for (size_t i = 0; i < 3; i++) {
 		if (signals[i] != NULL) {
 			wl_event_source_remove(signals[i]);
