@@ -316,16 +316,21 @@ static int handle_retry(void *data) {
 
 static int handle_ping(void *data) {
 	struct vd_vm_link *link = data;
-	uint32_t period = link->limits.timeout_ms / 3;
-	wl_event_source_timer_update(link->ping_timer, (int)(period > 0 ? period : 1));
+	uint32_t timeout = link->limits.timeout_ms;
+	uint32_t period = timeout / 3 > 0 ? timeout / 3 : 1;
+	wl_event_source_timer_update(link->ping_timer, (int)period);
 	if (link->conn == NULL || !link->got_hello || vd_link_conn_closing(link->conn)) {
 		return 0;
 	}
 	uint64_t now = vd_now_ms();
 	if (link->ping_sent_ms != 0) {
-		if (now - link->ping_sent_ms >= link->limits.timeout_ms) {
+		uint64_t waited = now - link->ping_sent_ms;
+		if (waited >= timeout) {
 			vd_link_conn_fail(link->conn, VD_LINK_ERROR_CODE_TIMEOUT, "no answer to a ping "
-				"for %u ms (the guest does not read)", link->limits.timeout_ms);
+				"for %u ms (the guest does not read)", timeout);
+		} else if (timeout - waited < period) {
+			/* the deadline itself, not the next period after it */
+			wl_event_source_timer_update(link->ping_timer, (int)(timeout - waited));
 		}
 		return 0;
 	}
