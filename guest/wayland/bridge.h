@@ -53,8 +53,7 @@ struct bridge {
 	struct vd_link_conn *conn; // the host's link (one at a time)
 	struct wl_event_source *port_retry; // a serial port's link failed: open it again
 	bool ready; // handshake done and the host's WL_LIMITS read
-	uint32_t host_window, host_pipe_window, max_channels, max_pools;
-	uint64_t pool_mirror;
+	uint32_t host_window, host_pipe_window, max_pools; // from the host's WL_LIMITS
 	struct vd_mux mux;
 	uint32_t next_channel;
 	struct wl_list clients; // client.link

@@ -54,9 +54,9 @@ static void handle_limits(struct bridge *bridge, const struct vd_link_wl_limits 
 	}
 	bridge->host_window = limits->window;
 	bridge->host_pipe_window = limits->pipe_window;
-	bridge->max_channels = limits->max_channels;
+	/* the host's other limits (channels, mirror bytes) it enforces and says so: a
+	 * refused channel's CLOSE reason reaches its client */
 	bridge->max_pools = limits->max_pools;
-	bridge->pool_mirror = limits->pool_mirror;
 	bridge->ready = true;
 	vd_mux_set_conn(&bridge->mux, bridge->conn);
 	vd_log(VD_INFO, "linked to the host (%s): up to %u clients, %u shm pools each",
