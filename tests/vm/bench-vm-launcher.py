@@ -20,6 +20,7 @@ import bridge
 import vmlib
 from agentlib import Bench, wait_for
 
+vmlib.skip_suite_without_image()
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 
 

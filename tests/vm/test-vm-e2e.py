@@ -32,6 +32,7 @@ import framelib as fl  # noqa: E402
 import vmlib
 from agentlib import Bench, wait_for
 
+vmlib.skip_suite_without_image()
 suite = tap.Suite()
 bench = Bench()
 bench.env["XDG_STATE_HOME"] = bench.path("state")

@@ -12,6 +12,7 @@ import tempfile
 import tap
 import vmlib
 
+vmlib.skip_suite_without_image()
 suite = tap.Suite()
 NOBODY = 65534
 

@@ -20,6 +20,7 @@ import vmlib
 from agentlib import Bench, wait_for
 from ptyterm import Terminal
 
+vmlib.skip_suite_without_image()
 suite = tap.Suite()
 bench = Bench()
 bench.env["XDG_STATE_HOME"] = bench.path("state")
