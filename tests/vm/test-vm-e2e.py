@@ -9,8 +9,9 @@ virtio-serial and vmdesk-proxy, wearing the VM's frame (pixel check); text
 typed with wtype into it reaches the guest (foot runs a command that writes
 what it reads to a file, read back with vmdesk run --wait); a copy inside the
 VM reaches the host only through vmdesk clip copy + paste; the VM's apps are
-in the host menu; `vmdesk stop` powers it off and leaves no process or
-socket; `vmdesk run` starts the stopped VM; idle shutdown with a short
+in the host menu; the VM's vmdesk-proxy killed, hostd starts another and the
+guest's bridge finds it on its port; `vmdesk stop` powers it off and leaves no
+process or socket; `vmdesk run` starts the stopped VM; idle shutdown with a short
 timeout. Times are reported as diagnostics (the README's measurements).
 
 Every test skips, saying why, while the build lacks the guest Wayland bridge
@@ -19,6 +20,7 @@ and the serial: carrier (issue 8, branch `bridge`).
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -71,6 +73,11 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def proxy_pids():
+    return [int(l.split("pid ")[1].rstrip(")")) for l in bench.status("work").splitlines()
+            if l.startswith("proxy: running (pid ")]
 
 
 def guest_windows(comp):
@@ -271,11 +278,32 @@ def the_vms_apps_are_in_the_host_menu():
 def memory_per_running_vm():
     need("pid")
     pid = st["pid"]
-    proxy = [int(l.split("pid ")[1].rstrip(")")) for l in bench.status("work").splitlines()
-             if l.startswith("proxy: running (pid ")]
+    proxy = proxy_pids()
     tap.diag("host memory (RSS): QEMU %d MiB, vmdesk-proxy %d MiB, vmdesk-hostd %d MiB in all"
              % (rss_kib(pid) // 1024, rss_kib(proxy[0]) // 1024 if proxy else 0,
                 rss_kib(bench.hostd.pid) // 1024))
+
+
+@suite.test
+def a_restarted_proxy_brings_the_vms_windows_back():
+    """The VM's vmdesk-proxy killed: its windows go, hostd starts another, and the
+    guest's bridge, which sees its virtio-serial port without a host and then with
+    the new one, carries a new window from the guest in the VM's frame."""
+    need("window")
+    comp = st["comp"]
+    old = proxy_pids()
+    assert old, bench.status("work")
+    os.kill(old[0], signal.SIGKILL)
+    comp.wait_for(lambda: not guest_windows(comp), timeout=60, what="the guest's window to go")
+    wait_for(lambda: [p for p in proxy_pids() if p not in old], "a new vmdesk-proxy", 120)
+    r = bench.cli("run", "work", "--", "foot", "--app-id=again")
+    assert r.returncode == 0, r
+    comp.wait_for(lambda: guest_windows(comp), timeout=300, what="foot from the guest again")
+    fl.wait_frame(comp, "vmdesk.work.again", fl.COLORS["green"], timeout=120)
+    r = bench.cli("run", "work", "--wait", "--", "cat", "/run/vmdesk/wayland.log")
+    log = r.stdout.decode()
+    away = log.rfind("no host on the port")
+    assert away >= 0 and log.find("a host is on the port", away) > away, log[-2000:]
 
 
 @suite.test
@@ -283,8 +311,7 @@ def stop_leaves_no_process_or_socket():
     need("pid")
     comp = st["comp"]
     pid = st.pop("pid")
-    proxy = [int(l.split("pid ")[1].rstrip(")")) for l in bench.status("work").splitlines()
-             if l.startswith("proxy: running (pid ")]
+    proxy = proxy_pids()
     r = bench.cli("stop", "work", timeout=300)
     assert r.returncode == 0 and "powered off (vmdesk stop)" in r.stdout.decode(), r
     for p in [pid] + proxy:
