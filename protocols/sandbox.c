@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 #include "protocols/log.h"
 #include "protocols/sandbox.h"
@@ -156,6 +157,9 @@ bool vd_sandbox_enter(const struct vd_sandbox_policy *policy, enum vd_seccomp_mo
 		vd_log_errno(VD_ERROR, "cannot set no_new_privs");
 		return false;
 	}
+	// the log's time stamps (localtime_r) read /etc/localtime once: now, not
+	// under the filter (a daemon that logged nothing yet would open it there)
+	tzset();
 	uint32_t deny = mode == VD_SECCOMP_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
 	scmp_filter_ctx ctx = seccomp_init(deny);
 	if (ctx == NULL) {
