@@ -34,6 +34,7 @@ enum action {
 	ACT_FORK,
 	ACT_KILL_PARENT,
 	ACT_OPEN_PORT,
+	ACT_OPEN_DIR,
 	ACT_OPEN_READ_RAW,
 };
 
@@ -90,6 +91,10 @@ static int act(enum action action) {
 		// as glibc's open() makes it)
 		return syscall(SYS_openat, AT_FDCWD, "/dev/null",
 			O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) >= 0 ? 0 : 15;
+	case ACT_OPEN_DIR:
+		// opendir()'s flags: O_DIRECTORY is no write flag (glibc's __O_TMPFILE has it)
+		return syscall(SYS_openat, AT_FDCWD, "/proc/self",
+			O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_DIRECTORY) >= 0 ? 0 : 18;
 	case ACT_OPEN_READ_RAW:
 		return syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC) >= 0 ?
 			16 : 17;
@@ -157,6 +162,7 @@ static bool test_proxy_allows_its_calls(void) {
 	CHECK_EXITS_0(p, ACT_NOTHING);
 	CHECK_EXITS_0(p, ACT_UNIX_SOCKET);
 	CHECK_EXITS_0(p, ACT_OPEN_READ);
+	CHECK_EXITS_0(p, ACT_OPEN_DIR);
 	CHECK_EXITS_0(p, ACT_CLONE3_THREAD);
 	return true;
 }
@@ -201,6 +207,7 @@ static bool test_clipd_allows_and_kills(void) {
 	CHECK_EXITS_0(p, ACT_NOTHING);
 	CHECK_EXITS_0(p, ACT_UNIX_SOCKET);
 	CHECK_EXITS_0(p, ACT_OPEN_READ);
+	CHECK_EXITS_0(p, ACT_OPEN_DIR);
 	CHECK_EXITS_0(p, ACT_CLONE3_THREAD);
 	CHECK_KILLED(p, ACT_INET_SOCKET);
 	CHECK_KILLED(p, ACT_OPEN_WRITE);
