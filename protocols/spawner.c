@@ -213,7 +213,8 @@ static void child_setup(const struct request *req, char **env, const int fds[3],
 
 static int spawn_program(struct spawner_state *s, const struct request *req, char **argv,
 		char **env, const int fds[3], struct reply *reply) {
-	if (s->nchildren >= VD_SPAWNER_MAX_CHILDREN) {
+	// each program ends in at most one queued report: both fit the caps
+	if (s->nchildren + s->queued >= VD_SPAWNER_MAX_CHILDREN) {
 		return EAGAIN;
 	}
 	int rep[2];
