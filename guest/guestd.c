@@ -6,13 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 #include <wayland-server-core.h>
 
 #include "guest/apps.h"
 #include "guest/notify.h"
 #include "guest/runs.h"
+#include "guest/sandbox-guestd.h"
 #include "guest/scanner.h"
 #include "guest/tray.h"
 #include "protocols/link-conn.h"
@@ -20,6 +20,7 @@
 #include "protocols/dbus.h"
 #include "protocols/log.h"
 #include "protocols/number.h"
+#include "protocols/sandbox.h"
 #include "protocols/transport.h"
 
 /*
@@ -61,6 +62,7 @@ struct host {
 struct guestd {
 	struct wl_event_loop *loop;
 	bool quit;
+	bool failed; // the spawner is gone
 	struct vd_addr addr; // --listen
 	struct vd_listener listener;
 	struct wl_event_source *listen_source;
@@ -440,10 +442,10 @@ static int handle_quit(int signo, void *data) {
 	return 0;
 }
 
-static int handle_child(int signo, void *data) {
+static void handle_spawner_lost(void *data) {
 	struct guestd *g = data;
-	vd_guest_runs_reap(g->runs);
-	return 0;
+	g->quit = true; // no program can start: a restart (systemd) brings a new spawner
+	g->failed = true;
 }
 
 static void usage(FILE *f) {
@@ -462,6 +464,8 @@ static void usage(FILE *f) {
 		"                       server holds it; default), replace, off\n"
 		"  --tray MODE          serve org.kde.StatusNotifierWatcher: auto, replace, off\n"
 		"  --log-level LEVEL    error, warn, info or debug (default info)\n"
+		"  --seccomp MODE       system call filter after startup: enforce (default),\n"
+		"                       log (allow and log what it would kill) or off\n"
 		"  --help, --version\n");
 }
 
@@ -476,6 +480,7 @@ int main(int argc, char *argv[]) {
 		{"notifications", required_argument, NULL, 'N'},
 		{"tray", required_argument, NULL, 'T'},
 		{"log-level", required_argument, NULL, 'L'},
+		{"seccomp", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -485,6 +490,7 @@ int main(int argc, char *argv[]) {
 	enum vd_guest_service_mode tray_mode = VD_GUEST_SERVICE_AUTO;
 	long long idle_seconds = 300, icon_size = 128;
 	bool export_apps = true;
+	enum vd_seccomp_mode seccomp = VD_SECCOMP_ENFORCE;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
@@ -531,6 +537,13 @@ int main(int argc, char *argv[]) {
 			vd_log_set_level(level);
 			break;
 		}
+		case 'S':
+			if (!vd_seccomp_parse_mode(optarg, &seccomp)) {
+				fprintf(stderr, "vmdesk-guestd: --seccomp wants enforce, log or off, not "
+					"'%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -553,10 +566,6 @@ int main(int argc, char *argv[]) {
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	/* Orphans of the programs we start come back to us: detached runs stay tracked. */
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
-		vd_log_errno(VD_WARN, "PR_SET_CHILD_SUBREAPER");
-	}
 	wl_list_init(&g.hosts);
 	vd_listener_init(&g.listener);
 	g.loop = wl_event_loop_create();
@@ -564,14 +573,14 @@ int main(int argc, char *argv[]) {
 		return 1;
 	}
 	int status = 1;
-	struct wl_event_source *signals[4] = {
+	/* first, before threads and connections: the spawner that runs programs for us */
+	g.runs = vd_guest_runs_create(g.loop, handle_runs_changed, handle_spawner_lost, &g);
+	struct wl_event_source *signals[3] = {
 		wl_event_loop_add_signal(g.loop, SIGTERM, handle_quit, &g),
 		wl_event_loop_add_signal(g.loop, SIGINT, handle_quit, &g),
 		wl_event_loop_add_signal(g.loop, SIGHUP, handle_quit, &g),
-		wl_event_loop_add_signal(g.loop, SIGCHLD, handle_child, &g),
 	};
 	g.idle_timer = wl_event_loop_add_timer(g.loop, handle_idle_timer, &g);
-	g.runs = vd_guest_runs_create(g.loop, handle_runs_changed, &g);
 	g.port_retry = wl_event_loop_add_timer(g.loop, handle_port_retry, &g);
 	if (g.runs == NULL || g.idle_timer == NULL || g.port_retry == NULL) {
 		goto out;
@@ -615,6 +624,11 @@ int main(int argc, char *argv[]) {
 			goto out;
 		}
 	}
+	/* startup is done: from here on only what sandbox-guestd.c allows */
+	if (!vd_sandbox_enter(guestd_sandbox_policy(g.addr.kind == VD_ADDR_SERIAL,
+			vd_guest_runs_spawner_pid(g.runs)), seccomp)) {
+		goto out;
+	}
 	handle_runs_changed(&g, 0); // idle from now on, until a program starts
 	vd_log(VD_INFO, "listening on %s", listen_str);
 	while (!g.quit) {
@@ -623,7 +637,7 @@ int main(int argc, char *argv[]) {
 			goto out;
 		}
 	}
-	status = 0;
+	status = g.failed ? 1 : 0;
 out:;
 	struct host *host, *tmp;
 	wl_list_for_each_safe(host, tmp, &g.hosts, link) {
@@ -644,7 +658,7 @@ out:;
 	if (g.port_retry != NULL) {
 		wl_event_source_remove(g.port_retry);
 	}
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
 		if (signals[i] != NULL) {
 			wl_event_source_remove(signals[i]);
 		}

@@ -12,6 +12,7 @@
 
 #include "guest/runs.h"
 #include "protocols/log.h"
+#include "protocols/spawner.h"
 
 #define MAX_RUNS 128
 /* Stop reading program output while more than this waits for the host link. */
@@ -42,7 +43,9 @@ struct vd_guest_runs {
 	struct wl_event_loop *loop;
 	struct wl_list list; // run.link
 	size_t count;
+	struct vd_spawner *spawner; // forked at startup: starts, signals and reaps our programs
 	void (*changed)(void *data, size_t running);
+	void (*lost)(void *data);
 	void *data;
 };
 
@@ -69,17 +72,6 @@ static void send_error(struct vd_link_conn *conn, uint32_t id, uint32_t code, co
 
 /* ---- spawning ---- */
 
-struct spawn_report {
-	int kind; // 1: pid, 2: errno of exec
-	int value;
-};
-
-static void report(int fd, int kind, int value) {
-	struct spawn_report r = {kind, value};
-	ssize_t n = write(fd, &r, sizeof(r));
-	(void)n;
-}
-
 static void close_pair(int p[2]) {
 	for (int i = 0; i < 2; i++) {
 		if (p[i] >= 0) {
@@ -90,119 +82,75 @@ static void close_pair(int p[2]) {
 }
 
 /*
- * Starts argv. With wait, the program is our child in its own session and
- * process group with its output (and, with stdin_pipe, its input) in pipes;
- * without, it is double-forked (setsid in between) and, as we are a
- * subreaper, comes back to us to be reaped. Returns the pid, or -1 with
+ * Starts argv through the spawner (protocols/spawner.h: the agent itself
+ * never forks or execs once it is filtered), from $HOME in a session of its
+ * own, with the session's environment and env over it. With wait, the
+ * program is the spawner's child in its own process group with its output
+ * (and, with stdin_pipe, its input) in pipes; without, it is double-forked
+ * and, the spawner being a subreaper, still reaped and reported. Its
+ * output then goes where the agent's goes. Returns the pid, or -1 with
  * *err_no set.
  */
-static pid_t spawn(char *const *argv, const struct vd_link_run_env *env, uint32_t envc,
-		bool wait, bool stdin_pipe, int out[2], int *in, int *err_no) {
-	int rep[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1}, pi[2] = {-1, -1};
-	if (pipe2(rep, O_CLOEXEC) < 0 || (wait && (pipe2(po, O_CLOEXEC) < 0 ||
-			pipe2(pe, O_CLOEXEC) < 0 || (stdin_pipe && pipe2(pi, O_CLOEXEC) < 0)))) {
-		*err_no = errno;
-		close_pair(rep);
-		close_pair(po);
-		close_pair(pe);
-		close_pair(pi);
+static pid_t spawn(struct vd_guest_runs *runs, char *const *argv,
+		const struct vd_link_run_env *env, uint32_t envc, bool wait, bool stdin_pipe,
+		int out[2], int *in, pid_t *pgid, int *err_no) {
+	int po[2] = {-1, -1}, pe[2] = {-1, -1}, pi[2] = {-1, -1};
+	char *vars[VD_SPAWNER_MAX_ENV];
+	uint32_t nvars = 0;
+	pid_t pid = -1;
+	if (envc > VD_SPAWNER_MAX_ENV) {
+		*err_no = E2BIG;
 		return -1;
 	}
-	pid_t pid = fork();
-	if (pid < 0) {
+	if (wait && (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
+			(stdin_pipe && pipe2(pi, O_CLOEXEC) < 0))) {
 		*err_no = errno;
-		close_pair(rep);
-		close_pair(po);
-		close_pair(pe);
-		close_pair(pi);
-		return -1;
+		goto out;
 	}
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		for (int sig = 1; sig < NSIG; sig++) {
-			signal(sig, SIG_DFL);
+	for (; nvars < envc; nvars++) {
+		size_t len = strlen(env[nvars].name) + strlen(env[nvars].value) + 2;
+		vars[nvars] = malloc(len);
+		if (vars[nvars] == NULL) {
+			*err_no = ENOMEM;
+			goto out;
 		}
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (pi[0] >= 0) {
-			dup2(pi[0], STDIN_FILENO);
-		} else if (null >= 0) {
-			dup2(null, STDIN_FILENO);
-		}
-		if (wait) {
-			dup2(po[1], STDOUT_FILENO);
-			dup2(pe[1], STDERR_FILENO);
-		}
-		const char *home = getenv("HOME");
-		if (home == NULL || chdir(home) < 0) {
-			if (chdir("/") < 0) {
-				/* nothing better to do */
-			}
-		}
-		setsid();
-		for (uint32_t i = 0; i < envc; i++) {
-			setenv(env[i].name, env[i].value, 1);
-		}
-		if (!wait) {
-			pid_t grandchild = fork();
-			if (grandchild < 0) {
-				report(rep[1], 2, errno);
-				_exit(1);
-			}
-			if (grandchild > 0) {
-				report(rep[1], 1, grandchild);
-				_exit(0);
-			}
-		}
-		execvp(argv[0], argv);
-		report(rep[1], 2, errno);
-		_exit(127);
+		snprintf(vars[nvars], len, "%s=%s", env[nvars].name, env[nvars].value);
 	}
-	close(rep[1]);
-	if (wait) {
+	struct vd_spawn req = {.argv = argv, .env = (const char *const *)vars, .env_count = envc,
+		.flags = VD_SPAWN_SEARCH_PATH | VD_SPAWN_CHDIR_HOME | (wait ? 0 : VD_SPAWN_DETACH),
+		.fds = {pi[0], wait ? po[1] : VD_SPAWN_INHERIT, wait ? pe[1] : VD_SPAWN_INHERIT}};
+	struct vd_spawn_result result;
+	if (runs->spawner == NULL || !vd_spawner_spawn(runs->spawner, &req, &result, err_no)) {
+		if (runs->spawner == NULL) {
+			*err_no = EAGAIN;
+		}
+		goto out;
+	}
+	pid = result.pid;
+	*pgid = result.pgid;
+
+out:
+	for (uint32_t i = 0; i < nvars; i++) {
+		free(vars[i]);
+	}
+	// the spawner has the program's ends; ours stay only on success
+	if (pi[0] >= 0) {
+		close(pi[0]);
+	}
+	if (po[1] >= 0) {
 		close(po[1]);
+	}
+	if (pe[1] >= 0) {
 		close(pe[1]);
-		if (pi[0] >= 0) {
-			close(pi[0]);
-		}
-	}
-	pid_t target = pid;
-	int exec_errno = 0;
-	struct spawn_report r;
-	/* the pipe closes at exec: this returns as soon as the program runs */
-	for (;;) {
-		ssize_t n = read(rep[0], &r, sizeof(r));
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n != (ssize_t)sizeof(r)) {
-			break;
-		}
-		if (r.kind == 1) {
-			target = r.value;
-		} else if (r.kind == 2) {
-			exec_errno = r.value;
-		}
-	}
-	close(rep[0]);
-	if (!wait) {
-		waitpid(pid, NULL, 0); // the middle process, gone already or about to be
-	}
-	if (exec_errno != 0) {
-		if (wait) {
-			waitpid(pid, NULL, 0);
-			close(po[0]);
-			close(pe[0]);
-			if (pi[1] >= 0) {
-				close(pi[1]);
-			}
-		}
-		*err_no = exec_errno;
-		return -1;
 	}
 	out[0] = out[1] = -1;
 	*in = -1;
+	if (pid < 0) {
+		close_pair(po);
+		close_pair(pe);
+		close_pair(pi);
+		return -1;
+	}
 	if (wait) {
 		fcntl(po[0], F_SETFL, O_NONBLOCK);
 		fcntl(pe[0], F_SETFL, O_NONBLOCK);
@@ -213,7 +161,7 @@ static pid_t spawn(char *const *argv, const struct vd_link_run_env *env, uint32_
 			*in = pi[1];
 		}
 	}
-	return target;
+	return pid;
 }
 
 /* ---- runs ---- */
@@ -397,7 +345,8 @@ void vd_guest_runs_start(struct vd_guest_runs *runs, struct vd_link_conn *conn, 
 	bool wait = flags & VD_LINK_RUN_FLAGS_WAIT;
 	bool stdin_pipe = wait && (flags & VD_LINK_RUN_FLAGS_STDIN);
 	int out[2], in, err_no = 0;
-	pid_t pid = spawn(argv, env, envc, wait, stdin_pipe, out, &in, &err_no);
+	pid_t pgid = -1;
+	pid_t pid = spawn(runs, argv, env, envc, wait, stdin_pipe, out, &in, &pgid, &err_no);
 	if (pid < 0) {
 		vd_log(VD_INFO, "cannot run %s: %s", argv[0], strerror(err_no));
 		send_error(conn, id, err_no == ENOENT ? VD_LINK_ERROR_CODE_NOT_FOUND :
@@ -412,10 +361,7 @@ void vd_guest_runs_start(struct vd_guest_runs *runs, struct vd_link_conn *conn, 
 	run->conn = wait ? conn : NULL;
 	run->id = id;
 	run->pid = pid;
-	run->pgid = wait ? pid : getpgid(pid);
-	if (run->pgid <= 0) {
-		run->pgid = pid;
-	}
+	run->pgid = pgid > 0 ? pgid : pid;
 	run->wait = wait;
 	run->in = in;
 	for (int i = 0; i < 2; i++) {
@@ -435,6 +381,16 @@ void vd_guest_runs_start(struct vd_guest_runs *runs, struct vd_link_conn *conn, 
 	msg.body.run_started.pid = (uint32_t)pid;
 	vd_link_conn_send(conn, &msg);
 	runs->changed(runs->data, runs->count);
+}
+
+/* signo to the run's process group, through the spawner (its parent). */
+static void signal_group(struct run *run, int signo) {
+	int err_no = 0;
+	if (run->runs->spawner != NULL &&
+			!vd_spawner_signal(run->runs->spawner, run->pid, signo, true, &err_no) &&
+			err_no != ESRCH) {
+		vd_log(VD_WARN, "cannot signal pid %d: %s", run->pid, strerror(err_no));
+	}
 }
 
 static struct run *find_run(struct vd_guest_runs *runs, struct vd_link_conn *conn, uint32_t id) {
@@ -466,7 +422,7 @@ void vd_guest_runs_handle(struct vd_guest_runs *runs, struct vd_link_conn *conn,
 	case VD_LINK_SIGNAL:
 		if (!run->exited) {
 			vd_log(VD_INFO, "signal %u to pid %d", msg->body.signal.signo, run->pid);
-			kill(-run->pgid, (int)msg->body.signal.signo);
+			signal_group(run, (int)msg->body.signal.signo);
 		}
 		break;
 	default:
@@ -491,42 +447,48 @@ void vd_guest_runs_detach(struct vd_guest_runs *runs, struct vd_link_conn *conn)
 			input_close(run);
 			output_update(run); // drain what it writes, for nobody
 			if (!run->exited) {
-				kill(-run->pgid, SIGHUP); // nobody reads its output any more
+				signal_group(run, SIGHUP); // nobody reads its output any more
 			}
 		}
 	}
 }
 
-void vd_guest_runs_reap(struct vd_guest_runs *runs) {
-	for (;;) {
-		int status;
-		pid_t pid = waitpid(-1, &status, WNOHANG);
-		if (pid <= 0) {
+/* The spawner reaped one of our programs. */
+static void handle_exited(pid_t pid, int status, void *data) {
+	struct vd_guest_runs *runs = data;
+	struct run *run, *tmp;
+	wl_list_for_each_safe(run, tmp, &runs->list, link) {
+		if (run->pid == pid) {
+			run->exited = true;
+			run->status = status;
+			vd_log(VD_DEBUG, "pid %d ended (status 0x%x)", pid, status);
+			run_maybe_done(run);
 			break;
 		}
-		struct run *run, *tmp;
-		wl_list_for_each_safe(run, tmp, &runs->list, link) {
-			if (run->pid == pid) {
-				run->exited = true;
-				run->status = status;
-				vd_log(VD_DEBUG, "pid %d ended (status 0x%x)", pid, status);
-				run_maybe_done(run);
-				break;
-			}
-		}
 	}
+}
+
+static void handle_lost(void *data) {
+	struct vd_guest_runs *runs = data;
+	runs->lost(runs->data);
 }
 
 struct vd_guest_runs *vd_guest_runs_create(struct wl_event_loop *loop,
-		void (*changed)(void *data, size_t running), void *data) {
+		void (*changed)(void *data, size_t running), void (*lost)(void *data), void *data) {
 	struct vd_guest_runs *runs = calloc(1, sizeof(*runs));
 	if (runs == NULL) {
 		return NULL;
 	}
 	runs->loop = loop;
 	runs->changed = changed;
+	runs->lost = lost;
 	runs->data = data;
 	wl_list_init(&runs->list);
+	runs->spawner = vd_spawner_create(loop, handle_exited, handle_lost, runs);
+	if (runs->spawner == NULL) {
+		free(runs);
+		return NULL;
+	}
 	return runs;
 }
 
@@ -539,9 +501,14 @@ void vd_guest_runs_destroy(struct vd_guest_runs *runs) {
 		run->conn = NULL;
 		run_destroy(run);
 	}
+	vd_spawner_destroy(runs->spawner);
 	free(runs);
 }
 
 size_t vd_guest_runs_count(const struct vd_guest_runs *runs) {
 	return runs->count;
+}
+
+pid_t vd_guest_runs_spawner_pid(const struct vd_guest_runs *runs) {
+	return vd_spawner_pid(runs->spawner);
 }

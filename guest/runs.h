@@ -4,14 +4,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <wayland-server-core.h>
 
 #include "protocols/link-conn.h"
 
 /*
  * Programs vmdesk-guestd runs for hosts (its runs module). A program starts
- * from an argv, never through a shell. Without WAIT it is detached (double
- * fork, own session; the agent is a child subreaper, so it still reaps it);
+ * from an argv, never through a shell, by the spawner the runs module forks
+ * when it is created (protocols/spawner.h), before the agent's seccomp
+ * filter: the agent never forks or execs itself. Without WAIT it is
+ * detached (double fork, own session; the spawner is a child subreaper, so
+ * it still reaps it and reports its end);
  * with WAIT it is the agent's child in its own session and process group,
  * its output goes back as RUN_OUTPUT within the run's window (the host
  * acknowledges what its reader took), its input comes as RUN_INPUT (STDIN),
@@ -21,11 +25,17 @@
 
 struct vd_guest_runs;
 
-/* changed(): the number of programs running changed (for idleness). */
+/*
+ * changed(): the number of programs running changed (for idleness).
+ * lost(): the spawner is gone, no program can start (the agent ends).
+ * Forks the spawner: call it before threads start and before the filter.
+ */
 struct vd_guest_runs *vd_guest_runs_create(struct wl_event_loop *loop,
-	void (*changed)(void *data, size_t running), void *data);
+	void (*changed)(void *data, size_t running), void (*lost)(void *data), void *data);
 void vd_guest_runs_destroy(struct vd_guest_runs *runs);
 size_t vd_guest_runs_count(const struct vd_guest_runs *runs);
+/* The spawner's pid: the one process the agent waits for (at exit). */
+pid_t vd_guest_runs_spawner_pid(const struct vd_guest_runs *runs);
 
 /* Starts a program for the host on conn, answering RUN_STARTED or ERROR. */
 void vd_guest_runs_start(struct vd_guest_runs *runs, struct vd_link_conn *conn, uint32_t id,
@@ -37,7 +47,5 @@ void vd_guest_runs_handle(struct vd_guest_runs *runs, struct vd_link_conn *conn,
 void vd_guest_runs_resume(struct vd_guest_runs *runs, struct vd_link_conn *conn);
 /* The host on conn is gone: its waited-for programs get SIGHUP. */
 void vd_guest_runs_detach(struct vd_guest_runs *runs, struct vd_link_conn *conn);
-/* SIGCHLD: reaps what exited. */
-void vd_guest_runs_reap(struct vd_guest_runs *runs);
 
 #endif

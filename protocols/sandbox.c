@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 #include "protocols/log.h"
 #include "protocols/sandbox.h"
@@ -21,13 +22,12 @@
  * the programs' own lists never name these for the runtime's sake.
  */
 #ifdef VD_SANITIZER
-#define VD_RDONLY_OPEN_MASK (O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE)
 static const struct vd_sandbox_rule sanitizer_rules[] = {
 	// memory of the allocator and the shadow
 	VD_SANDBOX_ALLOW(mmap), VD_SANDBOX_ALLOW(munmap), VD_SANDBOX_ALLOW(mprotect),
 	VD_SANDBOX_ALLOW(madvise), VD_SANDBOX_ALLOW(mremap),
 	// reports: /proc/self/maps, symbolizing, stderr
-	VD_SANDBOX_ALLOW_IF(openat, VD_SANDBOX_ARG_MASKED_EQ(2, VD_RDONLY_OPEN_MASK, O_RDONLY)),
+	VD_SANDBOX_ALLOW_IF(openat, VD_SANDBOX_ARG_MASKED_EQ(2, VD_SANDBOX_WRITE_OPEN_FLAGS, O_RDONLY)),
 	// LeakSanitizer's tracer opens with open(2) and flags beyond read-only;
 	// glibc's open() is openat(2), which keeps the program's own rule
 	VD_SANDBOX_ALLOW(open),
@@ -156,6 +156,9 @@ bool vd_sandbox_enter(const struct vd_sandbox_policy *policy, enum vd_seccomp_mo
 		vd_log_errno(VD_ERROR, "cannot set no_new_privs");
 		return false;
 	}
+	// the log's time stamps (localtime_r) read /etc/localtime once: now, not
+	// under the filter (a daemon that logged nothing yet would open it there)
+	tzset();
 	uint32_t deny = mode == VD_SECCOMP_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
 	scmp_filter_ctx ctx = seccomp_init(deny);
 	if (ctx == NULL) {

@@ -1,6 +1,7 @@
 #ifndef PROTOCOLS_SANDBOX_H
 #define PROTOCOLS_SANDBOX_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,6 +70,15 @@ struct vd_sandbox_policy {
 #define VD_SANDBOX_ARG_EQ(i, v) { .cmp = VD_SANDBOX_EQ, .index = (i), .value = (v) }
 #define VD_SANDBOX_ARG_MASKED_EQ(i, m, v) \
 	{ .cmp = VD_SANDBOX_MASKED_EQ, .index = (i), .mask = (m), .value = (v) }
+
+/*
+ * open(2) flags that write, create or truncate: a read-only open has none,
+ * so (flags & VD_SANDBOX_WRITE_OPEN_FLAGS) == O_RDONLY allows exactly those.
+ * Only O_TMPFILE's own bit: glibc's __O_TMPFILE includes O_DIRECTORY, which
+ * every opendir() passes (and O_TMPFILE needs write access anyway).
+ */
+#define VD_SANDBOX_WRITE_OPEN_FLAGS \
+	(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | (__O_TMPFILE & ~O_DIRECTORY))
 
 /* Parses "enforce", "log" or "off": the argument of every program's --seccomp. */
 bool vd_seccomp_parse_mode(const char *str, enum vd_seccomp_mode *mode);

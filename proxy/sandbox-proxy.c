@@ -13,8 +13,6 @@
  * command, ptrace, mount, module, key, bpf and the like.
  */
 
-// open(2) flags that write, create or truncate: a read-only open has none
-#define WRITE_OPEN_FLAGS (O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE)
 
 static struct vd_sandbox_rule rules[] = {
 	// the event loop: epoll, its timers (reconnect backoff), signalfd reads
@@ -62,8 +60,8 @@ static struct vd_sandbox_rule rules[] = {
 	VD_SANDBOX_ALLOW(madvise),
 	// fonts: fontconfig and cairo open a fallback font file when a title
 	// needs a script no loaded font has; read-only, never creating
-	VD_SANDBOX_ALLOW_IF(openat, VD_SANDBOX_ARG_MASKED_EQ(2, WRITE_OPEN_FLAGS, O_RDONLY)),
-	VD_SANDBOX_ALLOW_IF(open, VD_SANDBOX_ARG_MASKED_EQ(1, WRITE_OPEN_FLAGS, O_RDONLY)),
+	VD_SANDBOX_ALLOW_IF(openat, VD_SANDBOX_ARG_MASKED_EQ(2, VD_SANDBOX_WRITE_OPEN_FLAGS, O_RDONLY)),
+	VD_SANDBOX_ALLOW_IF(open, VD_SANDBOX_ARG_MASKED_EQ(1, VD_SANDBOX_WRITE_OPEN_FLAGS, O_RDONLY)),
 	VD_SANDBOX_ALLOW(pread64),
 	VD_SANDBOX_ALLOW(access),
 	VD_SANDBOX_ALLOW(readlink),

@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include "guest/wayland/bridge.h"
+#include "guest/wayland/sandbox-guest-wayland.h"
 #include "guest/wayland/shm.h"
 #include "protocols/log.h"
 #include "protocols/number.h"
+#include "protocols/sandbox.h"
 
 #define EXIT_USAGE 2
 #define SD_LISTEN_FDS_START 3
@@ -40,6 +42,7 @@ static const char usage[] =
 	"                     (default 30000)\n"
 	"  --max-clients N    clients at once (default 256)\n"
 	"  --log-level LEVEL  error, warn, info or debug (default info)\n"
+	VD_SECCOMP_USAGE
 	"  -h, --help         show this help\n"
 	"  -V, --version      show the version\n";
 
@@ -61,16 +64,19 @@ struct options {
 	long long wait_ms;
 	long long max_clients;
 	enum vd_log_level log_level;
+	enum vd_seccomp_mode seccomp;
 };
 
 static int parse_options(int argc, char *argv[], struct options *opts, struct bridge *bridge) {
-	enum { OPT_LISTEN = 256, OPT_DISPLAY, OPT_WAIT, OPT_MAX_CLIENTS, OPT_LOG_LEVEL };
+	enum { OPT_LISTEN = 256, OPT_DISPLAY, OPT_WAIT, OPT_MAX_CLIENTS, OPT_LOG_LEVEL,
+		OPT_SECCOMP };
 	static const struct option options[] = {
 		{"listen", required_argument, NULL, OPT_LISTEN},
 		{"display", required_argument, NULL, OPT_DISPLAY},
 		{"wait-link", required_argument, NULL, OPT_WAIT},
 		{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
 		{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+		{"seccomp", required_argument, NULL, OPT_SECCOMP},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -101,6 +107,11 @@ static int parse_options(int argc, char *argv[], struct options *opts, struct br
 			if (!vd_log_parse_level(optarg, &opts->log_level)) {
 				return usage_error("unknown log level '%s' (error, warn, info, debug)",
 					optarg);
+			}
+			break;
+		case OPT_SECCOMP:
+			if (!vd_seccomp_parse_mode(optarg, &opts->seccomp)) {
+				return usage_error("--seccomp wants enforce, log or off, not '%s'", optarg);
 			}
 			break;
 		case 'h':
@@ -202,7 +213,7 @@ static int handle_quit(int signo, void *data) {
 	return 0;
 }
 
-static int serve(struct bridge *bridge) {
+static int serve(struct bridge *bridge, enum vd_seccomp_mode seccomp) {
 	char err[512];
 	int status = EXIT_FAILURE;
 	struct wl_event_source *signals[2] = {
@@ -225,6 +236,11 @@ static int serve(struct bridge *bridge) {
 		WL_EVENT_READABLE, handle_display, bridge);
 	if (bridge->display_source == NULL || !hostlink_start(bridge, err, sizeof(err))) {
 		vd_log(VD_ERROR, "%s", bridge->display_source == NULL ? "out of memory" : err);
+		goto out;
+	}
+	/* startup is done: from here on only what sandbox-guest-wayland.c allows */
+	if (!vd_sandbox_enter(guest_wayland_sandbox_policy(bridge->link_addr.kind ==
+			VD_ADDR_SERIAL), seccomp)) {
 		goto out;
 	}
 	vd_log(VD_INFO, "serving %s; the host reaches us at %s", activated >= 0 ?
@@ -287,7 +303,7 @@ int main(int argc, char *argv[]) {
 		vd_log(VD_ERROR, "out of memory");
 		return EXIT_FAILURE;
 	}
-	status = serve(&bridge);
+	status = serve(&bridge, opts.seccomp);
 	vd_hook_registry_destroy(bridge.hooks);
 	wl_event_loop_destroy(bridge.loop);
 	return status;

@@ -14,8 +14,6 @@
  * socket but AF_UNIX, execs, or signals another process.
  */
 
-// open(2) flags that write, create or truncate: a read-only open has none
-#define WRITE_OPEN_FLAGS (O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE)
 
 static const struct vd_sandbox_rule rules[] = {
 	// the event loop: epoll, timers (timeouts, reconnects), signalfd reads
@@ -51,8 +49,8 @@ static const struct vd_sandbox_rule rules[] = {
 	// copies travel through pipes
 	VD_SANDBOX_ALLOW(pipe2),
 	// the policy file, reread when it changes; read-only, never creating
-	VD_SANDBOX_ALLOW_IF(openat, VD_SANDBOX_ARG_MASKED_EQ(2, WRITE_OPEN_FLAGS, O_RDONLY)),
-	VD_SANDBOX_ALLOW_IF(open, VD_SANDBOX_ARG_MASKED_EQ(1, WRITE_OPEN_FLAGS, O_RDONLY)),
+	VD_SANDBOX_ALLOW_IF(openat, VD_SANDBOX_ARG_MASKED_EQ(2, VD_SANDBOX_WRITE_OPEN_FLAGS, O_RDONLY)),
+	VD_SANDBOX_ALLOW_IF(open, VD_SANDBOX_ARG_MASKED_EQ(1, VD_SANDBOX_WRITE_OPEN_FLAGS, O_RDONLY)),
 	VD_SANDBOX_ALLOW(fstat),
 	VD_SANDBOX_ALLOW(newfstatat),
 	VD_SANDBOX_ALLOW(lseek),

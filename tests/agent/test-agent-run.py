@@ -35,6 +35,32 @@ def run_wait_returns_output_and_status():
     assert r.stderr == b"err\n", r.stderr
 
 
+def proc_status(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key == field:
+                return value.strip()
+    return None
+
+
+@suite.test
+def programs_run_outside_the_agents_filter():
+    # the agent is filtered (README, "Sandbox"); what it runs starts in its
+    # spawner, forked before the filter: no filter, no no_new_privs (sudo works)
+    wait_for(lambda: proc_status(guest.pid, "Seccomp") == "2", "guestd's filter")
+    r = bench.cli("run", "work", "--wait", "--", "grep", "-E", "^(Seccomp|NoNewPrivs):",
+                  "/proc/self/status")
+    assert r.returncode == 0, r
+    assert b"Seccomp:\t0" in r.stdout and b"NoNewPrivs:\t0" in r.stdout, r.stdout
+    # and a detached one too
+    marker = bench.path("unfiltered-marker")
+    r = bench.cli("run", "work", "--", "sh", "-c", "grep ^Seccomp: /proc/self/status > " + marker)
+    assert r.returncode == 0, r
+    wait_for(lambda: os.path.exists(marker) and open(marker).read().strip(), "the marker")
+    assert open(marker).read().split() == ["Seccomp:", "0"], open(marker).read()
+
+
 @suite.test
 def run_wait_streams_large_output():
     r = bench.cli("run", "work", "--wait", "--", "seq", "1", "200000")

@@ -21,8 +21,9 @@ import tap
 from compositor import become_subreaper, stop_process, wait_for
 from proxy import is_listening, proxy_binary, proxy_env, sanitizer_report
 
-# usage: sandbox.py SHIM.so VMDESK-CLIPD (tests/sandbox/meson.build)
-SHIM, CLIPD = sys.argv[1], sys.argv[2]
+# usage: sandbox.py SHIM.so VMDESK-CLIPD VMDESK-GUEST-WAYLAND VMDESK-GUESTD
+# (tests/sandbox/meson.build)
+SHIM, CLIPD, BRIDGE, GUESTD = sys.argv[1:5]
 CALLS = ("execve", "socket-inet", "open-new")
 # x86_64 numbers of what each shim call traps on (the audit line names them)
 SYSCALL_NR = {"execve": "59", "socket-inet": "41", "open-new": "257"}
@@ -44,6 +45,14 @@ class Daemon:
 			self.argv = [proxy_binary(), "--vm", "sbx", "--display",
 			             os.path.join(self.dir, "no-compositor"), "--hostd", "none",
 			             "--socket", self.socket] + extra
+		elif name == "vmdesk-guest-wayland":
+			# its Wayland socket, and the link's listening socket on the unix: carrier
+			self.argv = [BRIDGE, "--display", self.socket, "--listen",
+			             "unix:" + os.path.join(self.dir, "link")] + extra
+		elif name == "vmdesk-guestd":
+			# the agent link on the unix: carrier; its app scanner reads /usr/share
+			self.argv = [GUESTD, "--listen", "unix:" + self.socket, "--notifications", "off",
+			             "--tray", "off"] + extra
 		else:
 			self.argv = [CLIPD, "--socket", self.socket, "--display", "none",
 			             "--no-notify", "--policy", os.path.join(self.dir, "policy")] + extra
@@ -225,7 +234,7 @@ def add_tests(name):
 		suite.test(off)
 
 
-for program in ("vmdesk-proxy", "vmdesk-clipd"):
+for program in ("vmdesk-proxy", "vmdesk-clipd", "vmdesk-guest-wayland", "vmdesk-guestd"):
 	add_tests(program)
 
 suite.run()

@@ -1,6 +1,7 @@
 /*
  * The seccomp module and the programs' lists (protocols/sandbox.c,
- * proxy/sandbox-proxy.c, host/clipboard/sandbox-clipd.c): every list loads
+ * proxy/sandbox-proxy.c, host/clipboard/sandbox-clipd.c,
+ * guest/wayland/sandbox-guest-wayland.c, guest/sandbox-guestd.c): every list loads
  * (each name resolves), what a list allows runs and what it leaves out
  * kills. Each case runs in a child, since a filter cannot be taken back.
  */
@@ -14,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "guest/sandbox-guestd.h"
+#include "guest/wayland/sandbox-guest-wayland.h"
 #include "host/clipboard/sandbox-clipd.h"
 #include "protocols/log.h"
 #include "protocols/sandbox.h"
@@ -31,6 +34,10 @@ enum action {
 	ACT_CLONE3_THREAD,
 	ACT_FORK,
 	ACT_KILL_PARENT,
+	ACT_OPEN_PORT,
+	ACT_OPEN_DIR,
+	ACT_WAIT_PARENT,
+	ACT_OPEN_READ_RAW,
 };
 
 static pid_t parent; // set before the fork: getppid is not on every list
@@ -81,6 +88,21 @@ static int act(enum action action) {
 		return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0) >= 0 ? 11 : 12;
 	case ACT_KILL_PARENT:
 		return kill(parent, 0) == 0 ? 13 : 14;
+	case ACT_OPEN_PORT:
+		// as vd_transport_open_serial() opens a virtio-serial port (the raw call,
+		// as glibc's open() makes it)
+		return syscall(SYS_openat, AT_FDCWD, "/dev/null",
+			O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) >= 0 ? 0 : 15;
+	case ACT_OPEN_DIR:
+		// opendir()'s flags: O_DIRECTORY is no write flag (glibc's __O_TMPFILE has it)
+		return syscall(SYS_openat, AT_FDCWD, "/proc/self",
+			O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_DIRECTORY) >= 0 ? 0 : 18;
+	case ACT_WAIT_PARENT:
+		// not our child: ECHILD, if the call is allowed at all
+		return wait4(parent, NULL, WNOHANG, NULL) < 0 && errno == ECHILD ? 0 : 19;
+	case ACT_OPEN_READ_RAW:
+		return syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC) >= 0 ?
+			16 : 17;
 	}
 	return 99;
 }
@@ -145,6 +167,7 @@ static bool test_proxy_allows_its_calls(void) {
 	CHECK_EXITS_0(p, ACT_NOTHING);
 	CHECK_EXITS_0(p, ACT_UNIX_SOCKET);
 	CHECK_EXITS_0(p, ACT_OPEN_READ);
+	CHECK_EXITS_0(p, ACT_OPEN_DIR);
 	CHECK_EXITS_0(p, ACT_CLONE3_THREAD);
 	return true;
 }
@@ -189,6 +212,7 @@ static bool test_clipd_allows_and_kills(void) {
 	CHECK_EXITS_0(p, ACT_NOTHING);
 	CHECK_EXITS_0(p, ACT_UNIX_SOCKET);
 	CHECK_EXITS_0(p, ACT_OPEN_READ);
+	CHECK_EXITS_0(p, ACT_OPEN_DIR);
 	CHECK_EXITS_0(p, ACT_CLONE3_THREAD);
 	CHECK_KILLED(p, ACT_INET_SOCKET);
 	CHECK_KILLED(p, ACT_OPEN_WRITE);
@@ -197,6 +221,61 @@ static bool test_clipd_allows_and_kills(void) {
 		CHECK_KILLED(p, ACT_FORK);
 		CHECK_KILLED(p, ACT_KILL_PARENT);
 	}
+	return true;
+}
+
+static bool test_guest_wayland_allows_and_kills(void) {
+	if (!vd_sandbox_available()) {
+		tap_skip("built without libseccomp");
+		return true;
+	}
+	const struct vd_sandbox_policy *p = guest_wayland_sandbox_policy(false);
+	CHECK_EXITS_0(p, ACT_NOTHING);
+	CHECK_EXITS_0(p, ACT_CLONE3_THREAD);
+	CHECK_KILLED(p, ACT_UNIX_SOCKET); // it accepts; it never makes a socket
+	CHECK_KILLED(p, ACT_INET_SOCKET);
+	CHECK_KILLED(p, ACT_OPEN_WRITE);
+	CHECK_KILLED(p, ACT_OPEN_PORT); // no serial port: no open at all
+	CHECK_KILLED(p, ACT_EXECVE);
+	if (!sanitizer_build(p)) {
+		CHECK_KILLED(p, ACT_OPEN_READ_RAW); // (the sanitizer's reports read files)
+		CHECK_KILLED(p, ACT_FORK);
+		CHECK_KILLED(p, ACT_KILL_PARENT);
+	}
+	// on a virtio-serial port: that open, read-write and creating nothing, only
+	p = guest_wayland_sandbox_policy(true);
+	CHECK_EXITS_0(p, ACT_OPEN_PORT);
+	CHECK_KILLED(p, ACT_OPEN_WRITE);
+	if (!sanitizer_build(p)) {
+		CHECK_KILLED(p, ACT_OPEN_READ_RAW);
+	}
+	return true;
+}
+
+static bool test_guestd_allows_and_kills(void) {
+	if (!vd_sandbox_available()) {
+		tap_skip("built without libseccomp");
+		return true;
+	}
+	// the parent stands in for the spawner: the one process it may wait for
+	const struct vd_sandbox_policy *p = guestd_sandbox_policy(false, getpid());
+	CHECK_EXITS_0(p, ACT_NOTHING);
+	CHECK_EXITS_0(p, ACT_UNIX_SOCKET);
+	CHECK_EXITS_0(p, ACT_OPEN_READ);
+	CHECK_EXITS_0(p, ACT_OPEN_DIR);
+	CHECK_EXITS_0(p, ACT_CLONE3_THREAD);
+	CHECK_EXITS_0(p, ACT_WAIT_PARENT);
+	CHECK_KILLED(p, ACT_INET_SOCKET);
+	CHECK_KILLED(p, ACT_INET6_SOCKET);
+	CHECK_KILLED(p, ACT_OPEN_WRITE);
+	CHECK_KILLED(p, ACT_OPEN_PORT);
+	CHECK_KILLED(p, ACT_EXECVE);
+	if (!sanitizer_build(p)) {
+		CHECK_KILLED(p, ACT_FORK);
+		CHECK_KILLED(p, ACT_KILL_PARENT); // programs are signalled by the spawner
+		CHECK_KILLED(guestd_sandbox_policy(false, getpid() + 1), ACT_WAIT_PARENT);
+	}
+	CHECK_EXITS_0(guestd_sandbox_policy(true, getpid()), ACT_OPEN_PORT);
 	return true;
 }
 
@@ -223,6 +302,8 @@ static const struct tap_case cases[] = {
 	TAP_CASE(test_proxy_kills_the_rest),
 	TAP_CASE(test_proxy_signals_only_its_command),
 	TAP_CASE(test_clipd_allows_and_kills),
+	TAP_CASE(test_guest_wayland_allows_and_kills),
+	TAP_CASE(test_guestd_allows_and_kills),
 	TAP_CASE(test_unknown_name_refused),
 };
 
