@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "protocols/spawner-private.h"
 #include "protocols/spawner.h"
 #include "tests/unit/tap.h"
 
@@ -147,26 +148,18 @@ static bool test_detached_and_signals(void) {
 	return true;
 }
 
-/* The wire of a request (protocols/spawner.c): for malformed ones. */
-struct raw_request {
-	uint32_t type, flags, argc, envc, fd_mask, inherit_mask;
-	int32_t pid, signo;
-	uint32_t size;
-};
-struct raw_reply {
-	int32_t err, pid, pgid;
-	uint32_t has_pidfd;
-};
-
-/* Sends header and body; the reply's errno, or -1 if the spawner hung up. */
-static int raw(struct vd_spawner *s, const struct raw_request *req, const void *body,
+/*
+ * Sends a request of the wire (spawner-private.h) as it is, header and body;
+ * the reply's errno, or -1 if the spawner hung up.
+ */
+static int raw(struct vd_spawner *s, const struct request *req, const void *body,
 		size_t len) {
 	int fd = vd_spawner_request_fd(s);
 	if (send(fd, req, sizeof(*req), MSG_NOSIGNAL) != (ssize_t)sizeof(*req) ||
 			(len > 0 && send(fd, body, len, MSG_NOSIGNAL) != (ssize_t)len)) {
 		return -1;
 	}
-	struct raw_reply reply;
+	struct reply reply;
 	if (recv(fd, &reply, sizeof(reply), MSG_WAITALL) != (ssize_t)sizeof(reply)) {
 		return -1;
 	}
@@ -178,40 +171,40 @@ static bool test_malformed_requests(void) {
 	struct ended e = {0};
 	struct vd_spawner *s = vd_spawner_create(loop, handle_exited, handle_lost, &e);
 	static const char two[] = "/bin/true\0x=1";
-	struct raw_request req = {.type = 1, .argc = 1, .envc = 1, .size = sizeof(two)};
+	struct request req = {.type = REQUEST_SPAWN, .argc = 1, .envc = 1, .size = sizeof(two)};
 	CHECK(raw(s, &req, two, sizeof(two)) == 0, "a good raw request refused");
 	DISPATCH_UNTIL(loop, e.count == 1);
 	// framed but wrong: EINVAL, and the spawner goes on
 	struct {
 		const char *what;
-		struct raw_request req;
+		struct request req;
 		const char *body;
 		size_t len;
 	} bad[] = {
-		{"no argv", {.type = 1, .argc = 0, .size = 2}, "x", 2},
-		{"more strings than said", {.type = 1, .argc = 1, .size = 4}, "a\0b", 4},
-		{"fewer strings than said", {.type = 1, .argc = 2, .size = 2}, "a", 2},
-		{"no NUL at the end", {.type = 1, .argc = 1, .size = 3}, "abc", 3},
-		{"env without =", {.type = 1, .argc = 1, .envc = 1, .size = 4}, "a\0b", 4},
-		{"env without a name", {.type = 1, .argc = 1, .envc = 1, .size = 5}, "a\0=b", 5},
-		{"unknown flags", {.type = 1, .flags = 0x100, .argc = 1, .size = 2}, "a", 2},
-		{"fds said, none sent", {.type = 1, .argc = 1, .fd_mask = 1, .size = 2}, "a", 2},
+		{"no argv", {.type = REQUEST_SPAWN, .argc = 0, .size = 2}, "x", 2},
+		{"more strings than said", {.type = REQUEST_SPAWN, .argc = 1, .size = 4}, "a\0b", 4},
+		{"fewer strings than said", {.type = REQUEST_SPAWN, .argc = 2, .size = 2}, "a", 2},
+		{"no NUL at the end", {.type = REQUEST_SPAWN, .argc = 1, .size = 3}, "abc", 3},
+		{"env without =", {.type = REQUEST_SPAWN, .argc = 1, .envc = 1, .size = 4}, "a\0b", 4},
+		{"env without a name", {.type = REQUEST_SPAWN, .argc = 1, .envc = 1, .size = 5}, "a\0=b", 5},
+		{"unknown flags", {.type = REQUEST_SPAWN, .flags = 0x100, .argc = 1, .size = 2}, "a", 2},
+		{"fds said, none sent", {.type = REQUEST_SPAWN, .argc = 1, .fd_mask = 1, .size = 2}, "a", 2},
 		{"an fd both sent and inherited",
-			{.type = 1, .argc = 1, .inherit_mask = 8, .size = 2}, "a", 2},
-		{"too many args", {.type = 1, .argc = VD_SPAWNER_MAX_ARGS + 1, .size = 2}, "a", 2},
-		{"too much env", {.type = 1, .argc = 1, .envc = VD_SPAWNER_MAX_ENV + 1, .size = 2},
+			{.type = REQUEST_SPAWN, .argc = 1, .inherit_mask = 8, .size = 2}, "a", 2},
+		{"too many args", {.type = REQUEST_SPAWN, .argc = VD_SPAWNER_MAX_ARGS + 1, .size = 2}, "a", 2},
+		{"too much env", {.type = REQUEST_SPAWN, .argc = 1, .envc = VD_SPAWNER_MAX_ENV + 1, .size = 2},
 			"a", 2},
-		{"a signal out of range", {.type = 2, .pid = 1, .signo = -1}, NULL, 0},
+		{"a signal out of range", {.type = REQUEST_SIGNAL, .pid = 1, .signo = -1}, NULL, 0},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int r = raw(s, &bad[i].req, bad[i].body, bad[i].len);
 		CHECK(r == EINVAL, "%s: %d", bad[i].what, r);
 	}
-	CHECK(raw(s, &(struct raw_request){.type = 2, .pid = 1, .signo = SIGTERM}, NULL, 0) == ESRCH,
-		"init signalled");
+	struct request init = {.type = REQUEST_SIGNAL, .pid = 1, .signo = SIGTERM};
+	CHECK(raw(s, &init, NULL, 0) == ESRCH, "init signalled");
 	CHECK(!e.lost, "lost on a framed request");
 	// not framed: a size over the cap ends the spawner, and the daemon hears it
-	req = (struct raw_request){.type = 1, .argc = 1, .size = VD_SPAWNER_MAX_STRINGS + 1};
+	req = (struct request){.type = REQUEST_SPAWN, .argc = 1, .size = VD_SPAWNER_MAX_STRINGS + 1};
 	CHECK(raw(s, &req, NULL, 0) == -1, "an oversized request was answered");
 	DISPATCH_UNTIL(loop, e.lost);
 	CHECK(e.lost, "the spawner's end was not noticed");
@@ -224,7 +217,7 @@ static bool test_malformed_requests(void) {
 	// an unknown type ends it too
 	e = (struct ended){0};
 	s = vd_spawner_create(loop, handle_exited, handle_lost, &e);
-	CHECK(raw(s, &(struct raw_request){.type = 77}, NULL, 0) == -1, "type 77 answered");
+	CHECK(raw(s, &(struct request){.type = 77}, NULL, 0) == -1, "type 77 answered");
 	DISPATCH_UNTIL(loop, e.lost);
 	CHECK(e.lost, "not noticed");
 	vd_spawner_destroy(s);
