@@ -193,6 +193,17 @@ static void read_side(struct vd_session *session, bool from_client) {
 	}
 }
 
+/* A side that ended: what it sent before is read and handled (up to a bound). */
+static void read_rest(struct vd_session *session, bool from_client) {
+	struct vd_endpoint *endpoint = from_client ? session->client : session->upstream;
+	for (int i = 0; i < 16 && !session->closing; i++) {
+		if (vd_endpoint_read(endpoint, VD_CONNECTION_IN_SIZE) != VD_IO_OK) {
+			break;
+		}
+		process_input(session, from_client);
+	}
+}
+
 static void flush_side(struct vd_session *session, bool to_client) {
 	struct vd_endpoint *endpoint = to_client ? session->client : session->upstream;
 	if (vd_connection_out_size(&endpoint->conn) == 0) {
@@ -201,6 +212,14 @@ static void flush_side(struct vd_session *session, bool to_client) {
 	if (vd_endpoint_flush(endpoint) == VD_IO_ERROR) {
 		if (to_client && (errno == EPIPE || errno == ECONNRESET)) {
 			session_set_closing(session, "closed");
+		} else if (errno == EPIPE || errno == ECONNRESET) {
+			/*
+			 * The compositor closed while the client's requests were on their
+			 * way: its last words (a wl_display.error) may still be unread,
+			 * and are the client's to hear before the end.
+			 */
+			read_rest(session, false);
+			session_set_closing(session, "the compositor closed the connection");
 		} else {
 			session_set_closing(session, "%s write error: %s",
 				to_client ? "client" : "compositor", strerror(errno));
@@ -229,12 +248,7 @@ void session_handle_ready(struct vd_endpoint *endpoint, uint32_t mask, void *dat
 		read_side(session, is_client);
 	} else if (mask & (WL_EVENT_HANGUP | WL_EVENT_ERROR)) {
 		/* reading was paused: take what is left, then end */
-		for (int i = 0; i < 16 && !session->closing; i++) {
-			if (vd_endpoint_read(endpoint, VD_CONNECTION_IN_SIZE) != VD_IO_OK) {
-				break;
-			}
-			process_input(session, is_client);
-		}
+		read_rest(session, is_client);
 		session_set_closing(session, "closed");
 	}
 	session_after_dispatch(session);
