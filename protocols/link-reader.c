@@ -42,6 +42,13 @@ uint8_t *vd_link_reader_space(struct vd_link_reader *reader, size_t *size) {
 			want = VD_LINK_HEADER_SIZE + (size_t)header.length - reader->len;
 		}
 	}
+	/* what is left of an earlier chunk (a quarter of one at least) serves as
+	 * it is: reads shorter than a chunk then do not each reallocate and copy
+	 * the buffer */
+	if (want == LINK_READ_CHUNK && reader->cap - reader->len < want &&
+			reader->cap - reader->len >= LINK_READ_CHUNK / 4) {
+		want = reader->cap - reader->len;
+	}
 	if (reader->cap - reader->len < want) {
 		size_t cap = reader->len + want;
 		uint8_t *data = realloc(reader->data, cap);

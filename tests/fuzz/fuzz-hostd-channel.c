@@ -20,6 +20,8 @@
  *   1 RAW      bytes as they are
  *   2 CONTROL  hostd does something (enum control), then its values
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -91,20 +93,37 @@ static struct vd_run *run_at(const struct fz_value *v) {
 	return fz.runs[fz_value_number(v) % fz.nruns].run;
 }
 
+static bool guest_read(void);
+
+/*
+ * The guest writes: when the socket is full, hostd runs (and the guest
+ * reads, unless it stopped) so that a large frame gets through whole; if
+ * hostd takes nothing for a few rounds, the rest is lost, as from a guest
+ * that gives up.
+ */
 static void guest_write(const void *data, size_t len) {
 	const uint8_t *p = data;
-	while (fz.guest >= 0 && len > 0) {
+	int stuck = 0;
+	while (fz.guest >= 0 && len > 0 && stuck < 4) {
 		ssize_t n = send(fz.guest, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n <= 0) {
-			return; // hostd does not read: the rest is lost, as from a guest that gives up
+			if (n < 0 && errno != EAGAIN) {
+				return;
+			}
+			wl_event_loop_dispatch(fz.loop, 0);
+			guest_read();
+			stuck++;
+			continue;
 		}
+		stuck = 0;
 		p += n;
 		len -= (size_t)n;
 	}
 }
 
-/* What hostd sent the guest: every frame must decode as the host's. */
-static void guest_read(void) {
+/* What hostd sent the guest: every frame must decode as the host's. true: it read some. */
+static bool guest_read(void) {
+	bool any = false;
 	while (fz.guest >= 0 && !fz.paused) {
 		size_t space;
 		uint8_t *p = vd_link_reader_space(&fz.reader, &space);
@@ -113,8 +132,9 @@ static void guest_read(void) {
 		}
 		ssize_t n = recv(fz.guest, p, space, MSG_DONTWAIT);
 		if (n <= 0) {
-			return;
+			break;
 		}
+		any = true;
 		vd_link_reader_commit(&fz.reader, (size_t)n);
 		for (;;) {
 			struct vd_link_header header;
@@ -141,12 +161,22 @@ static void guest_read(void) {
 			vd_link_msg_finish(&msg);
 		}
 	}
+	return any;
 }
 
+/* Whether any source of the loop is ready (a read, a write, a timer due). */
+static bool loop_ready(void) {
+	struct pollfd pfd = {.fd = wl_event_loop_get_fd(fz.loop), .events = POLLIN};
+	return poll(&pfd, 1, 0) > 0;
+}
+
+/* hostd and the guest run until neither has anything left to do (at most PUMP_ROUNDS). */
 static void pump(void) {
 	for (int i = 0; i < PUMP_ROUNDS; i++) {
 		wl_event_loop_dispatch(fz.loop, 0);
-		guest_read();
+		if (!guest_read() && !loop_ready()) {
+			break;
+		}
 	}
 }
 
@@ -304,13 +334,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 		fz_reader_init(&r, rec.payload, rec.len);
 		switch ((rec.kind & 0x03) % K_COUNT) {
 		case K_GUEST: {
-			struct vd_link_buf buf = {0};
+			/* kept from frame to frame and input to input: a large frame's
+			 * buffer is not allocated (and faulted in) again each time */
+			static struct vd_link_buf buf;
 			struct lg_ids ids = {fz.ids, fz.nids};
 			uint16_t type;
+			buf.len = buf.pos = 0;
 			if (lg_build(&vd_link_guest, VD_LINK_ROLE_GUEST, &r, &ids, &buf, &type)) {
 				guest_write(buf.data, buf.len);
 			}
-			vd_link_buf_finish(&buf);
 			break;
 		}
 		case K_RAW:

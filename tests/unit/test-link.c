@@ -326,6 +326,21 @@ static bool test_reader(void) {
 		CHECK(vd_link_reader_pending(&reader) == 0, "bytes left");
 		vd_link_reader_finish(&reader);
 	}
+	/* reads shorter than a chunk fill the space already there: one buffer for
+	 * a thousand 16-byte reads, not a reallocation (and copy) for each */
+	vd_link_reader_init(&reader, 1 << 20);
+	size_t space;
+	CHECK(vd_link_reader_space(&reader, &space) != NULL && space >= 16, "no space");
+	size_t cap = reader.cap;
+	for (int i = 0; i < 1000; i++) {
+		uint8_t *p = vd_link_reader_space(&reader, &space);
+		CHECK(p != NULL && space >= 16 && reader.cap == cap,
+			"read %d: the buffer grew from %zu to %zu bytes", i, cap, reader.cap);
+		memset(p, 0xf0, 16);
+		vd_link_reader_commit(&reader, 16);
+	}
+	CHECK(vd_link_reader_pending(&reader) == 16000, "bytes lost");
+	vd_link_reader_finish(&reader);
 	/* over the cap, and unknown flags */
 	uint8_t big[12] = {1, 0, 0x10, 0, 1, 0, 0, 0, 0, 0, 0, 0};
 	vd_link_reader_init(&reader, 1 << 20);
