@@ -248,6 +248,13 @@ static void handle_delete_id(struct vd_session *session, const uint8_t *data, ui
 		session_log(session, VD_DEBUG, "delete_id for unknown object %u", id);
 		return;
 	}
+	if ((object->flags & VD_OBJECT_PROXY_OWNED) && !(object->flags & VD_OBJECT_CLIENT_GONE)) {
+		/* found by fuzz-proxy: the session's own wl_compositor freed under the
+		 * shell that holds it; a compositor deletes only what was destroyed */
+		vd_session_upstream_error(session, "wl_display.delete_id of the proxy's %s@%u, "
+			"which it never destroyed", object->interface->name, id);
+		return;
+	}
 	if (!(object->flags & VD_OBJECT_CLIENT_GONE)) {
 		vd_object_gone(session, object);
 	}
@@ -465,5 +472,7 @@ void dispatch_event(struct vd_session *session, const uint8_t *data,
 		/* the client destroys the object on this event */
 		vd_object_gone(session, object);
 		object->flags |= VD_OBJECT_CLIENT_GONE;
+	} else if (desc->destructor && (object->flags & VD_OBJECT_PROXY_OWNED)) {
+		object->flags |= VD_OBJECT_CLIENT_GONE; // the proxy's own, destroyed by this event
 	}
 }

@@ -306,11 +306,50 @@ static bool compositor_error_then_close_before_a_request(void) {
 	return true;
 }
 
+/*
+ * A compositor that sends delete_id for an object of the proxy's own that
+ * the proxy never destroyed (found by fuzz-proxy: the shell's wl_compositor
+ * was freed while the shell still held it, and the next get_toplevel used
+ * it). Now it is a compositor error: the client gets wl_display.error and
+ * the session ends.
+ */
+static bool delete_id_of_a_proxy_object(void) {
+	struct fixture f;
+	CHECK(fixture_init(&f, "channel=7"), "fixture");
+	client_send(&f, 1, VD_WL_DISPLAY_REQUEST_GET_REGISTRY, 2);
+	run(&f);
+	struct message m[8];
+	size_t n = compositor_read(&f, m, 8);
+	CHECK(n == 2 && m[0].arg[0] == 2, "the proxy's registry is 2 (%zu)", n);
+	compositor_send(&f, 2, VD_WL_REGISTRY_EVENT_GLOBAL, "usu", 1, "wl_compositor", 4);
+	run(&f);
+	n = compositor_read(&f, m, 8);
+	CHECK(n == 1 && m[0].object == 2 && m[0].opcode == VD_WL_REGISTRY_REQUEST_BIND,
+		"the proxy binds wl_compositor (%zu)", n);
+	compositor_send(&f, 2, VD_WL_REGISTRY_EVENT_GLOBAL, "usu", 2, "wl_shm", 1);
+	run(&f);
+	n = compositor_read(&f, m, 8);
+	CHECK(n == 1, "the proxy binds wl_shm (%zu)", n);
+	/* the proxy's objects so far: registry 2, the client's registry 3, the
+	 * compositor 4, shm 5 */
+	compositor_send(&f, 1, VD_WL_DISPLAY_EVENT_DELETE_ID, "u", 4);
+	run(&f);
+	CHECK(wl_list_empty(&f.server.sessions), "session gone");
+	struct message e[8];
+	n = split(f.sink.data, f.sink.len, e, 8, false);
+	CHECK(n >= 1 && e[n - 1].object == 1 && e[n - 1].opcode == VD_WL_DISPLAY_EVENT_ERROR &&
+		e[n - 1].arg[1] == VD_WL_DISPLAY_ERROR_IMPLEMENTATION,
+		"wl_display.error implementation last (%zu events)", n);
+	fixture_finish(&f);
+	return true;
+}
+
 static const struct tap_case cases[] = {
 	TAP_CASE(session_on_a_channel),
 	TAP_CASE(channel_hangup_ends_the_session),
 	TAP_CASE(delete_id_of_the_display),
 	TAP_CASE(compositor_error_then_close_before_a_request),
+	TAP_CASE(delete_id_of_a_proxy_object),
 };
 
 TAP_MAIN(cases)
