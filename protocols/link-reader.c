@@ -130,34 +130,15 @@ void vd_link_reader_skip(struct vd_link_reader *reader, size_t n) {
 
 enum vd_link_next vd_link_reader_next(struct vd_link_reader *reader, struct vd_link_header *header,
 		const uint8_t **payload, char *err, size_t err_size) {
-	for (;;) {
-		if (reader->hunting && !hunt(reader)) {
-			return VD_LINK_NEXT_NONE;
-		}
-		size_t avail = reader->len - reader->pos;
-		if (avail < VD_LINK_HEADER_SIZE) {
-			return VD_LINK_NEXT_NONE;
-		}
-		const uint8_t *p = reader->data + reader->pos;
-		if (vd_link_is_sync(p)) {
-			reader->pos += VD_LINK_SYNC_SIZE;
-			continue;
-		}
-		vd_link_header_read(p, header);
-		if (header->length > reader->max_payload) {
-			link_set_err(err, err_size, "frame of %u bytes over the %u-byte limit",
-				header->length, reader->max_payload);
-			return VD_LINK_NEXT_ERROR;
-		}
-		if (header->flags != 0) {
-			link_set_err(err, err_size, "frame flags 0x%04x (must be 0)", header->flags);
-			return VD_LINK_NEXT_ERROR;
-		}
-		if (avail - VD_LINK_HEADER_SIZE < header->length) {
-			return VD_LINK_NEXT_NONE;
-		}
-		*payload = p + VD_LINK_HEADER_SIZE;
-		reader->pos += VD_LINK_HEADER_SIZE + header->length;
-		return VD_LINK_NEXT_FRAME;
+	size_t avail;
+	enum vd_link_next next = vd_link_reader_head(reader, header, payload, &avail, err,
+		err_size);
+	if (next != VD_LINK_NEXT_FRAME) {
+		return next;
 	}
+	if (avail < header->length) {
+		return VD_LINK_NEXT_NONE; // the rest of the frame is still to come
+	}
+	reader->pos += VD_LINK_HEADER_SIZE + header->length;
+	return VD_LINK_NEXT_FRAME;
 }
