@@ -21,52 +21,28 @@
 #define SERIAL_OPEN_FLAGS (O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
 
 static struct vd_sandbox_rule rules[] = {
-	// the event loop: epoll, timers (idleness, retries, D-Bus timeouts),
-	// signalfd reads; the link's own epoll on a full serial port; libdbus polls
-	VD_SANDBOX_ALLOW(epoll_wait),
-	VD_SANDBOX_ALLOW(epoll_pwait),
-	VD_SANDBOX_ALLOW(epoll_ctl),
+	// (besides the shared list of protocols/sandbox.c: event loop, I/O on its
+	// fds, messages on its sockets, memory, time, signal masks, exit)
+	// the link's own epoll on a full serial port; libdbus polls
 	VD_SANDBOX_ALLOW(epoll_create1),
 	VD_SANDBOX_ALLOW(poll),
 	VD_SANDBOX_ALLOW(ppoll),
-	VD_SANDBOX_ALLOW(timerfd_create),
-	VD_SANDBOX_ALLOW(timerfd_settime),
-	VD_SANDBOX_ALLOW(timerfd_gettime),
 	VD_SANDBOX_ALLOW(eventfd2), // glib's wakeups (librsvg, gdk-pixbuf)
-	VD_SANDBOX_ALLOW(read),
-	VD_SANDBOX_ALLOW(write),
-	VD_SANDBOX_ALLOW(readv),
-	VD_SANDBOX_ALLOW(writev),
 	VD_SANDBOX_ALLOW(pread64),
-	VD_SANDBOX_ALLOW(close),
-	VD_SANDBOX_ALLOW(fcntl),
-	VD_SANDBOX_ALLOW(dup),
 	// the agent link and the session bus, with fds; the spawner's socket pair
 	// (requests with the programs' pipes, replies, exit reports)
-	VD_SANDBOX_ALLOW(sendmsg),
-	VD_SANDBOX_ALLOW(recvmsg),
-	VD_SANDBOX_ALLOW(sendto),
 	VD_SANDBOX_ALLOW(recvfrom),
-	VD_SANDBOX_ALLOW(accept4),
-	VD_SANDBOX_ALLOW(getsockopt),
-	VD_SANDBOX_ALLOW(setsockopt),
 	VD_SANDBOX_ALLOW(getsockname),
 	VD_SANDBOX_ALLOW(getpeername),
-	VD_SANDBOX_ALLOW(shutdown),
 	// the session bus, should libdbus connect again: Unix only
 	VD_SANDBOX_ALLOW_IF(socket, VD_SANDBOX_ARG_EQ(0, AF_UNIX)),
 	VD_SANDBOX_ALLOW(connect),
-	// the programs' stdin, stdout and stderr pipes
-	VD_SANDBOX_ALLOW(pipe2),
 	// the app scanner: .desktop files and icons (and the loaders gdk-pixbuf
 	// and librsvg open), read-only, never creating; inotify on their folders
 	VD_SANDBOX_ALLOW_IF(openat, VD_SANDBOX_ARG_MASKED_EQ(2, VD_SANDBOX_WRITE_OPEN_FLAGS, O_RDONLY)),
 	VD_SANDBOX_ALLOW_IF(open, VD_SANDBOX_ARG_MASKED_EQ(1, VD_SANDBOX_WRITE_OPEN_FLAGS, O_RDONLY)),
-	VD_SANDBOX_ALLOW(fstat),
-	VD_SANDBOX_ALLOW(newfstatat),
 	VD_SANDBOX_ALLOW(statx),
 	VD_SANDBOX_ALLOW(fstatfs),
-	VD_SANDBOX_ALLOW(lseek),
 	VD_SANDBOX_ALLOW(getdents64),
 	VD_SANDBOX_ALLOW(readlink),
 	VD_SANDBOX_ALLOW(access),
@@ -74,15 +50,7 @@ static struct vd_sandbox_rule rules[] = {
 	VD_SANDBOX_ALLOW(inotify_init1),
 	VD_SANDBOX_ALLOW(inotify_add_watch),
 	VD_SANDBOX_ALLOW(inotify_rm_watch),
-	// memory
-	VD_SANDBOX_ALLOW(brk),
-	VD_SANDBOX_ALLOW(mmap),
-	VD_SANDBOX_ALLOW(munmap),
-	VD_SANDBOX_ALLOW(mremap),
-	VD_SANDBOX_ALLOW(mprotect),
-	VD_SANDBOX_ALLOW(madvise),
 	// threads (the scanner's, glib's and librsvg's): never a fork
-	VD_SANDBOX_ALLOW(futex),
 	VD_SANDBOX_ALLOW_IF(clone, VD_SANDBOX_ARG_MASKED_EQ(0, CLONE_THREAD, CLONE_THREAD)),
 	VD_SANDBOX_FAIL(clone3, ENOSYS),
 	VD_SANDBOX_ALLOW(set_robust_list),
@@ -90,25 +58,12 @@ static struct vd_sandbox_rule rules[] = {
 	VD_SANDBOX_ALLOW_IF(prctl, VD_SANDBOX_ARG_EQ(0, PR_SET_NAME)),
 	VD_SANDBOX_ALLOW(sched_getaffinity),
 	VD_SANDBOX_ALLOW(sched_yield),
-	VD_SANDBOX_ALLOW(exit),
-	VD_SANDBOX_ALLOW(exit_group),
-	// time, ids (libdbus's authentication), randomness
-	VD_SANDBOX_ALLOW(clock_gettime),
+	// sleeps, ids (libdbus's authentication)
 	VD_SANDBOX_ALLOW(clock_nanosleep),
-	VD_SANDBOX_ALLOW(gettimeofday),
-	VD_SANDBOX_ALLOW(getpid),
-	VD_SANDBOX_ALLOW(gettid),
 	VD_SANDBOX_ALLOW(getuid),
 	VD_SANDBOX_ALLOW(geteuid),
 	VD_SANDBOX_ALLOW(getgid),
 	VD_SANDBOX_ALLOW(getegid),
-	VD_SANDBOX_ALLOW(getrandom),
-	// signals: handlers return, masks
-	VD_SANDBOX_ALLOW(rt_sigreturn),
-	VD_SANDBOX_ALLOW(rt_sigprocmask),
-	VD_SANDBOX_ALLOW(rt_sigaction),
-	// at exit: its socket and lock file (unix:) go
-	VD_SANDBOX_ALLOW(unlink),
 	// at exit: the spawner, and only it, is reaped (set below)
 	VD_SANDBOX_ALLOW_IF(wait4, VD_SANDBOX_ARG_EQ(0, 0)),
 	// serial: only: the port, opened again (kept last)

@@ -14,6 +14,40 @@
 #endif
 
 /*
+ * What every daemon does after startup, on its wl_event_loop with the fds
+ * it holds: added to every program's own list, which names only what is
+ * its own (README, "Sandbox").
+ */
+static const struct vd_sandbox_rule base_rules[] = {
+	// the event loop: epoll, timers, signalfd reads
+	VD_SANDBOX_ALLOW(epoll_wait), VD_SANDBOX_ALLOW(epoll_pwait), VD_SANDBOX_ALLOW(epoll_ctl),
+	VD_SANDBOX_ALLOW(timerfd_create), VD_SANDBOX_ALLOW(timerfd_settime),
+	VD_SANDBOX_ALLOW(timerfd_gettime),
+	// I/O on the fds it holds; pipes of its own (clipboard copies, output)
+	VD_SANDBOX_ALLOW(read), VD_SANDBOX_ALLOW(write), VD_SANDBOX_ALLOW(readv),
+	VD_SANDBOX_ALLOW(writev), VD_SANDBOX_ALLOW(close), VD_SANDBOX_ALLOW(fcntl),
+	VD_SANDBOX_ALLOW(dup), VD_SANDBOX_ALLOW(lseek), VD_SANDBOX_ALLOW(fstat),
+	VD_SANDBOX_ALLOW(newfstatat), VD_SANDBOX_ALLOW(pipe2),
+	// the sockets it holds: clients accepted on its listening socket, messages
+	// with fds (SCM_RIGHTS); making a socket is each list's own
+	VD_SANDBOX_ALLOW(accept4), VD_SANDBOX_ALLOW(sendmsg), VD_SANDBOX_ALLOW(recvmsg),
+	VD_SANDBOX_ALLOW(sendto), VD_SANDBOX_ALLOW(getsockopt), VD_SANDBOX_ALLOW(setsockopt),
+	VD_SANDBOX_ALLOW(shutdown),
+	// memory
+	VD_SANDBOX_ALLOW(brk), VD_SANDBOX_ALLOW(mmap), VD_SANDBOX_ALLOW(munmap),
+	VD_SANDBOX_ALLOW(mremap), VD_SANDBOX_ALLOW(mprotect), VD_SANDBOX_ALLOW(madvise),
+	// locks, time (log lines, timeouts), ids, randomness (hash seeds, libdbus)
+	VD_SANDBOX_ALLOW(futex), VD_SANDBOX_ALLOW(clock_gettime), VD_SANDBOX_ALLOW(gettimeofday),
+	VD_SANDBOX_ALLOW(getpid), VD_SANDBOX_ALLOW(gettid), VD_SANDBOX_ALLOW(getrandom),
+	// signals: handlers return, masks
+	VD_SANDBOX_ALLOW(rt_sigreturn), VD_SANDBOX_ALLOW(rt_sigprocmask),
+	VD_SANDBOX_ALLOW(rt_sigaction),
+	// at exit: its socket goes, then the process
+	VD_SANDBOX_ALLOW(unlink), VD_SANDBOX_ALLOW(exit), VD_SANDBOX_ALLOW(exit_group),
+};
+#define BASE_RULE_COUNT (sizeof(base_rules) / sizeof(base_rules[0]))
+
+/*
  * What a sanitizer runtime (ASan, UBSan, LSan) calls on its own after
  * startup: its allocator maps, unmaps and advises memory, a report walks
  * /proc/self/maps and writes to stderr, and the leak check at exit stops
@@ -82,7 +116,11 @@ const char *vd_seccomp_mode_name(enum vd_seccomp_mode mode) {
 }
 
 size_t vd_sandbox_rule_count(const struct vd_sandbox_policy *policy) {
-	return policy->rule_count + SANITIZER_RULE_COUNT;
+	return BASE_RULE_COUNT + policy->rule_count + SANITIZER_RULE_COUNT;
+}
+
+bool vd_sandbox_sanitizer_build(void) {
+	return SANITIZER_RULE_COUNT > 0;
 }
 
 #ifdef VD_HAVE_SECCOMP
@@ -132,12 +170,12 @@ static bool rule_add(scmp_filter_ctx ctx, const char *program,
 }
 
 #ifdef VD_SANITIZER
-/* True if the program's own rules already decide the name entirely: an
- * unconditional allow, or a failure (clone3). Conditional rules get the
- * runtime's rule added (LSan's tracer clones without CLONE_THREAD). */
-static bool policy_decides(const struct vd_sandbox_policy *policy, const char *name) {
-	for (size_t i = 0; i < policy->rule_count; i++) {
-		const struct vd_sandbox_rule *rule = &policy->rules[i];
+/* True if the rules already decide the name entirely: an unconditional
+ * allow, or a failure (clone3). Conditional rules get the runtime's rule
+ * added (LSan's tracer clones without CLONE_THREAD). */
+static bool rules_decide(const struct vd_sandbox_rule *rules, size_t count, const char *name) {
+	for (size_t i = 0; i < count; i++) {
+		const struct vd_sandbox_rule *rule = &rules[i];
 		if (strcmp(rule->name, name) == 0 &&
 				(rule->fail_errno != 0 || rule->args[0].cmp == VD_SANDBOX_ANY)) {
 			return true;
@@ -171,12 +209,16 @@ bool vd_sandbox_enter(const struct vd_sandbox_policy *policy, enum vd_seccomp_mo
 	// No SCMP_FLTATR_CTL_LOG: the kernel logs a kill anyway (kill_process in
 	// kernel.seccomp.actions_logged), and the flag would also log every
 	// clone3 refused with ENOSYS, one line per new thread.
+	for (size_t i = 0; ok && i < BASE_RULE_COUNT; i++) {
+		ok = rule_add(ctx, policy->program, &base_rules[i]);
+	}
 	for (size_t i = 0; ok && i < policy->rule_count; i++) {
 		ok = rule_add(ctx, policy->program, &policy->rules[i]);
 	}
 #ifdef VD_SANITIZER
 	for (size_t i = 0; ok && i < SANITIZER_RULE_COUNT; i++) {
-		if (!policy_decides(policy, sanitizer_rules[i].name)) {
+		if (!rules_decide(base_rules, BASE_RULE_COUNT, sanitizer_rules[i].name) &&
+				!rules_decide(policy->rules, policy->rule_count, sanitizer_rules[i].name)) {
 			ok = rule_add(ctx, policy->program, &sanitizer_rules[i]);
 		}
 	}

@@ -11,7 +11,10 @@
  * (sockets open, configuration read): an allowlist of system calls, kill
  * the process on anything else. Each program keeps its reviewed list in
  * one file of its own (proxy/sandbox-proxy.c, ...), as plain data: syscall
- * names, each with at most two argument checks. Names are resolved with
+ * names, each with at most two argument checks. What every daemon does on
+ * its event loop with the fds it holds (epoll, timers, reads and writes,
+ * messages on its sockets, memory, time, signal masks, exit) is one shared
+ * list in sandbox.c, added to every program's own. Names are resolved with
  * libseccomp when the filter is built, so a list compiles without it.
  *
  * --seccomp=enforce (the default) kills the process on a call outside the
@@ -98,7 +101,9 @@ bool vd_sandbox_available(void);
  */
 bool vd_sandbox_enter(const struct vd_sandbox_policy *policy, enum vd_seccomp_mode mode);
 
-/* Number of rules the policy holds with the build's additions; for tests. */
+/* Number of rules the policy holds with the shared ones and the build's additions. */
 size_t vd_sandbox_rule_count(const struct vd_sandbox_policy *policy);
+/* True if a sanitizer runtime's calls are added to every list (see above). */
+bool vd_sandbox_sanitizer_build(void);
 
 #endif

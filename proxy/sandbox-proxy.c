@@ -15,28 +15,8 @@
 
 
 static struct vd_sandbox_rule rules[] = {
-	// the event loop: epoll, its timers (reconnect backoff), signalfd reads
-	VD_SANDBOX_ALLOW(epoll_wait),
-	VD_SANDBOX_ALLOW(epoll_pwait),
-	VD_SANDBOX_ALLOW(epoll_ctl),
-	VD_SANDBOX_ALLOW(timerfd_create),
-	VD_SANDBOX_ALLOW(timerfd_settime),
-	VD_SANDBOX_ALLOW(timerfd_gettime),
-	VD_SANDBOX_ALLOW(read),
-	VD_SANDBOX_ALLOW(write),
-	VD_SANDBOX_ALLOW(readv),
-	VD_SANDBOX_ALLOW(writev),
-	VD_SANDBOX_ALLOW(close),
-	VD_SANDBOX_ALLOW(fcntl), // libwayland dups every passed fd (F_DUPFD_CLOEXEC)
-	VD_SANDBOX_ALLOW(dup),
-	// Wayland and link messages with their fds, on sockets it already has
-	VD_SANDBOX_ALLOW(sendmsg),
-	VD_SANDBOX_ALLOW(recvmsg),
-	VD_SANDBOX_ALLOW(sendto),
-	VD_SANDBOX_ALLOW(accept4),
-	VD_SANDBOX_ALLOW(getsockopt),
-	VD_SANDBOX_ALLOW(setsockopt),
-	VD_SANDBOX_ALLOW(shutdown),
+	// (besides the shared list of protocols/sandbox.c: event loop, I/O on its
+	// fds, messages on its sockets, memory, time, signal masks, exit)
 	// one compositor connection per client, the global clipboard's reconnects,
 	// the VM link's redials (--guest: Unix, hybrid vsock or vsock): never the
 	// network
@@ -47,17 +27,6 @@ static struct vd_sandbox_rule rules[] = {
 	// clipboard pipes between a reader and a source
 	VD_SANDBOX_ALLOW(memfd_create),
 	VD_SANDBOX_ALLOW(ftruncate),
-	VD_SANDBOX_ALLOW(fstat),
-	VD_SANDBOX_ALLOW(newfstatat),
-	VD_SANDBOX_ALLOW(lseek),
-	VD_SANDBOX_ALLOW(pipe2),
-	// memory
-	VD_SANDBOX_ALLOW(brk),
-	VD_SANDBOX_ALLOW(mmap),
-	VD_SANDBOX_ALLOW(munmap),
-	VD_SANDBOX_ALLOW(mremap),
-	VD_SANDBOX_ALLOW(mprotect), // malloc arenas of pango's threads
-	VD_SANDBOX_ALLOW(madvise),
 	// fonts: fontconfig and cairo open a fallback font file when a title
 	// needs a script no loaded font has; read-only, never creating
 	VD_SANDBOX_ALLOW_IF(openat, VD_SANDBOX_ARG_MASKED_EQ(2, VD_SANDBOX_WRITE_OPEN_FLAGS, O_RDONLY)),
@@ -67,7 +36,6 @@ static struct vd_sandbox_rule rules[] = {
 	VD_SANDBOX_ALLOW(readlink),
 	VD_SANDBOX_ALLOW(getdents64),
 	// threads (glib's and pango's): futexes, a new thread, its exit
-	VD_SANDBOX_ALLOW(futex),
 	VD_SANDBOX_ALLOW_IF(clone, VD_SANDBOX_ARG_MASKED_EQ(0, CLONE_THREAD, CLONE_THREAD)),
 	VD_SANDBOX_FAIL(clone3, ENOSYS),
 	VD_SANDBOX_ALLOW(set_robust_list),
@@ -75,22 +43,11 @@ static struct vd_sandbox_rule rules[] = {
 	VD_SANDBOX_ALLOW_IF(prctl, VD_SANDBOX_ARG_EQ(0, PR_SET_NAME)),
 	VD_SANDBOX_ALLOW(sched_getaffinity),
 	VD_SANDBOX_ALLOW(sched_yield),
-	VD_SANDBOX_ALLOW(exit),
-	VD_SANDBOX_ALLOW(exit_group),
-	// time, ids, randomness (hash seeds)
-	VD_SANDBOX_ALLOW(clock_gettime),
+	// sleeps
 	VD_SANDBOX_ALLOW(clock_nanosleep),
-	VD_SANDBOX_ALLOW(gettimeofday),
-	VD_SANDBOX_ALLOW(getpid),
-	VD_SANDBOX_ALLOW(gettid),
-	VD_SANDBOX_ALLOW(getrandom),
-	// signals: handlers return, masks; the command's exit (SIGCHLD)
-	VD_SANDBOX_ALLOW(rt_sigreturn),
-	VD_SANDBOX_ALLOW(rt_sigprocmask),
-	VD_SANDBOX_ALLOW(rt_sigaction),
+	// the command's exit (SIGCHLD)
 	VD_SANDBOX_ALLOW(wait4),
-	// at exit: its socket, lock file and private directory go
-	VD_SANDBOX_ALLOW(unlink),
+	// at exit: its private directory goes (after its socket and lock file)
 	VD_SANDBOX_ALLOW(rmdir),
 	// the command it runs, and only it, gets its signals (kept last)
 	VD_SANDBOX_ALLOW_IF(kill, VD_SANDBOX_ARG_EQ(0, 0)),
