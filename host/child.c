@@ -14,13 +14,11 @@
 
 #include "host/child.h"
 #include "protocols/log.h"
-
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
+#include "protocols/spawner.h"
 
 void vd_child_init(struct vd_child *child) {
 	*child = (struct vd_child){.pidfd = -1, .status = -1};
+	wl_list_init(&child->link);
 }
 
 bool vd_proc_start_time(pid_t pid, unsigned long long *start) {
@@ -94,45 +92,37 @@ bool vd_child_find_program(const char *name, char *out, size_t size) {
 	return false;
 }
 
-static void describe_exit(struct vd_child *child, const siginfo_t *info) {
-	if (info->si_code == CLD_EXITED) {
-		child->status = info->si_status;
-		snprintf(child->how, sizeof(child->how), "exited with status %d", info->si_status);
-	} else {
-		child->status = 128 + info->si_status;
-		snprintf(child->how, sizeof(child->how), "killed by signal %d (%s)", info->si_status,
-			strsignal(info->si_status));
-	}
+struct vd_children {
+	struct wl_event_loop *loop;
+	struct vd_spawner *spawner; // NULL once it is gone
+	struct wl_list running; // vd_child.link: started, not reported yet
+};
+
+/* Empties the child but for how it ended, and tells its owner (from the loop). */
+static void child_ended(struct vd_child *child) {
+	char how[sizeof(child->how)];
+	memcpy(how, child->how, sizeof(how));
+	int status = child->status;
+	vd_child_exited exited = child->exited;
+	void *exited_data = child->data;
+	vd_child_finish(child);
+	memcpy(child->how, how, sizeof(how));
+	child->status = status;
+	exited(child, exited_data); // may free the child's owner
 }
 
 static int handle_pidfd(int fd, uint32_t mask, void *data) {
 	struct vd_child *child = data;
-	siginfo_t info = {0};
+	/* not reported by our spawner: it ended, but only its parent learns how */
 	if (child->ours) {
-		if (waitid(P_PIDFD, (id_t)child->pidfd, &info, WEXITED | WNOHANG) < 0) {
-			vd_log_errno(VD_WARN, "waitid for pid %d", (int)child->pid);
-			snprintf(child->how, sizeof(child->how), "ended");
-			child->status = -1;
-		} else if (info.si_pid == 0) {
-			return 0; // not yet (a spurious wake-up)
-		} else {
-			describe_exit(child, &info);
-		}
+		snprintf(child->how, sizeof(child->how), "ended (its exit status was lost with "
+			"vmdesk-hostd's spawner)");
 	} else {
-		/* not our child: it ended, but only its parent learns how */
 		snprintf(child->how, sizeof(child->how), "ended (started by an earlier vmdesk-hostd: "
 			"its exit status is unknown)");
-		child->status = -1;
 	}
-	vd_child_exited exited = child->exited;
-	void *exited_data = child->data;
-	wl_event_source_remove(child->source);
-	child->source = NULL;
-	close(child->pidfd);
-	child->pidfd = -1;
-	child->pid = 0;
-	child->ours = false;
-	exited(child, exited_data); // may free the child's owner
+	child->status = -1;
+	child_ended(child);
 	return 0;
 }
 
@@ -145,7 +135,83 @@ static bool watch(struct vd_child *child, struct wl_event_loop *loop, vd_child_e
 	return child->source != NULL;
 }
 
-bool vd_child_spawn(struct vd_child *child, struct wl_event_loop *loop, char *const *argv,
+static void handle_spawner_exited(pid_t pid, int status, void *data) {
+	struct vd_children *children = data;
+	struct vd_child *child;
+	wl_list_for_each(child, &children->running, link) {
+		if (child->pid != pid) {
+			continue;
+		}
+		if (WIFSIGNALED(status)) {
+			int sig = WTERMSIG(status);
+			child->status = 128 + sig;
+			snprintf(child->how, sizeof(child->how), "killed by signal %d (%s)", sig,
+				strsignal(sig));
+		} else {
+			child->status = WEXITSTATUS(status);
+			snprintf(child->how, sizeof(child->how), "exited with status %d",
+				child->status);
+		}
+		child_ended(child);
+		return;
+	}
+	/* a child hostd stopped watching (vd_child_finish) */
+}
+
+static void handle_spawner_lost(void *data) {
+	struct vd_children *children = data;
+	vd_log(VD_ERROR, "the spawner is gone: no VM or program can start until vmdesk-hostd "
+		"restarts; the running ones are watched without their exit status");
+	vd_spawner_destroy(children->spawner);
+	children->spawner = NULL;
+	struct vd_child *child, *tmp;
+	wl_list_for_each_safe(child, tmp, &children->running, link) {
+		wl_list_remove(&child->link);
+		wl_list_init(&child->link);
+		child->children = NULL;
+		if (!watch(child, children->loop, child->exited, child->data)) {
+			vd_log(VD_WARN, "cannot watch pid %d any longer", (int)child->pid);
+		}
+	}
+}
+
+struct vd_children *vd_children_create(struct wl_event_loop *loop) {
+	struct vd_children *children = calloc(1, sizeof(*children));
+	if (children == NULL) {
+		vd_log(VD_ERROR, "out of memory");
+		return NULL;
+	}
+	children->loop = loop;
+	wl_list_init(&children->running);
+	children->spawner = vd_spawner_create(loop, handle_spawner_exited, handle_spawner_lost,
+		children);
+	if (children->spawner == NULL) {
+		free(children);
+		return NULL;
+	}
+	return children;
+}
+
+void vd_children_destroy(struct vd_children *children) {
+	if (children == NULL) {
+		return;
+	}
+	struct vd_child *child, *tmp;
+	wl_list_for_each_safe(child, tmp, &children->running, link) {
+		wl_list_remove(&child->link);
+		wl_list_init(&child->link);
+		child->children = NULL;
+	}
+	vd_spawner_destroy(children->spawner);
+	free(children);
+}
+
+pid_t vd_children_spawner_pid(const struct vd_children *children) {
+	return children != NULL && children->spawner != NULL ?
+		vd_spawner_pid(children->spawner) : 0;
+}
+
+bool vd_child_spawn(struct vd_child *child, struct vd_children *children, char *const *argv,
 		int out_fd, vd_child_exited exited, void *data, char *err, size_t err_size) {
 	vd_child_init(child);
 	char path[PATH_MAX];
@@ -153,74 +219,36 @@ bool vd_child_spawn(struct vd_child *child, struct wl_event_loop *loop, char *co
 		snprintf(err, err_size, "cannot find %s (not in PATH)", argv[0]);
 		return false;
 	}
-	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int report[2];
-	if (null_fd < 0 || pipe2(report, O_CLOEXEC) < 0) {
-		snprintf(err, err_size, "cannot start %s: %s", argv[0], strerror(errno));
-		if (null_fd >= 0) {
-			close(null_fd);
+	if (children == NULL || children->spawner == NULL) {
+		snprintf(err, err_size, "cannot start %s: vmdesk-hostd's spawner is gone", argv[0]);
+		return false;
+	}
+	struct vd_spawn spawn = {
+		.argv = argv,
+		/* argv[0] as given, found in PATH by the spawner as above */
+		.flags = VD_SPAWN_PIDFD | (strchr(argv[0], '/') == NULL ? VD_SPAWN_SEARCH_PATH : 0),
+		.fds = {-1, out_fd, out_fd},
+	};
+	struct vd_spawn_result result;
+	int err_no = 0;
+	if (!vd_spawner_spawn(children->spawner, &spawn, &result, &err_no)) {
+		if (err_no == EPIPE || err_no == EAGAIN) {
+			snprintf(err, err_size, "cannot start %s: %s", argv[0],
+				err_no == EPIPE ? "vmdesk-hostd's spawner is gone" : strerror(err_no));
+		} else {
+			snprintf(err, err_size, "cannot execute %s: %s", path, strerror(err_no));
 		}
 		return false;
 	}
-	if (out_fd < 0) {
-		out_fd = null_fd;
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		snprintf(err, err_size, "cannot start %s: fork: %s", argv[0], strerror(errno));
-		close(null_fd);
-		close(report[0]);
-		close(report[1]);
-		return false;
-	}
-	if (pid == 0) {
-		/* async-signal-safe calls only from here on */
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL); // the loop's signalfd blocked some
-		signal(SIGPIPE, SIG_DFL);
-		setsid();
-		if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
-				dup2(out_fd, STDERR_FILENO) < 0) {
-			int e = errno;
-			(void)!write(report[1], &e, sizeof(e));
-			_exit(127);
-		}
-		int keep = report[1];
-		/* everything else closes: the report pipe at exec (close-on-exec) */
-		for (int fd = 3; fd < keep; fd++) {
-			close(fd);
-		}
-		close_range((unsigned)keep + 1, ~0u, 0);
-		execv(path, argv);
-		int e = errno;
-		(void)!write(keep, &e, sizeof(e));
-		_exit(127);
-	}
-	close(null_fd);
-	close(report[1]);
-	int child_errno = 0;
-	ssize_t n;
-	do {
-		n = read(report[0], &child_errno, sizeof(child_errno)); // EOF once exec succeeded
-	} while (n < 0 && errno == EINTR);
-	close(report[0]);
-	if (n > 0) {
-		waitpid(pid, NULL, 0);
-		snprintf(err, err_size, "cannot execute %s: %s", path, strerror(child_errno));
-		return false;
-	}
-	child->pid = pid;
+	child->pid = result.pid;
+	child->pidfd = result.pidfd;
 	child->ours = true;
-	child->pidfd = pidfd_open(pid, 0);
-	if (child->pidfd < 0 || !vd_proc_start_time(pid, &child->start) ||
-			!watch(child, loop, exited, data)) {
-		snprintf(err, err_size, "cannot watch %s (pid %d): %s", argv[0], (int)pid,
-			strerror(errno));
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		vd_child_finish(child);
-		return false;
+	child->exited = exited;
+	child->data = data;
+	child->children = children;
+	wl_list_insert(&children->running, &child->link);
+	if (!vd_proc_start_time(child->pid, &child->start)) {
+		child->start = 0; // ended already: its report is on the way
 	}
 	return true;
 }
@@ -260,6 +288,7 @@ void vd_child_signal(struct vd_child *child, int signo) {
 }
 
 void vd_child_finish(struct vd_child *child) {
+	wl_list_remove(&child->link); // its report, if one comes, finds no child
 	if (child->source != NULL) {
 		wl_event_source_remove(child->source);
 	}

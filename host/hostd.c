@@ -12,15 +12,18 @@
 #include <wayland-server-core.h>
 
 #include "host/channel.h"
+#include "host/child.h"
 #include "host/clipboard/clipboard.h"
 #include "host/control.h"
 #include "host/launcher.h"
 #include "host/menu.h"
 #include "host/notify.h"
+#include "host/sandbox-hostd.h"
 #include "host/tray.h"
 #include "host/vms.h"
 #include "protocols/log.h"
 #include "protocols/number.h"
+#include "protocols/sandbox.h"
 
 /*
  * vmdesk-hostd: one event loop and its modules, each with its own state:
@@ -33,6 +36,7 @@
 
 struct hostd {
 	struct wl_event_loop *loop;
+	struct vd_children *children; // its spawner starts every program hostd runs
 	bool quit;
 	bool leaving; // a first SIGTERM: the launcher powers the VMs off
 	struct vd_launcher *launcher; // NULL until set up
@@ -132,6 +136,8 @@ static void usage(FILE *f) {
 		"  --tray-icons MODE        border (default) or tint: how tray icons wear the VM's color\n"
 		"  --cli PATH               the vmdesk command written in menu entries\n"
 		"  --log-level LEVEL        error, warn, info or debug (default info)\n"
+		"  --seccomp MODE           system call filter after startup: enforce (default),\n"
+		"                           log (allow and log what it would kill) or off\n"
 		"  --help, --version\n");
 }
 
@@ -241,6 +247,7 @@ struct options {
 	enum vd_launcher_exit on_exit;
 	struct vd_launch_env env;
 	bool probe; // look which host devices are usable (--host-devices auto)
+	enum vd_seccomp_mode seccomp;
 };
 
 static const struct option options[] = {
@@ -267,6 +274,7 @@ static const struct option options[] = {
 	{"tray-icons", required_argument, NULL, 'm'},
 	{"cli", required_argument, NULL, 'x'},
 	{"log-level", required_argument, NULL, 'L'},
+	{"seccomp", required_argument, NULL, 'F'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{0},
@@ -409,6 +417,13 @@ static int parse_options(int argc, char *argv[], struct options *o) {
 			vd_log_set_level(level);
 			break;
 		}
+		case 'F':
+			if (!vd_seccomp_parse_mode(optarg, &o->seccomp)) {
+				fprintf(stderr, "vmdesk-hostd: --seccomp wants enforce, log or off, not "
+					"'%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -532,7 +547,7 @@ static bool hostd_start(struct hostd *hostd, const struct options *o, const stru
 		return false;
 	}
 	if (o->menu_enabled) {
-		hostd->menu = vd_menu_create(hostd->loop, o->cli);
+		hostd->menu = vd_menu_create(hostd->children, o->cli);
 		if (hostd->menu == NULL) {
 			vd_log(VD_WARN, "no XDG_DATA_HOME/HOME: menu integration disabled");
 		}
@@ -563,6 +578,7 @@ static bool hostd_start(struct hostd *hostd, const struct options *o, const stru
 	if (o->env.run_dir != NULL && p->have_state) {
 		struct vd_launcher_config launcher_config = {
 			.loop = hostd->loop,
+			.children = hostd->children,
 			.vms = hostd->vms,
 			.env = o->env,
 			.state_dir = p->state,
@@ -620,12 +636,23 @@ int main(int argc, char *argv[]) {
 		return 1;
 	}
 	int status = 1;
+	/* first, before connections and signal masks: what runs programs for hostd */
+	hostd.children = vd_children_create(hostd.loop);
+	if (hostd.children == NULL) {
+		wl_event_loop_destroy(hostd.loop);
+		return 1;
+	}
 	struct wl_event_source *signals[3] = {
 		wl_event_loop_add_signal(hostd.loop, SIGTERM, handle_quit, &hostd),
 		wl_event_loop_add_signal(hostd.loop, SIGINT, handle_quit, &hostd),
 		wl_event_loop_add_signal(hostd.loop, SIGHUP, handle_reload, &hostd),
 	};
 	if (!hostd_start(&hostd, &opts, &places)) {
+		goto out;
+	}
+	/* startup is done: from here on only what sandbox-hostd.c allows */
+	if (!vd_sandbox_enter(hostd_sandbox_policy(vd_children_spawner_pid(hostd.children)),
+			opts.seccomp)) {
 		goto out;
 	}
 	while (!hostd.quit) {
@@ -642,6 +669,7 @@ out:
 			wl_event_source_remove(signals[i]);
 		}
 	}
+	vd_children_destroy(hostd.children);
 	wl_event_loop_destroy(hostd.loop);
 	return status;
 }

@@ -364,6 +364,7 @@ static struct vd_machine *entry_machine(struct vd_launcher *launcher, struct ent
 	if (e->machine == NULL) {
 		struct vd_machine_config config = {
 			.loop = launcher->config.loop,
+			.children = launcher->config.children,
 			.state_dir = launcher->config.state_dir,
 			.stop_timeout_ms = launcher->config.stop_timeout_s * 1000,
 			.ready_timeout_ms = 30000,

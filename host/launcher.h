@@ -22,6 +22,7 @@
  */
 
 struct vd_vms;
+struct vd_children;
 struct vd_channel;
 struct vd_launcher;
 struct vd_launcher_op;
@@ -33,6 +34,7 @@ enum vd_launcher_exit {
 
 struct vd_launcher_config {
 	struct wl_event_loop *loop;
+	struct vd_children *children; // starts the VMMs, helpers and proxies
 	struct vd_vms *vms;
 	struct vd_launch_env env; // strings must outlive the launcher
 	const char *state_dir; // VM logs: state_dir/NAME.log

@@ -97,8 +97,8 @@ static void start_vmm(struct vd_machine *m) {
 	char *line = vd_vmm_cmd_format(&l->plan.vmm);
 	machine_log(m, "vmm: %s", line != NULL ? line : "?");
 	free(line);
-	if (!vd_child_spawn(&m->vmm, m->config.loop, l->plan.vmm.argv, m->log_fd, machine_vmm_exited,
-			m, err, sizeof(err))) {
+	if (!vd_child_spawn(&m->vmm, m->config.children, l->plan.vmm.argv, m->log_fd,
+			machine_vmm_exited, m, err, sizeof(err))) {
 		fail_start(m, "%s", err);
 		return;
 	}
@@ -208,8 +208,8 @@ bool vd_machine_start(struct vd_machine *machine, const struct vd_vmconf *conf,
 	for (size_t i = 0; i < m->nhelpers; i++) {
 		char why[512];
 		vd_child_init(&m->helpers[i]);
-		if (!vd_child_spawn(&m->helpers[i], m->config.loop, l->plan.helpers[i].argv, m->log_fd,
-				machine_helper_exited, m, why, sizeof(why))) {
+		if (!vd_child_spawn(&m->helpers[i], m->config.children, l->plan.helpers[i].argv,
+				m->log_fd, machine_helper_exited, m, why, sizeof(why))) {
 			m->nhelpers = i;
 			fail_start(m, "%s", why);
 			return true; // started and failed: the command hears it as progress

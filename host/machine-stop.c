@@ -214,7 +214,7 @@ static void press_power_button(struct vd_machine *m) {
 		}
 	} else {
 		char err[512];
-		if (!vd_child_spawn(&m->powerdown_cmd, m->config.loop, m->powerdown.argv, m->log_fd,
+		if (!vd_child_spawn(&m->powerdown_cmd, m->config.children, m->powerdown.argv, m->log_fd,
 				handle_powerdown_exited, m, err, sizeof(err))) {
 			kill_vmm(m, err);
 		}
@@ -246,7 +246,7 @@ static void force_stop(struct vd_machine *m, const char *why) {
 		asked = m->qmp != NULL;
 	} else if (m->force_stop.argc > 0 && !vd_child_running(&m->force_cmd)) {
 		char err[512];
-		asked = vd_child_spawn(&m->force_cmd, m->config.loop, m->force_stop.argv, m->log_fd,
+		asked = vd_child_spawn(&m->force_cmd, m->config.children, m->force_stop.argv, m->log_fd,
 			handle_force_exited, m, err, sizeof(err));
 	}
 	if (!asked) {

@@ -178,7 +178,7 @@ void machine_spawn_proxy(struct vd_machine *m) {
 	char *line = vd_vmm_cmd_format(&m->proxy_argv);
 	machine_log(m, "proxy: %s", line != NULL ? line : "?");
 	free(line);
-	if (!vd_child_spawn(&m->proxy, m->config.loop, m->proxy_argv.argv, m->log_fd,
+	if (!vd_child_spawn(&m->proxy, m->config.children, m->proxy_argv.argv, m->log_fd,
 			machine_proxy_exited, m, err, sizeof(err))) {
 		snprintf(m->proxy_note, sizeof(m->proxy_note), "%s; trying again", err);
 		vd_log(VD_WARN, "vm=%s: %s", m->name, m->proxy_note);

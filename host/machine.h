@@ -31,10 +31,12 @@ enum vd_machine_state {
 	VD_MACHINE_STOPPING,
 };
 
+struct vd_children;
 struct vd_machine;
 
 struct vd_machine_config {
 	struct wl_event_loop *loop;
+	struct vd_children *children; // starts its processes (host/child.h)
 	const char *state_dir; // NAME.log goes here (made if missing)
 	int stop_timeout_ms; // a clean power-off may take this long before the kill
 	int ready_timeout_ms; // the VMM's and helpers' sockets must appear by then

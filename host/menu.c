@@ -3,21 +3,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "host/child.h"
 #include "host/menu.h"
 #include "protocols/log.h"
 #include "protocols/names.h"
-
-extern char **environ;
 
 /* Icon sizes the hicolor theme's index.theme knows. */
 static const int icon_sizes[] = {16, 22, 24, 32, 48, 64, 96, 128, 256};
@@ -25,15 +21,14 @@ static const int icon_sizes[] = {16, 22, 24, 32, 48, 64, 96, 128, 256};
 #define MAX_ENTRY_FILE 8192
 
 struct vd_menu {
-	struct wl_event_loop *loop;
+	struct vd_children *children; // NULL: update-desktop-database is not run
 	char apps_dir[PATH_MAX];
 	char icons_dir[PATH_MAX]; // .../icons/hicolor
 	char directories_dir[PATH_MAX];
 	char menus_dir[PATH_MAX];
 	char exec[PATH_MAX]; // the vmdesk command, as written in Exec lines
 	/* update-desktop-database, run without waiting for it */
-	pid_t db_pid;
-	struct wl_event_source *db_source; // its pidfd
+	struct vd_child db;
 	bool db_again; // another change came while it ran
 };
 
@@ -118,7 +113,7 @@ static void icon_name_of(const char *vm, const char *id, char *out, size_t size)
 	format(out, size, "vmdesk.%s.%.*s", vm, (int)(len > 8 ? len - 8 : len), id);
 }
 
-struct vd_menu *vd_menu_create(struct wl_event_loop *loop, const char *cli_path) {
+struct vd_menu *vd_menu_create(struct vd_children *children, const char *cli_path) {
 	char data[PATH_MAX - 64], config[PATH_MAX - 64];
 	if (!base_dir(data, sizeof(data), "XDG_DATA_HOME", ".local/share") ||
 			!base_dir(config, sizeof(config), "XDG_CONFIG_HOME", ".config")) {
@@ -128,7 +123,8 @@ struct vd_menu *vd_menu_create(struct wl_event_loop *loop, const char *cli_path)
 	if (menu == NULL) {
 		return NULL;
 	}
-	menu->loop = loop;
+	menu->children = children;
+	vd_child_init(&menu->db);
 	format(menu->apps_dir, sizeof(menu->apps_dir), "%s/applications", data);
 	format(menu->icons_dir, sizeof(menu->icons_dir), "%s/icons/hicolor", data);
 	format(menu->directories_dir, sizeof(menu->directories_dir), "%s/desktop-directories",
@@ -144,9 +140,7 @@ void vd_menu_destroy(struct vd_menu *menu) {
 	if (menu == NULL) {
 		return;
 	}
-	if (menu->db_source != NULL) {
-		wl_event_source_remove(menu->db_source); // closes the pidfd; the child is quick
-	}
+	vd_child_finish(&menu->db); // it runs on: it is quick
 	free(menu);
 }
 
@@ -643,25 +637,26 @@ void vd_menu_prune(struct vd_menu *menu, char **vms, size_t nvms) {
 
 /* ---- update-desktop-database, on the loop ---- */
 
-static int handle_db_exit(int fd, uint32_t mask, void *data) {
+static void handle_db_exited(struct vd_child *child, void *data) {
 	struct vd_menu *menu = data;
-	waitpid(menu->db_pid, NULL, WNOHANG);
-	menu->db_pid = 0;
-	wl_event_source_remove(menu->db_source); // closes the pidfd
-	menu->db_source = NULL;
+	if (child->status != 0) {
+		vd_log(VD_WARN, "update-desktop-database %s", child->how);
+	}
 	if (menu->db_again) {
 		menu->db_again = false;
 		update_database(menu);
 	}
-	return 0;
 }
 
 static void update_database(struct vd_menu *menu) {
 	static const char *const candidates[] = {
 		"/usr/bin/update-desktop-database", "/usr/local/bin/update-desktop-database",
 	};
-	if (menu->db_source != NULL) {
+	if (vd_child_running(&menu->db)) {
 		menu->db_again = true; // once more when the running one ends
+		return;
+	}
+	if (menu->children == NULL) {
 		return;
 	}
 	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
@@ -669,25 +664,11 @@ static void update_database(struct vd_menu *menu) {
 			continue;
 		}
 		char *argv[] = {(char *)candidates[i], "-q", menu->apps_dir, NULL};
-		posix_spawn_file_actions_t fa;
-		posix_spawn_file_actions_init(&fa);
-		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-		pid_t pid;
-		int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-		posix_spawn_file_actions_destroy(&fa);
-		if (rc != 0) {
-			return;
+		char err[256];
+		if (!vd_child_spawn(&menu->db, menu->children, argv, -1, handle_db_exited, menu, err,
+				sizeof(err))) {
+			vd_log(VD_WARN, "%s", err);
 		}
-		int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-		if (pidfd < 0) {
-			/* no pidfds: leave the child to be reaped with the next one */
-			waitpid(-1, NULL, WNOHANG);
-			return;
-		}
-		menu->db_pid = pid;
-		menu->db_source = wl_event_loop_add_fd(menu->loop, pidfd, WL_EVENT_READABLE,
-			handle_db_exit, menu);
-		close(pidfd); // the source keeps its own copy
 		return;
 	}
 }

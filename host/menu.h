@@ -35,7 +35,9 @@ struct vd_menu;
 struct vd_menu_snapshot;
 
 /* Directories from $XDG_DATA_HOME / $XDG_CONFIG_HOME / $HOME; NULL without them. */
-struct vd_menu *vd_menu_create(struct wl_event_loop *loop, const char *cli_path);
+struct vd_children;
+/* children: what runs update-desktop-database (NULL: nothing is run). */
+struct vd_menu *vd_menu_create(struct vd_children *children, const char *cli_path);
 void vd_menu_destroy(struct vd_menu *menu);
 
 /* NULL if vm is not a valid VM name (or out of memory). */

@@ -85,6 +85,16 @@ def alive(pid):
         return False
 
 
+def proc_status(pid, field):
+    """A field of /proc/PID/status."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key == field:
+                return value.strip()
+    raise KeyError(field)
+
+
 def proxies():
     """(pid, argv) of each fake proxy that has started so far."""
     try:
@@ -312,6 +322,16 @@ def start_times_each_step_and_waits_for_the_agent():
     assert os.path.exists(os.path.join(run_dir, "work", "state"))
     log = os.path.join(bench.path("state"), "vmdesk", "work.log")
     assert "vmm: " + FAKE_CH in bench.read(log), bench.read(log)
+    # hostd runs filtered; the VMM and the proxy are its spawner's children, outside
+    # that filter (README, "Sandbox"): what they carry is only this test's own
+    ours = {k: proc_status(os.getpid(), k) for k in ("Seccomp_filters", "NoNewPrivs")}
+    hostd = bench.hostd.pid
+    assert proc_status(hostd, "Seccomp") == "2", proc_status(hostd, "Seccomp")
+    for child in (pid, ppid):
+        parent = int(proc_status(child, "PPid"))
+        assert parent != hostd and int(proc_status(parent, "PPid")) == hostd, (child, parent)
+        for key, value in ours.items():
+            assert proc_status(child, key) == value, (child, key, proc_status(child, key), ours)
 
 
 @suite.test

@@ -1,7 +1,8 @@
 /*
  * The seccomp module and the programs' lists (protocols/sandbox.c,
  * proxy/sandbox-proxy.c, host/clipboard/sandbox-clipd.c,
- * guest/wayland/sandbox-guest-wayland.c, guest/sandbox-guestd.c): every list loads
+ * guest/wayland/sandbox-guest-wayland.c, guest/sandbox-guestd.c,
+ * host/sandbox-hostd.c): every list loads
  * (each name resolves), what a list allows runs and what it leaves out
  * kills. Each case runs in a child, since a filter cannot be taken back.
  */
@@ -18,6 +19,7 @@
 #include "guest/sandbox-guestd.h"
 #include "guest/wayland/sandbox-guest-wayland.h"
 #include "host/clipboard/sandbox-clipd.h"
+#include "host/sandbox-hostd.h"
 #include "protocols/log.h"
 #include "protocols/sandbox.h"
 #include "proxy/sandbox-proxy.h"
@@ -38,6 +40,7 @@ enum action {
 	ACT_OPEN_DIR,
 	ACT_WAIT_PARENT,
 	ACT_OPEN_READ_RAW,
+	ACT_VSOCK_SOCKET,
 };
 
 static pid_t parent; // set before the fork: getppid is not on every list
@@ -100,6 +103,10 @@ static int act(enum action action) {
 	case ACT_WAIT_PARENT:
 		// not our child: ECHILD, if the call is allowed at all
 		return wait4(parent, NULL, WNOHANG, NULL) < 0 && errno == ECHILD ? 0 : 19;
+	case ACT_VSOCK_SOCKET:
+		// allowed is what counts: without a vsock transport it fails, alive
+		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		return fd >= 0 || errno == EAFNOSUPPORT || errno == ENODEV ? 0 : 20;
 	case ACT_OPEN_READ_RAW:
 		return syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC) >= 0 ?
 			16 : 17;
@@ -141,9 +148,6 @@ static int run_sandboxed(const struct vd_sandbox_policy *policy, enum action act
 
 /* Sanitizer builds add the runtime's calls, fork-like clone and kill among
  * them (LeakSanitizer's tracer): those two checks hold in plain builds only. */
-static bool sanitizer_build(const struct vd_sandbox_policy *policy) {
-	return vd_sandbox_rule_count(policy) != policy->rule_count;
-}
 
 static bool test_parse_modes(void) {
 	enum vd_seccomp_mode mode = VD_SECCOMP_OFF;
@@ -182,7 +186,7 @@ static bool test_proxy_kills_the_rest(void) {
 	CHECK_KILLED(p, ACT_INET6_SOCKET);
 	CHECK_KILLED(p, ACT_OPEN_WRITE);
 	CHECK_KILLED(p, ACT_EXECVE);
-	if (!sanitizer_build(p)) {
+	if (!vd_sandbox_sanitizer_build()) {
 		CHECK_KILLED(p, ACT_FORK);
 		CHECK_KILLED(p, ACT_KILL_PARENT); // no command: it signals nobody
 	}
@@ -197,7 +201,7 @@ static bool test_proxy_signals_only_its_command(void) {
 	// the child's parent is this process: as the "command" it may be signalled
 	int s = run_sandboxed(proxy_sandbox_policy(getpid()), ACT_KILL_PARENT);
 	CHECK(WIFEXITED(s) && WEXITSTATUS(s) == 13, "kill of the command: status 0x%x", s);
-	if (!sanitizer_build(proxy_sandbox_policy(0))) {
+	if (!vd_sandbox_sanitizer_build()) {
 		CHECK_KILLED(proxy_sandbox_policy(getpid() + 1), ACT_KILL_PARENT);
 	}
 	return true;
@@ -217,7 +221,7 @@ static bool test_clipd_allows_and_kills(void) {
 	CHECK_KILLED(p, ACT_INET_SOCKET);
 	CHECK_KILLED(p, ACT_OPEN_WRITE);
 	CHECK_KILLED(p, ACT_EXECVE);
-	if (!sanitizer_build(p)) {
+	if (!vd_sandbox_sanitizer_build()) {
 		CHECK_KILLED(p, ACT_FORK);
 		CHECK_KILLED(p, ACT_KILL_PARENT);
 	}
@@ -237,7 +241,7 @@ static bool test_guest_wayland_allows_and_kills(void) {
 	CHECK_KILLED(p, ACT_OPEN_WRITE);
 	CHECK_KILLED(p, ACT_OPEN_PORT); // no serial port: no open at all
 	CHECK_KILLED(p, ACT_EXECVE);
-	if (!sanitizer_build(p)) {
+	if (!vd_sandbox_sanitizer_build()) {
 		CHECK_KILLED(p, ACT_OPEN_READ_RAW); // (the sanitizer's reports read files)
 		CHECK_KILLED(p, ACT_FORK);
 		CHECK_KILLED(p, ACT_KILL_PARENT);
@@ -246,7 +250,7 @@ static bool test_guest_wayland_allows_and_kills(void) {
 	p = guest_wayland_sandbox_policy(true);
 	CHECK_EXITS_0(p, ACT_OPEN_PORT);
 	CHECK_KILLED(p, ACT_OPEN_WRITE);
-	if (!sanitizer_build(p)) {
+	if (!vd_sandbox_sanitizer_build()) {
 		CHECK_KILLED(p, ACT_OPEN_READ_RAW);
 	}
 	return true;
@@ -270,12 +274,40 @@ static bool test_guestd_allows_and_kills(void) {
 	CHECK_KILLED(p, ACT_OPEN_WRITE);
 	CHECK_KILLED(p, ACT_OPEN_PORT);
 	CHECK_KILLED(p, ACT_EXECVE);
-	if (!sanitizer_build(p)) {
+	if (!vd_sandbox_sanitizer_build()) {
 		CHECK_KILLED(p, ACT_FORK);
 		CHECK_KILLED(p, ACT_KILL_PARENT); // programs are signalled by the spawner
 		CHECK_KILLED(guestd_sandbox_policy(false, getpid() + 1), ACT_WAIT_PARENT);
 	}
 	CHECK_EXITS_0(guestd_sandbox_policy(true, getpid()), ACT_OPEN_PORT);
+	return true;
+}
+
+static bool test_hostd_allows_and_kills(void) {
+	if (!vd_sandbox_available()) {
+		tap_skip("built without libseccomp");
+		return true;
+	}
+	// the parent stands in for the spawner: the one process it may wait for
+	const struct vd_sandbox_policy *p = hostd_sandbox_policy(getpid());
+	CHECK_EXITS_0(p, ACT_NOTHING);
+	CHECK_EXITS_0(p, ACT_UNIX_SOCKET);
+	CHECK_EXITS_0(p, ACT_VSOCK_SOCKET);
+	CHECK_EXITS_0(p, ACT_OPEN_READ);
+	CHECK_EXITS_0(p, ACT_OPEN_DIR);
+	CHECK_EXITS_0(p, ACT_WAIT_PARENT);
+	// menu entries, icons, state files and logs: writing files is its job
+	int s = run_sandboxed(p, ACT_OPEN_WRITE);
+	CHECK(WIFEXITED(s) && WEXITSTATUS(s) == 5, "hostd cannot write a file: 0x%x", s);
+	CHECK_KILLED(p, ACT_INET_SOCKET);
+	CHECK_KILLED(p, ACT_INET6_SOCKET);
+	CHECK_KILLED(p, ACT_EXECVE);
+	if (!vd_sandbox_sanitizer_build()) {
+		CHECK_KILLED(p, ACT_FORK); // its spawner starts every program
+		CHECK_KILLED(p, ACT_CLONE3_THREAD); // one thread: not even those
+		CHECK_KILLED(p, ACT_KILL_PARENT); // the VMs' processes: by pidfd only
+		CHECK_KILLED(hostd_sandbox_policy(getpid() + 1), ACT_WAIT_PARENT);
+	}
 	return true;
 }
 
@@ -304,6 +336,7 @@ static const struct tap_case cases[] = {
 	TAP_CASE(test_clipd_allows_and_kills),
 	TAP_CASE(test_guest_wayland_allows_and_kills),
 	TAP_CASE(test_guestd_allows_and_kills),
+	TAP_CASE(test_hostd_allows_and_kills),
 	TAP_CASE(test_unknown_name_refused),
 };
 
