@@ -21,6 +21,8 @@
 #include "host/sandbox-hostd.h"
 #include "host/tray.h"
 #include "host/vms.h"
+#include "host/vmstate.h"
+#include "protocols/landlock.h"
 #include "protocols/log.h"
 #include "protocols/number.h"
 #include "protocols/sandbox.h"
@@ -602,6 +604,45 @@ static bool hostd_start(struct hostd *hostd, const struct options *o, const stru
 	return true;
 }
 
+/*
+ * Landlock: hostd writes only where it keeps things (its sockets and the
+ * VMs' run directories, its state and logs, the menu's directories); a
+ * bug in a parser cannot make it write ~/.bashrc. Reading is the seccomp
+ * filter's business. Without Landlock in the kernel it says so and goes on.
+ */
+static void confine_writes(struct hostd *hostd, const struct options *o,
+		const struct places *p) {
+	const char *dirs[3 + VD_MENU_DIRS];
+	size_t n = 0;
+	char runtime[PATH_MAX], socket_dir[PATH_MAX], err[512];
+	const char *xdg_runtime = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+	if (xdg_runtime != NULL && xdg_runtime[0] == '/' &&
+			snprintf(runtime, sizeof(runtime), "%s/vmdesk", xdg_runtime) <
+			(int)sizeof(runtime) && stat(runtime, &st) == 0 && S_ISDIR(st.st_mode)) {
+		dirs[n++] = runtime; // hostd.sock, clipboard.sock, vms/NAME/
+	}
+	snprintf(socket_dir, sizeof(socket_dir), "%s", o->socket_path);
+	char *slash = strrchr(socket_dir, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		dirs[n++] = slash == socket_dir ? "/" : socket_dir; // --socket elsewhere: its lock
+	}
+	if (p->have_state) {
+		if (vd_vmstate_make_dir(p->state, err, sizeof(err))) {
+			dirs[n++] = p->state; // the VMs' logs
+		} else {
+			vd_log(VD_WARN, "state directory: %s", err);
+		}
+	}
+	if (hostd->menu != NULL) {
+		n += vd_menu_make_dirs(hostd->menu, dirs + n);
+	}
+	if (!vd_landlock_confine(dirs, n)) {
+		vd_log(VD_WARN, "writes are not confined (Landlock): see the README, Sandbox");
+	}
+}
+
 /* Every module, in the reverse order (what was never made is NULL). */
 static void hostd_finish(struct hostd *hostd) {
 	gclip_destroy(hostd->gclip);
@@ -651,6 +692,9 @@ int main(int argc, char *argv[]) {
 		goto out;
 	}
 	/* startup is done: from here on only what sandbox-hostd.c allows */
+	if (opts.seccomp == VD_SECCOMP_ENFORCE) {
+		confine_writes(&hostd, &opts, &places);
+	}
 	if (!vd_sandbox_enter(hostd_sandbox_policy(vd_children_spawner_pid(hostd.children)),
 			opts.seccomp)) {
 		goto out;

@@ -136,6 +136,21 @@ struct vd_menu *vd_menu_create(struct vd_children *children, const char *cli_pat
 	return menu;
 }
 
+size_t vd_menu_make_dirs(struct vd_menu *menu, const char **dirs) {
+	const char *const own[VD_MENU_DIRS] = {
+		menu->apps_dir, menu->icons_dir, menu->directories_dir, menu->menus_dir,
+	};
+	size_t n = 0;
+	for (size_t i = 0; i < VD_MENU_DIRS; i++) {
+		if (mkdir_p(own[i])) {
+			dirs[n++] = own[i];
+		} else {
+			vd_log_errno(VD_WARN, "cannot create %s", own[i]);
+		}
+	}
+	return n;
+}
+
 void vd_menu_destroy(struct vd_menu *menu) {
 	if (menu == NULL) {
 		return;

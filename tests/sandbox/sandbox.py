@@ -25,8 +25,9 @@ from proxy import is_listening, proxy_binary, proxy_env, sanitizer_report
 # (tests/sandbox/meson.build)
 SHIM, CLIPD, BRIDGE, GUESTD, HOSTD = sys.argv[1:6]
 # vmdesk-hostd writes files (menu entries, icons, state, logs) by design: its
-# list allows opens for writing, and no filter can narrow them to directories
-CALLS = {"vmdesk-hostd": ("execve", "socket-inet", "fork")}
+# seccomp list allows opens for writing; Landlock confines them to its
+# directories, so a new file elsewhere is refused (EACCES), not killed
+CALLS = {"vmdesk-hostd": ("execve", "socket-inet", "fork", "open-new")}
 DEFAULT_CALLS = ("execve", "socket-inet", "open-new", "fork")
 # x86_64 numbers of what each shim call traps on (the audit line names them)
 SYSCALL_NR = {"execve": "59", "socket-inet": "41", "open-new": "257", "fork": "56"}
@@ -66,7 +67,10 @@ class Daemon:
 			self.argv = [GUESTD, "--listen", "unix:" + self.socket, "--notifications", "off",
 			             "--tray", "off"] + extra
 		elif name == "vmdesk-hostd":
-			# the control socket; VM definitions and menu entries in the temporary dir
+			# the control socket in a directory of its own (hostd may write there),
+			# VM definitions and menu entries in the temporary dir
+			os.mkdir(os.path.join(self.dir, "run"))
+			self.socket = os.path.join(self.dir, "run", "sock")
 			self.argv = [HOSTD, "--socket", self.socket, "--config-dir", self.dir,
 			             "--system-config-dir", "", "--display", "none", "--no-clipboard",
 			             "--no-notifications", "--no-tray", "--proxy", "none"] + extra
@@ -189,6 +193,24 @@ def check_forbidden_kills(name, call):
 		assert not os.path.exists(d.new_file)
 
 
+def check_landlock_refuses(name):
+	"""vmdesk-hostd may write only in its directories (Landlock): the shim's new
+	file in the temporary dir itself is refused, and hostd lives on."""
+	with Daemon(name, call="open-new") as d:
+		d.wait_filtered()
+		os.kill(d.proc.pid, signal.SIGUSR2)
+		wait_for(lambda: "vmdesk-shim: open-new returned" in d.log(), timeout=20,
+		         what="the shim's call", check=d._check)
+		if "offers no Landlock" in d.log():
+			tap.skip("this kernel offers no Landlock")
+		assert "vmdesk-shim: open-new returned -1" in d.log(), d.log()
+		assert not os.path.exists(d.new_file)
+		# what it must write still works: its menu directory was made, and is writable
+		assert os.path.isdir(os.path.join(d.dir, "applications")), os.listdir(d.dir)
+		stop_process(d.proc)
+		assert d.proc.returncode == 0, d.log()
+
+
 def check_log_mode(name, call):
 	with Daemon(name, seccomp="log", call=call) as d:
 		d.wait_filtered()
@@ -234,6 +256,17 @@ def add_tests(name):
 	suite.test(running)
 	for call in CALLS.get(name, DEFAULT_CALLS):
 		if call == "fork" and sanitized(name):
+			continue
+		if call == "open-new" and name == "vmdesk-hostd":
+			def refused():
+				check_landlock_refuses(name)
+			refused.__name__ = "test_hostd_open_new_outside_its_dirs_refused"
+			suite.test(refused)
+
+			def off(call=call):
+				check_off_lets_through(name, call)
+			off.__name__ = "test_hostd_open_new_off_lets_through"
+			suite.test(off)
 			continue
 		def kills(call=call):
 			check_forbidden_kills(name, call)

@@ -11,7 +11,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +24,7 @@
 #include "guest/wayland/sandbox-guest-wayland.h"
 #include "host/clipboard/sandbox-clipd.h"
 #include "host/sandbox-hostd.h"
+#include "protocols/landlock.h"
 #include "protocols/log.h"
 #include "protocols/sandbox.h"
 #include "proxy/sandbox-proxy.h"
@@ -311,6 +316,75 @@ static bool test_hostd_allows_and_kills(void) {
 	return true;
 }
 
+/* In a child: confined to dir/in, writes there and tries the rest; 0 if all went as it should. */
+static int landlock_child(const char *dir) {
+	char in[256], out[256], inside[300], outside[300], moved[300];
+	snprintf(in, sizeof(in), "%s/in", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	snprintf(inside, sizeof(inside), "%s/file", in);
+	snprintf(outside, sizeof(outside), "%s/file", out);
+	snprintf(moved, sizeof(moved), "%s/moved", out);
+	const char *dirs[] = {in};
+	if (!vd_landlock_confine(dirs, 1)) {
+		return 30;
+	}
+	int fd = open(inside, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		return 31; // its own directory stays writable
+	}
+	close(fd);
+	if (open(outside, O_WRONLY | O_CREAT | O_CLOEXEC, 0600) >= 0 || errno != EACCES) {
+		return 32; // a new file elsewhere
+	}
+	if (open("/proc/self/status", O_RDONLY | O_CLOEXEC) < 0) {
+		return 33; // reading is not Landlock's business
+	}
+	if (mkdir(moved, 0700) == 0 || rename(inside, moved) == 0) {
+		return 34; // nor a directory, nor a file moved out
+	}
+	if (vd_landlock_abi() >= 4 && (fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0) {
+		struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(1),
+			.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 || errno != EACCES) {
+			return 35; // no TCP
+		}
+	}
+	return 0;
+}
+
+static bool test_landlock_confines_writes(void) {
+	if (vd_landlock_abi() == 0) {
+		tap_skip("the kernel offers no Landlock");
+		return true;
+	}
+	char dir[] = "/tmp/vd-landlock-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	char in[64], out[64];
+	snprintf(in, sizeof(in), "%s/in", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	CHECK(mkdir(in, 0700) == 0 && mkdir(out, 0700) == 0, "mkdir");
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		_exit(landlock_child(dir));
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "confined child: status 0x%x",
+		status);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/file", in);
+	CHECK(access(path, F_OK) == 0, "the write inside did not land");
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/file", out);
+	CHECK(access(path, F_OK) != 0, "a file was made outside");
+	rmdir(in);
+	rmdir(out);
+	rmdir(dir);
+	return true;
+}
+
 static bool test_unknown_name_refused(void) {
 	if (!vd_sandbox_available()) {
 		tap_skip("built without libseccomp");
@@ -337,6 +411,7 @@ static const struct tap_case cases[] = {
 	TAP_CASE(test_guest_wayland_allows_and_kills),
 	TAP_CASE(test_guestd_allows_and_kills),
 	TAP_CASE(test_hostd_allows_and_kills),
+	TAP_CASE(test_landlock_confines_writes),
 	TAP_CASE(test_unknown_name_refused),
 };
 
