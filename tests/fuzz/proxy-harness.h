@@ -135,6 +135,8 @@ struct fz_harness {
 	/* what the first client sent and got, for the tracker */
 	struct fz_buf trace_requests;
 	bool oracle;
+	/* the proxy's loop may have work: its next round runs epoll_wait (fuzz-proxy.c) */
+	bool loop_ready;
 };
 
 /* A message built from a record. */
