@@ -96,6 +96,23 @@ static struct vd_run *run_at(const struct fz_value *v) {
 static bool guest_read(void);
 
 /*
+ * Whether hostd's loop has a source ready (a read, a write, a timer due)
+ * and, unless the guest stopped reading, whether the guest has bytes to
+ * read: one poll for both.
+ */
+static void poll_ready(bool *loop, bool *guest) {
+	struct pollfd pfd[2] = {
+		{.fd = wl_event_loop_get_fd(fz.loop), .events = POLLIN},
+		{.fd = fz.paused ? -1 : fz.guest, .events = POLLIN}, // -1: ignored
+	};
+	if (poll(pfd, 2, 0) < 0) {
+		pfd[0].revents = pfd[1].revents = POLLIN;
+	}
+	*loop = pfd[0].revents != 0;
+	*guest = pfd[1].revents != 0;
+}
+
+/*
  * The guest writes: when the socket is full, hostd runs (and the guest
  * reads, unless it stopped) so that a large frame gets through whole; if
  * hostd takes nothing for a few rounds, the rest is lost, as from a guest
@@ -135,6 +152,7 @@ static bool guest_read(void) {
 			break;
 		}
 		any = true;
+		bool drained = (size_t)n < space; // no second recv to learn that
 		vd_link_reader_commit(&fz.reader, (size_t)n);
 		for (;;) {
 			struct vd_link_header header;
@@ -160,21 +178,23 @@ static bool guest_read(void) {
 			}
 			vd_link_msg_finish(&msg);
 		}
+		if (drained) {
+			break;
+		}
 	}
 	return any;
 }
 
-/* Whether any source of the loop is ready (a read, a write, a timer due). */
-static bool loop_ready(void) {
-	struct pollfd pfd = {.fd = wl_event_loop_get_fd(fz.loop), .events = POLLIN};
-	return poll(&pfd, 1, 0) > 0;
-}
-
-/* hostd and the guest run until neither has anything left to do (at most PUMP_ROUNDS). */
+/*
+ * hostd and the guest run until neither has anything left to do (at most
+ * PUMP_ROUNDS). One poll a round for both: no recv that would find nothing.
+ */
 static void pump(void) {
 	for (int i = 0; i < PUMP_ROUNDS; i++) {
 		wl_event_loop_dispatch(fz.loop, 0);
-		if (!guest_read() && !loop_ready()) {
+		bool loop, guest;
+		poll_ready(&loop, &guest);
+		if (!(guest && guest_read()) && !loop) {
 			break;
 		}
 	}
@@ -262,11 +282,15 @@ static void do_control(struct fz_reader *r) {
 		wl_event_loop_dispatch(fz.loop, (int)(fz_value_number(&a) % 3));
 		break;
 	case C_STATUS: {
-		FILE *out = fopen("/dev/null", "we");
+		/* opened once: the output is thrown away, the stream keeps nothing */
+		static FILE *out;
+		if (out == NULL) {
+			out = fopen("/dev/null", "we");
+		}
 		if (out != NULL) {
 			vd_channel_status(fz.channel, out);
 			vd_channel_apps(fz.channel, out);
-			fclose(out);
+			fflush(out);
 		}
 		break;
 	}

@@ -312,25 +312,49 @@ static bool gen_fields(const struct vd_link_field *fields, size_t n, struct fz_r
 	return true;
 }
 
+/* The messages role may send (other: of the other role), per set and role: made once. */
+struct lg_choice {
+	const struct vd_link_set *set;
+	int role;
+	bool other;
+	size_t count;
+	const struct vd_link_message **messages;
+};
+
+static const struct lg_choice *choices_of(const struct vd_link_set *set, int role, bool other) {
+	/* every run builds frames: scanning the set each time was a tenth of
+	 * fuzz-hostd-channel's time */
+	static struct lg_choice choices[32];
+	static size_t nchoices;
+	for (size_t i = 0; i < nchoices; i++) {
+		if (choices[i].set == set && choices[i].role == role && choices[i].other == other) {
+			return &choices[i];
+		}
+	}
+	if (nchoices == sizeof(choices) / sizeof(choices[0])) {
+		abort(); // more sets and roles than exist
+	}
+	struct lg_choice *c = &choices[nchoices];
+	*c = (struct lg_choice){.set = set, .role = role, .other = other};
+	c->messages = calloc(set->count > 0 ? set->count : 1, sizeof(*c->messages));
+	if (c->messages == NULL) {
+		abort();
+	}
+	for (size_t i = 0; i < set->count; i++) {
+		bool mine = set->messages[i].senders & (1u << role);
+		if (mine != other) {
+			c->messages[c->count++] = &set->messages[i];
+		}
+	}
+	nchoices++;
+	return c;
+}
+
 /* The k-th message role may send (other: of the other role). */
 static const struct vd_link_message *choose_message(const struct vd_link_set *set, int role,
 		bool other, uint64_t k) {
-	size_t n = 0;
-	for (size_t i = 0; i < set->count; i++) {
-		bool mine = set->messages[i].senders & (1u << role);
-		n += mine != other;
-	}
-	if (n == 0) {
-		return NULL;
-	}
-	size_t want = (size_t)(k % n);
-	for (size_t i = 0; i < set->count; i++) {
-		bool mine = set->messages[i].senders & (1u << role);
-		if (mine != other && want-- == 0) {
-			return &set->messages[i];
-		}
-	}
-	return NULL;
+	const struct lg_choice *c = choices_of(set, role, other);
+	return c->count > 0 ? c->messages[k % c->count] : NULL;
 }
 
 bool lg_build(const struct vd_link_set *set, int role, struct fz_reader *r,
