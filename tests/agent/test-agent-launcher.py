@@ -555,6 +555,24 @@ def a_state_file_of_another_process_is_not_adopted():
 
 
 @suite.test
+def a_lost_spawner_refuses_starts_and_hostd_goes_on():
+    """hostd's spawner starts every program (README, "Sandbox"): if it dies, starts
+    fail with a clear error, and hostd serves on."""
+    bench.start_hostd(hostd_args())
+    hostd = bench.hostd.pid
+    with open("/proc/%d/task/%d/children" % (hostd, hostd)) as f:
+        children = [int(p) for p in f.read().split()]
+    assert len(children) == 1, children  # the spawner, and nothing else
+    os.kill(children[0], signal.SIGKILL)
+    bench.wait_log("the spawner is gone")
+    r = bench.cli("start", "work")
+    assert r.returncode != 0 and b"vmdesk-hostd's spawner is gone" in r.stderr, r
+    assert bench.hostd.poll() is None, bench.hostd_output()[-2000:]
+    assert state("work") == "stopped"
+    assert bench.stop_hostd() == 0
+
+
+@suite.test
 def daemons_exit_cleanly():
     bench.stop_daemons_checked()
 
