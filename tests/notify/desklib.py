@@ -189,8 +189,11 @@ class Desk(Bench):
         try:
             with open(self.record_log) as f:
                 for line in f:
-                    if line.endswith("\n"):  # a line being written is read next time
-                        out.append(json.loads(line))
+                    # a line being written is read next time; and stop there: the
+                    # iterator would hand the rest of it over as a line of its own
+                    if not line.endswith("\n"):
+                        break
+                    out.append(json.loads(line))
         except FileNotFoundError:
             return []
         return [r for r in out if call is None or r["call"] == call]
