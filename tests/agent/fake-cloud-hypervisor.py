@@ -107,7 +107,10 @@ def vmm(args):
         env=env, stdin=subprocess.DEVNULL,
         preexec_fn=lambda: libc.prctl(1, signal.SIGKILL))  # PR_SET_PDEATHSIG
 
+    powering_off = threading.Event()
+
     def power_off(status=0):
+        powering_off.set()  # the agent's end below is ours, not a crash
         if guestd.poll() is None:
             guestd.terminate()
             try:
@@ -171,7 +174,7 @@ def vmm(args):
     for serve in (serve_api, serve_console, serve_vsock):
         threading.Thread(target=serve, daemon=True).start()
     while True:
-        if guestd.poll() is not None:
+        if guestd.poll() is not None and not powering_off.is_set():
             # the guest's agent ended on its own: the guest "crashed"
             power_off(1)
         time.sleep(0.2)
