@@ -28,7 +28,7 @@ import subprocess
 import time
 
 import tap
-from agentlib import Bench, wait_for
+from agentlib import Bench, proc_status, wait_for
 from ptyterm import Terminal
 
 suite = tap.Suite()
@@ -83,16 +83,6 @@ def alive(pid):
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
-
-
-def proc_status(pid, field):
-    """A field of /proc/PID/status."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key == field:
-                return value.strip()
-    raise KeyError(field)
 
 
 def proxies():

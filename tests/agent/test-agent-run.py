@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import tap
-from agentlib import Bench, wait_for
+from agentlib import Bench, proc_status, wait_for
 
 suite = tap.Suite()
 bench = Bench()
@@ -33,15 +33,6 @@ def run_wait_returns_output_and_status():
     assert r.returncode == 3, r
     assert r.stdout == b"out\n", r.stdout
     assert r.stderr == b"err\n", r.stderr
-
-
-def proc_status(pid, field):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key == field:
-                return value.strip()
-    return None
 
 
 @suite.test
