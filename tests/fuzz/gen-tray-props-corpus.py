@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of fuzz-tray-props: Properties.GetAll answers of a
 StatusNotifierItem (the body of a{sv}, little-endian D-Bus marshalling
-written out here): a plain item, pixmaps that lie about their size, many and
-huge ones, wrong types, a tooltip, names with a theme path.
+written out here): a plain item, pixmaps that lie about their size, many, large and
+thin ones, wrong types, a tooltip, names with a theme path.
 
     tests/fuzz/gen-tray-props-corpus.py [CORPUS_DIR]
 """
@@ -99,8 +99,13 @@ SEEDS = {
     "lying": [("IconPixmap", ("a(iiay)", [(64, 64, argb(2, 2)), (0, 0, b""), (-1, 5, b"x"),
                                           (100000, 1, argb(1, 1))])),
               ("AttentionIconPixmap", ("a(iiay)", [(2, 2, argb(3, 3))]))],
-    "many": [("IconPixmap", ("a(iiay)", [(n, n, argb(n, n)) for n in range(1, 41)]))],
-    "huge": [("OverlayIconPixmap", ("a(iiay)", [(300, 300, argb(300, 300))]))],
+    # more than MAX_PIXMAPS, small ones, so that the fuzzer's inputs stay small and fast
+    "many": [("IconPixmap", ("a(iiay)", [(n % 5 + 1, n % 5 + 1, argb(n % 5 + 1, n % 5 + 1))
+                                         for n in range(40)] + [(49, 49, argb(49, 49))]))],
+    # scaled down, not square; and a thin one whose scaled height rounds to 0
+    "large": [("OverlayIconPixmap", ("a(iiay)", [(120, 50, argb(120, 50))]))],
+    "thin": [("AttentionIconPixmap", ("a(iiay)", [(4096, 1, argb(4096, 1)),
+                                                  (1, 300, argb(1, 300))]))],
     "wrong-types": [("Id", ("i", 3)), ("IconPixmap", ("s", "x")), ("ToolTip", ("s", "tip")),
                     ("ItemIsMenu", ("s", "yes")), ("Title", ("b", True))],
     "names": [("IconThemePath", ("s", "/nonexistent")), ("IconName", ("s", "../../etc/passwd")),
