@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <wayland-server-core.h>
 
+#include "decoration/glib-log.h"
 #include "guest/apps.h"
 #include "guest/notify.h"
 #include "guest/runs.h"
@@ -471,6 +472,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char *argv[]) {
 	vd_log_init("vmdesk-guestd", VD_INFO);
+	vd_glib_log_init();
 	static const struct option options[] = {
 		{"listen", required_argument, NULL, 'l'},
 		{"idle-seconds", required_argument, NULL, 'i'},

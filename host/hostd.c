@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <wayland-server-core.h>
 
+#include "decoration/glib-log.h"
 #include "host/channel.h"
 #include "host/child.h"
 #include "host/clipboard/clipboard.h"
@@ -638,7 +639,11 @@ static void confine_writes(struct hostd *hostd, const struct options *o,
 	if (hostd->menu != NULL) {
 		n += vd_menu_make_dirs(hostd->menu, dirs + n);
 	}
-	if (!vd_landlock_confine(dirs, n)) {
+	struct vd_landlock_rule rules[3 + VD_MENU_DIRS];
+	for (size_t i = 0; i < n; i++) {
+		rules[i] = (struct vd_landlock_rule){dirs[i], VD_LANDLOCK_WRITE};
+	}
+	if (!vd_landlock_confine(rules, n, false)) {
 		vd_log(VD_WARN, "writes are not confined (Landlock): see the README, Sandbox");
 	}
 }
@@ -659,6 +664,7 @@ static void hostd_finish(struct hostd *hostd) {
 
 int main(int argc, char *argv[]) {
 	vd_log_init("vmdesk-hostd", VD_INFO);
+	vd_glib_log_init();
 	struct options opts;
 	int code = parse_options(argc, argv, &opts);
 	if (code >= 0) {

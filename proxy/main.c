@@ -14,6 +14,7 @@
 #include <wayland-server-core.h>
 
 #include "decoration/color.h"
+#include "decoration/glib-log.h"
 #include "decoration/render.h"
 #include "decoration/title.h"
 #include "protocols/log.h"
@@ -507,6 +508,10 @@ static int serve(const struct options *opts, struct vd_server *server, int liste
 	/* load fonts now, not when the first window maps */
 	vd_frame_render_init();
 	/* startup is done: from here on only what sandbox-proxy.c allows */
+	if (opts->seccomp == VD_SECCOMP_ENFORCE) {
+		proxy_sandbox_confine_files(server->socket_path,
+			private_dir[0] != '\0' ? private_dir : NULL);
+	}
 	if (!vd_sandbox_enter(proxy_sandbox_policy(state.child), opts->seccomp)) {
 		if (state.child > 0) {
 			kill(state.child, SIGTERM);
@@ -563,6 +568,7 @@ int main(int argc, char *argv[]) {
 		opts.trace = true;
 	}
 	vd_log_init("vmdesk-proxy", opts.log_level);
+	vd_glib_log_init();
 
 	struct vd_server server = {0};
 	int listen_fd;

@@ -1,9 +1,17 @@
+#define LOG_TAG "sandbox"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 
+#include "decoration/fonts.h"
+#include "protocols/landlock.h"
+#include "protocols/log.h"
 #include "proxy/sandbox-proxy.h"
 
 /*
@@ -68,4 +76,40 @@ const struct vd_sandbox_policy *proxy_sandbox_policy(pid_t child) {
 		policy.rule_count--; // no command: no kill at all
 	}
 	return &policy;
+}
+
+#define MAX_FONT_PATHS 64
+
+/* Copies path's directory into dir ("/" for a path in the root); false if it has none. */
+static bool dir_of(const char *path, char *dir, size_t size) {
+	if (path == NULL || snprintf(dir, size, "%s", path) >= (int)size) {
+		return false;
+	}
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL) {
+		return false;
+	}
+	slash[slash == dir ? 1 : 0] = '\0';
+	return true;
+}
+
+void proxy_sandbox_confine_files(const char *socket_path, const char *private_dir) {
+	char *fonts[MAX_FONT_PATHS];
+	size_t nfonts = vd_font_paths(fonts, MAX_FONT_PATHS);
+	struct vd_landlock_rule rules[MAX_FONT_PATHS + 2];
+	size_t n = 0;
+	for (size_t i = 0; i < nfonts; i++) {
+		rules[n++] = (struct vd_landlock_rule){fonts[i], VD_LANDLOCK_READ};
+	}
+	char socket_dir[PATH_MAX], parent[PATH_MAX];
+	if (dir_of(socket_path, socket_dir, sizeof(socket_dir))) {
+		rules[n++] = (struct vd_landlock_rule){socket_dir, VD_LANDLOCK_REMOVE};
+	}
+	if (dir_of(private_dir, parent, sizeof(parent))) {
+		rules[n++] = (struct vd_landlock_rule){parent, VD_LANDLOCK_REMOVE};
+	}
+	if (!vd_landlock_confine(rules, n, true)) {
+		vd_log(VD_WARN, "files are not confined (Landlock): see the README, Sandbox");
+	}
+	vd_font_paths_free(fonts, nfonts);
 }

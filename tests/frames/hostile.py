@@ -403,6 +403,47 @@ def test_title_strip_redrawn():
 		b.comp.wait_for(longer, timeout=5, what="the title strip to show the longer title")
 
 
+def title_strip(b, app_id, title):
+	"""The title strip's pixels once it shows title (after a first title "a")."""
+	top = b.window(app_id, 400, 200, title="a")
+	win, img = fl.wait_frame(b.comp, full_app_id(app_id), GREEN, size=fl.framed_size(400, 200))
+	rect = win["rect"]
+	before = fl.text_pixels(img, rect, fl.BLACK)
+	top.set_title(title)
+	top.commit()
+	b.client.roundtrip()
+	state = {}
+
+	def redrawn():
+		img = b.comp.image()
+		count = fl.text_pixels(img, rect, fl.BLACK)
+		# drawn, and the same in two shots in a row: not caught mid-update
+		done = count > before + 50 and state.get("count") == count
+		state.update(count=count, img=img)
+		return done
+	b.comp.wait_for(redrawn, timeout=10, what="the title strip to show %r" % title)
+	img = state["img"]
+	return [img.pixel(x, y) for y in range(rect["y"], rect["y"] + fl.TITLE)
+	        for x in range(rect["x"], rect["x"] + rect["width"])]
+
+
+@suite.test
+def test_title_in_a_new_script_under_the_sandbox():
+	# A title in a script no loaded font has makes fontconfig open a fallback
+	# font after startup, under the proxy's Landlock rules (reads only where
+	# fontconfig reads): the strip must be the one drawn with no sandbox at all,
+	# not boxes (the quickstart installs a CJK font).
+	title = "\u6f22\u5b57 \u304b\u306a \ud55c\uae00"
+	strips = {}
+	for mode in ("enforce", "off"):
+		with Bench(proxy_args=["--seccomp", mode]) as b:
+			strips[mode] = title_strip(b, "script-" + mode, title)
+			b.proxy.check_alive()
+	differ = sum(1 for a, c in zip(strips["enforce"], strips["off"]) if a != c)
+	assert differ == 0, "the sandboxed proxy drew the title otherwise: %d of %d pixels " \
+		"differ" % (differ, len(strips["off"]))
+
+
 @suite.test
 def test_title_too_long_for_a_message():
 	# 10,000 bytes do not fit a Wayland message (4096 bytes): the proxy must

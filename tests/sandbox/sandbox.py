@@ -27,7 +27,14 @@ SHIM, CLIPD, BRIDGE, GUESTD, HOSTD = sys.argv[1:6]
 # vmdesk-hostd writes files (menu entries, icons, state, logs) by design: its
 # seccomp list allows opens for writing; Landlock confines them to its
 # directories, so a new file elsewhere is refused (EACCES), not killed
-CALLS = {"vmdesk-hostd": ("execve", "socket-inet", "fork", "open-new")}
+CALLS = {"vmdesk-hostd": ("execve", "socket-inet", "fork", "open-new"),
+         # vmdesk-proxy may read (fonts) and remove (its socket) by seccomp;
+         # Landlock confines both: a user's file is refused (EACCES)
+         "vmdesk-proxy": ("execve", "socket-inet", "open-new", "fork", "read-file", "unlink")}
+# the daemons that link GLib (pango, librsvg)
+GLIB_USERS = ("vmdesk-proxy", "vmdesk-hostd", "vmdesk-guestd")
+# what Landlock refuses (the call returns -1) rather than the filter killing
+LANDLOCK_CALLS = {"vmdesk-hostd": ("open-new",), "vmdesk-proxy": ("read-file", "unlink")}
 DEFAULT_CALLS = ("execve", "socket-inet", "open-new", "fork")
 # x86_64 numbers of what each shim call traps on (the audit line names them)
 SYSCALL_NR = {"execve": "59", "socket-inet": "41", "open-new": "257", "fork": "56"}
@@ -52,6 +59,11 @@ class Daemon:
 		self.dir = tempfile.mkdtemp(prefix="vmdesk-sandbox-")
 		self.socket = os.path.join(self.dir, "sock")
 		self.new_file = os.path.join(self.dir, "new-file")
+		# a user's file, outside every directory of the daemon's
+		self.victim_dir = tempfile.mkdtemp(prefix="vmdesk-sandbox-victim-")
+		self.victim = os.path.join(self.victim_dir, "secret")
+		with open(self.victim, "w") as f:
+			f.write("not for the VM\n")
 		self.log_path = os.path.join(self.dir, "log")
 		extra = [] if seccomp is None else ["--seccomp=" + seccomp]
 		if name == "vmdesk-proxy":
@@ -87,7 +99,7 @@ class Daemon:
 		env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
 		if call:
 			env["VD_SHIM_CALL"] = call
-			env["VD_SHIM_PATH"] = self.new_file
+			env["VD_SHIM_PATH"] = self.new_file if call == "open-new" else self.victim
 		self.env = env
 		self.proc = None
 
@@ -134,6 +146,7 @@ class Daemon:
 				stop_process(self.proc)
 		finally:
 			shutil.rmtree(self.dir, ignore_errors=True)
+			shutil.rmtree(self.victim_dir, ignore_errors=True)
 		return False
 
 
@@ -193,20 +206,42 @@ def check_forbidden_kills(name, call):
 		assert not os.path.exists(d.new_file)
 
 
-def check_landlock_refuses(name):
-	"""vmdesk-hostd may write only in its directories (Landlock): the shim's new
-	file in the temporary dir itself is refused, and hostd lives on."""
-	with Daemon(name, call="open-new") as d:
+def check_landlock_refuses(name, call):
+	"""Landlock confines what the filter lets through: vmdesk-hostd writes only in
+	its directories, vmdesk-proxy reads only fonts and removes only its socket.
+	The shim's call on a file elsewhere returns -1 (EACCES), the file is as it
+	was, and the daemon lives on and cleans up at exit."""
+	with Daemon(name, call=call) as d:
 		d.wait_filtered()
 		os.kill(d.proc.pid, signal.SIGUSR2)
-		wait_for(lambda: "vmdesk-shim: open-new returned" in d.log(), timeout=20,
+		wait_for(lambda: "vmdesk-shim: %s returned" % call in d.log(), timeout=20,
 		         what="the shim's call", check=d._check)
 		if "offers no Landlock" in d.log():
 			tap.skip("this kernel offers no Landlock")
-		assert "vmdesk-shim: open-new returned -1" in d.log(), d.log()
+		assert "vmdesk-shim: %s returned -1" % call in d.log(), d.log()
 		assert not os.path.exists(d.new_file)
-		# what it must write still works: its menu directory was made, and is writable
-		assert os.path.isdir(os.path.join(d.dir, "applications")), os.listdir(d.dir)
+		assert os.path.exists(d.victim)
+		if name == "vmdesk-hostd":
+			# what it must write still works: its menu directory was made, and is writable
+			assert os.path.isdir(os.path.join(d.dir, "applications")), os.listdir(d.dir)
+		stop_process(d.proc)
+		assert d.proc.returncode == 0, d.log()
+		if name == "vmdesk-proxy":
+			# what it must remove still goes: its socket and lock
+			assert sorted(os.listdir(d.dir)) == ["log"], os.listdir(d.dir)
+
+
+def check_glib_warning_logged(name):
+	"""A GLib message after startup (pango's, when a font fails to load) goes to
+	the daemon's log: GLib's own writer would first ask whether stderr is the
+	journal (getpeername), which no filter allows."""
+	with Daemon(name, call="glib-warning") as d:
+		d.wait_filtered()
+		os.kill(d.proc.pid, signal.SIGUSR2)
+		wait_for(lambda: "vmdesk-shim: glib-warning returned" in d.log(), timeout=20,
+		         what="the shim's call", check=d._check)
+		assert "vmdesk-shim: glib-warning returned 0" in d.log(), d.log()
+		assert re.search(r"\[glib\] warning: vmdesk-shim: a warning, as pango's", d.log()), d.log()
 		stop_process(d.proc)
 		assert d.proc.returncode == 0, d.log()
 
@@ -222,9 +257,13 @@ def check_log_mode(name, call):
 		result = int(re.search(r"vmdesk-shim: %s returned (-?\d+)" % call, d.log()).group(1))
 		if call == "open-new":
 			assert os.path.exists(d.new_file), "log mode did not let the open through"
-		elif call in ("socket-inet", "fork"):
+		elif call in ("socket-inet", "fork", "read-file"):
 			assert result >= 0, "log mode did not let %s through: %d" % (call, result)
-		if before is None:
+		if call == "unlink":
+			assert not os.path.exists(d.victim), "log mode did not let the unlink through"
+		if call in LANDLOCK_CALLS.get(name, ()):
+			pass  # the filter allows the call (Landlock, which has no log mode, is off)
+		elif before is None:
 			tap.diag("kernel log not readable here: the audit line is not checked")
 		else:
 			check_audit_line(before, d.proc, SYSCALL_NR[call])
@@ -243,6 +282,8 @@ def check_off_lets_through(name, call):
 			assert line == "-1", line  # ENOENT: the call got to the kernel's path lookup
 		else:
 			assert int(line) >= 0, "%s failed without a filter: %s" % (call, line)
+		if call == "unlink":
+			assert not os.path.exists(d.victim), "the shim's unlink did not happen"
 		stop_process(d.proc)
 		assert d.proc.returncode == 0, d.log()
 
@@ -254,19 +295,30 @@ def add_tests(name):
 		check_running_filtered(name)
 	running.__name__ = "test_%s_runs_filtered" % short
 	suite.test(running)
+	if name in GLIB_USERS:
+		def glib():
+			check_glib_warning_logged(name)
+		glib.__name__ = "test_%s_glib_warning_is_logged" % short
+		suite.test(glib)
 	for call in CALLS.get(name, DEFAULT_CALLS):
 		if call == "fork" and sanitized(name):
 			continue
-		if call == "open-new" and name == "vmdesk-hostd":
-			def refused():
-				check_landlock_refuses(name)
-			refused.__name__ = "test_hostd_open_new_outside_its_dirs_refused"
+		tag = "test_%s_%s" % (short, call.replace("-", "_"))
+		if call in LANDLOCK_CALLS.get(name, ()):
+			def refused(call=call):
+				check_landlock_refuses(name, call)
+			refused.__name__ = tag + "_outside_its_dirs_refused"
 			suite.test(refused)
 
 			def off(call=call):
 				check_off_lets_through(name, call)
-			off.__name__ = "test_hostd_open_new_off_lets_through"
+			off.__name__ = tag + "_off_lets_through"
 			suite.test(off)
+			if name == "vmdesk-proxy":
+				def logs(call=call):
+					check_log_mode(name, call)
+				logs.__name__ = tag + "_log_mode_lets_through"
+				suite.test(logs)
 			continue
 		def kills(call=call):
 			check_forbidden_kills(name, call)

@@ -8,9 +8,14 @@
  *   socket-inet  socket(AF_INET, SOCK_STREAM)
  *   open-new     openat(VD_SHIM_PATH, O_WRONLY | O_CREAT) of a new file
  *   fork         clone(SIGCHLD), a new process (which exits at once)
+ *   read-file    openat(VD_SHIM_PATH, O_RDONLY) of an existing file
+ *   unlink       unlink(VD_SHIM_PATH) of an existing file
+ *   glib-warning g_log(G_LOG_LEVEL_WARNING) through the daemon's own GLib
+ *                (returns -2 if it has none)
  * After the call (if it lived) the shim writes "vmdesk-shim: CALL returned R"
  * to stderr.
  */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +53,22 @@ static void handle_usr2(int sig) {
 			0600);
 		if (r >= 0) {
 			close((int)r);
+		}
+	} else if (strcmp(call, "read-file") == 0) {
+		r = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+		if (r >= 0) {
+			close((int)r);
+		}
+	} else if (strcmp(call, "unlink") == 0) {
+		r = syscall(SYS_unlink, path); // what glibc's unlink() calls, on the shared list
+	} else if (strcmp(call, "glib-warning") == 0) {
+		// what pango does when a font fails to load after startup
+		void (*g_log)(const char *, int, const char *, ...) = (void (*)(const char *, int,
+			const char *, ...))dlsym(RTLD_DEFAULT, "g_log");
+		r = -2;
+		if (g_log != NULL) {
+			g_log("vmdesk-shim", 1 << 4 /* G_LOG_LEVEL_WARNING */, "a warning, as %s", "pango's");
+			r = 0;
 		}
 	} else if (strcmp(call, "fork") == 0) {
 		// the raw call: glibc's fork() would take its own locks first

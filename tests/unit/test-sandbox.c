@@ -324,8 +324,8 @@ static int landlock_child(const char *dir) {
 	snprintf(inside, sizeof(inside), "%s/file", in);
 	snprintf(outside, sizeof(outside), "%s/file", out);
 	snprintf(moved, sizeof(moved), "%s/moved", out);
-	const char *dirs[] = {in};
-	if (!vd_landlock_confine(dirs, 1)) {
+	const struct vd_landlock_rule rules[] = {{in, VD_LANDLOCK_WRITE}};
+	if (!vd_landlock_confine(rules, 1, false)) {
 		return 30;
 	}
 	int fd = open(inside, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -385,6 +385,112 @@ static bool test_landlock_confines_writes(void) {
 	return true;
 }
 
+/* Makes dir/NAME/FILE (and dir/NAME); false on failure. */
+static bool make_file(const char *dir, const char *name, const char *file) {
+	char path[300];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+		return false;
+	}
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, name, file);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+static bool can_open(const char *dir, const char *rel, int flags) {
+	char path[300];
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	int fd = open(path, flags | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * In a child: reads confined to dir/in and the file dir/out/single, removals
+ * to dir/rm, a missing path among the reads; 0 if all went as it should.
+ */
+static int landlock_reads_child(const char *dir) {
+	char in[256], single[256], rm[256], missing[256], path[300];
+	snprintf(in, sizeof(in), "%s/in", dir);
+	snprintf(single, sizeof(single), "%s/out/single", dir);
+	snprintf(rm, sizeof(rm), "%s/rm", dir);
+	snprintf(missing, sizeof(missing), "%s/missing", dir);
+	const struct vd_landlock_rule rules[] = {
+		{in, VD_LANDLOCK_READ}, {single, VD_LANDLOCK_READ}, {missing, VD_LANDLOCK_READ},
+		{rm, VD_LANDLOCK_REMOVE},
+	};
+	if (!vd_landlock_confine(rules, sizeof(rules) / sizeof(rules[0]), true)) {
+		return 40;
+	}
+	if (!can_open(dir, "in/file", O_RDONLY) || !can_open(dir, "in", O_RDONLY | O_DIRECTORY)) {
+		return 41; // what it may read
+	}
+	if (!can_open(dir, "out/single", O_RDONLY)) {
+		return 42; // a file of its own
+	}
+	if (can_open(dir, "out/file", O_RDONLY) || errno != EACCES ||
+			can_open(dir, "out", O_RDONLY | O_DIRECTORY) || errno != EACCES ||
+			can_open(dir, "rm/file", O_RDONLY)) {
+		return 43; // any other file or directory
+	}
+	snprintf(path, sizeof(path), "%s/out/file", dir);
+	if (unlink(path) == 0 || errno != EACCES) {
+		return 44; // removing elsewhere
+	}
+	snprintf(path, sizeof(path), "%s/in/file", dir);
+	if (unlink(path) == 0) {
+		return 45; // reading is not removing
+	}
+	snprintf(path, sizeof(path), "%s/rm/file", dir);
+	if (unlink(path) != 0) {
+		return 46; // where it may remove
+	}
+	if (can_open(dir, "rm/new", O_WRONLY | O_CREAT)) {
+		return 47; // removing is not making
+	}
+	return 0;
+}
+
+static bool test_landlock_confines_reads(void) {
+	if (vd_landlock_abi() == 0) {
+		tap_skip("the kernel offers no Landlock");
+		return true;
+	}
+	char dir[] = "/tmp/vd-landlock-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	CHECK(make_file(dir, "in", "file") && make_file(dir, "out", "file") &&
+		make_file(dir, "out", "single") && make_file(dir, "rm", "file"), "files");
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		_exit(landlock_reads_child(dir));
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "confined child: status 0x%x",
+		status);
+	char path[300];
+	snprintf(path, sizeof(path), "%s/out/file", dir);
+	CHECK(access(path, F_OK) == 0, "a file outside was removed");
+	snprintf(path, sizeof(path), "%s/rm/file", dir);
+	CHECK(access(path, F_OK) != 0, "the removal inside did not happen");
+	static const char *const leftovers[] = {"in/file", "out/file", "out/single", "in", "out",
+		"rm", ""};
+	for (size_t i = 0; i < sizeof(leftovers) / sizeof(leftovers[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, leftovers[i]);
+		(void)(remove(path));
+	}
+	return true;
+}
+
 static bool test_unknown_name_refused(void) {
 	if (!vd_sandbox_available()) {
 		tap_skip("built without libseccomp");
@@ -412,6 +518,7 @@ static const struct tap_case cases[] = {
 	TAP_CASE(test_guestd_allows_and_kills),
 	TAP_CASE(test_hostd_allows_and_kills),
 	TAP_CASE(test_landlock_confines_writes),
+	TAP_CASE(test_landlock_confines_reads),
 	TAP_CASE(test_unknown_name_refused),
 };
 
