@@ -1,11 +1,11 @@
 #include <fontconfig/fontconfig.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "decoration/fonts.h"
+#include "protocols/path.h"
 
 /* Whether path is dir or beneath it. */
 static bool beneath(const char *path, const char *dir) {
@@ -62,20 +62,13 @@ static void add_config_dirs(struct path_set *set, FcStrList *files) {
 		return;
 	}
 	for (FcChar8 *s; (s = FcStrListNext(files)) != NULL;) {
-		char dir[PATH_MAX], real[PATH_MAX];
-		snprintf(dir, sizeof(dir), "%s", (const char *)s);
-		if (realpath(dir, real) != NULL) {
-			char *slash = strrchr(real, '/');
-			if (slash != NULL && slash != real) {
-				*slash = '\0';
-			}
-			add(set, real);
+		char real[PATH_MAX], dir[PATH_MAX];
+		if (realpath((const char *)s, real) != NULL && vd_path_dir(real, dir, sizeof(dir))) {
+			add(set, dir);
 		}
-		char *slash = strrchr(dir, '/');
-		if (slash != NULL && slash != dir) {
-			*slash = '\0';
+		if (vd_path_dir((const char *)s, dir, sizeof(dir))) {
+			add(set, dir);
 		}
-		add(set, dir);
 	}
 	FcStrListDone(files);
 }

@@ -25,6 +25,7 @@
 #include "host/vmstate.h"
 #include "protocols/landlock.h"
 #include "protocols/log.h"
+#include "protocols/path.h"
 #include "protocols/number.h"
 #include "protocols/sandbox.h"
 
@@ -144,27 +145,10 @@ static void usage(FILE *f) {
 		"  --help, --version\n");
 }
 
-/* The directory of this binary. */
-static bool self_dir(char *buf, size_t size) {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0) {
-		return false;
-	}
-	self[n] = '\0';
-	char *slash = strrchr(self, '/');
-	if (slash == NULL) {
-		return false;
-	}
-	*slash = '\0';
-	int len = snprintf(buf, size, "%s", self);
-	return len > 0 && (size_t)len < size;
-}
-
 /* vmdesk-proxy next to this binary (installed), or in the build tree's proxy/, or PATH. */
 static const char *default_proxy(char *buf, size_t size) {
 	char dir[PATH_MAX];
-	if (self_dir(dir, sizeof(dir))) {
+	if (vd_path_self_dir(dir, sizeof(dir))) {
 		int len = snprintf(buf, size, "%s/vmdesk-proxy", dir);
 		if (len > 0 && (size_t)len < size && access(buf, X_OK) == 0) {
 			return buf;
@@ -218,7 +202,7 @@ static bool xdg_path(char *buf, size_t size, const char *var, const char *fallba
 /* The vmdesk command next to this binary, for menu entries. */
 static const char *default_cli(char *buf, size_t size) {
 	char dir[PATH_MAX];
-	if (!self_dir(dir, sizeof(dir))) {
+	if (!vd_path_self_dir(dir, sizeof(dir))) {
 		return NULL;
 	}
 	int len = snprintf(buf, size, "%s/vmdesk", dir);
@@ -623,11 +607,8 @@ static void confine_writes(struct hostd *hostd, const struct options *o,
 			(int)sizeof(runtime) && stat(runtime, &st) == 0 && S_ISDIR(st.st_mode)) {
 		dirs[n++] = runtime; // hostd.sock, clipboard.sock, vms/NAME/
 	}
-	snprintf(socket_dir, sizeof(socket_dir), "%s", o->socket_path);
-	char *slash = strrchr(socket_dir, '/');
-	if (slash != NULL) {
-		*slash = '\0';
-		dirs[n++] = slash == socket_dir ? "/" : socket_dir; // --socket elsewhere: its lock
+	if (vd_path_dir(o->socket_path, socket_dir, sizeof(socket_dir))) {
+		dirs[n++] = socket_dir; // --socket elsewhere: its lock
 	}
 	if (p->have_state) {
 		if (vd_vmstate_make_dir(p->state, err, sizeof(err))) {

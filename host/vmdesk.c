@@ -15,6 +15,7 @@
 #include "protocols/link.h"
 #include "protocols/log.h"
 #include "protocols/names.h"
+#include "protocols/path.h"
 #include "protocols/number.h"
 
 /* Exit statuses of vmdesk itself (a waited-for program's own status otherwise). */
@@ -548,16 +549,8 @@ static int cmd_console(const char *socket_path, int argc, char **argv) {
  */
 static int cmd_image(int argc, char **argv) {
 	char self[PATH_MAX], builder[PATH_MAX + 64], guest[PATH_MAX + 64];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	bool build_tree = false;
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-		}
-		build_tree = strcmp(self, VD_BUILD_ROOT "/host") == 0;
-	}
+	bool build_tree = vd_path_self_dir(self, sizeof(self)) &&
+		strcmp(self, VD_BUILD_ROOT "/host") == 0;
 	if (build_tree) {
 		snprintf(builder, sizeof(builder), "%s/host/image/vmdesk-image", VD_SOURCE_ROOT);
 		snprintf(guest, sizeof(guest), "%s/guest", VD_BUILD_ROOT);

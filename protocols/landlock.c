@@ -14,6 +14,7 @@
 
 #include "protocols/landlock.h"
 #include "protocols/log.h"
+#include "protocols/path.h"
 #include "protocols/sandbox.h"
 
 /* Older uapi headers lack the later rights: their values are fixed by the ABI. */
@@ -121,14 +122,8 @@ static bool add_suppressions(int ruleset, const char *variable) {
  */
 static bool add_sanitizer_paths(int ruleset) {
 	char exe[PATH_MAX];
-	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (len <= 0) {
+	if (!vd_path_self_dir(exe, sizeof(exe))) {
 		return false;
-	}
-	exe[len] = '\0';
-	char *slash = strrchr(exe, '/');
-	if (slash != NULL && slash != exe) {
-		*slash = '\0';
 	}
 	return add_path(ruleset, "/proc", READ_RIGHTS, false) &&
 		add_path(ruleset, "/usr", READ_RIGHTS, true) &&

@@ -12,6 +12,7 @@
 #include "decoration/fonts.h"
 #include "protocols/landlock.h"
 #include "protocols/log.h"
+#include "protocols/path.h"
 #include "proxy/sandbox-proxy.h"
 
 /*
@@ -80,19 +81,6 @@ const struct vd_sandbox_policy *proxy_sandbox_policy(pid_t child) {
 
 #define MAX_FONT_PATHS 64
 
-/* Copies path's directory into dir ("/" for a path in the root); false if it has none. */
-static bool dir_of(const char *path, char *dir, size_t size) {
-	if (path == NULL || snprintf(dir, size, "%s", path) >= (int)size) {
-		return false;
-	}
-	char *slash = strrchr(dir, '/');
-	if (slash == NULL) {
-		return false;
-	}
-	slash[slash == dir ? 1 : 0] = '\0';
-	return true;
-}
-
 void proxy_sandbox_confine_files(const char *socket_path, const char *private_dir) {
 	char *fonts[MAX_FONT_PATHS];
 	size_t nfonts = vd_font_paths(fonts, MAX_FONT_PATHS);
@@ -102,10 +90,10 @@ void proxy_sandbox_confine_files(const char *socket_path, const char *private_di
 		rules[n++] = (struct vd_landlock_rule){fonts[i], VD_LANDLOCK_READ};
 	}
 	char socket_dir[PATH_MAX], parent[PATH_MAX];
-	if (dir_of(socket_path, socket_dir, sizeof(socket_dir))) {
+	if (vd_path_dir(socket_path, socket_dir, sizeof(socket_dir))) {
 		rules[n++] = (struct vd_landlock_rule){socket_dir, VD_LANDLOCK_REMOVE};
 	}
-	if (dir_of(private_dir, parent, sizeof(parent))) {
+	if (vd_path_dir(private_dir, parent, sizeof(parent))) {
 		rules[n++] = (struct vd_landlock_rule){parent, VD_LANDLOCK_REMOVE};
 	}
 	if (!vd_landlock_confine(rules, n, true)) {

@@ -316,6 +316,19 @@ static bool test_hostd_allows_and_kills(void) {
 	return true;
 }
 
+/* Runs child(dir) in a child process (Landlock cannot be undone); its wait status. */
+static int run_confined(int (*child)(const char *dir), const char *dir) {
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		_exit(child(dir));
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	return status;
+}
+
 /* In a child: confined to dir/in, writes there and tries the rest; 0 if all went as it should. */
 static int landlock_child(const char *dir) {
 	char in[256], out[256], inside[300], outside[300], moved[300];
@@ -363,14 +376,7 @@ static bool test_landlock_confines_writes(void) {
 	snprintf(in, sizeof(in), "%s/in", dir);
 	snprintf(out, sizeof(out), "%s/out", dir);
 	CHECK(mkdir(in, 0700) == 0 && mkdir(out, 0700) == 0, "mkdir");
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		_exit(landlock_child(dir));
-	}
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-	}
+	int status = run_confined(landlock_child, dir);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "confined child: status 0x%x",
 		status);
 	char path[128];
@@ -467,14 +473,7 @@ static bool test_landlock_confines_reads(void) {
 	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
 	CHECK(make_file(dir, "in", "file") && make_file(dir, "out", "file") &&
 		make_file(dir, "out", "single") && make_file(dir, "rm", "file"), "files");
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		_exit(landlock_reads_child(dir));
-	}
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-	}
+	int status = run_confined(landlock_reads_child, dir);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "confined child: status 0x%x",
 		status);
 	char path[300];
