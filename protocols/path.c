@@ -1,23 +1,20 @@
 #include <limits.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "protocols/path.h"
 
 bool vd_path_dir(const char *path, char *dir, size_t size) {
-	if (path == NULL) {
-		return false;
-	}
-	int len = snprintf(dir, size, "%s", path);
-	if (len < 0 || (size_t)len >= size) {
-		return false;
-	}
-	char *slash = strrchr(dir, '/');
+	const char *slash = path != NULL ? strrchr(path, '/') : NULL;
 	if (slash == NULL) {
 		return false;
 	}
-	slash[slash == dir ? 1 : 0] = '\0';
+	size_t len = slash == path ? 1 : (size_t)(slash - path);
+	if (len >= size) {
+		return false;
+	}
+	memcpy(dir, path, len);
+	dir[len] = '\0';
 	return true;
 }
 
