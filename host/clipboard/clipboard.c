@@ -248,6 +248,14 @@ error:
 	return NULL;
 }
 
+const char *gclip_socket_path(const struct vd_gclip *gclip) {
+	return gclip->listener.path;
+}
+
+const char *gclip_policy_path(const struct vd_gclip *gclip) {
+	return gclip->policy_path;
+}
+
 void gclip_destroy(struct vd_gclip *gclip) {
 	if (gclip == NULL) {
 		return;

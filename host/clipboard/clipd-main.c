@@ -155,6 +155,9 @@ int main(int argc, char *argv[]) {
 	struct vd_gclip *gclip = gclip_create(&config);
 	int status = gclip != NULL ? 0 : 1;
 	/* startup is done: from here on only what sandbox-clipd.c allows */
+	if (gclip != NULL && seccomp == VD_SECCOMP_ENFORCE) {
+		clipd_sandbox_confine_files(gclip_socket_path(gclip), gclip_policy_path(gclip));
+	}
 	if (gclip != NULL && !vd_sandbox_enter(&clipd_sandbox_policy, seccomp)) {
 		gclip_destroy(gclip);
 		gclip = NULL;

@@ -1,10 +1,16 @@
+#define LOG_TAG "sandbox"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 
 #include "host/clipboard/sandbox-clipd.h"
+#include "protocols/landlock.h"
+#include "protocols/log.h"
+#include "protocols/path.h"
 
 /*
  * The reviewed list of system calls vmdesk-clipd makes after startup
@@ -49,3 +55,19 @@ const struct vd_sandbox_policy clipd_sandbox_policy = {
 	.rules = rules,
 	.rule_count = sizeof(rules) / sizeof(rules[0]),
 };
+
+void clipd_sandbox_confine_files(const char *socket_path, const char *policy_path) {
+	struct vd_landlock_rule rules[2];
+	size_t n = 0;
+	char policy_dir[PATH_MAX], socket_dir[PATH_MAX];
+	if (vd_path_dir(policy_path, policy_dir, sizeof(policy_dir))) {
+		rules[n++] = (struct vd_landlock_rule){policy_dir, VD_LANDLOCK_READ};
+	}
+	if (socket_path != NULL && socket_path[0] != '\0' &&
+			vd_path_dir(socket_path, socket_dir, sizeof(socket_dir))) {
+		rules[n++] = (struct vd_landlock_rule){socket_dir, VD_LANDLOCK_REMOVE};
+	}
+	if (!vd_landlock_confine(rules, n, true)) {
+		vd_log(VD_WARN, "files are not confined (Landlock): see the README, Sandbox");
+	}
+}

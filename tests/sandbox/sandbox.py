@@ -28,13 +28,16 @@ SHIM, CLIPD, BRIDGE, GUESTD, HOSTD = sys.argv[1:6]
 # seccomp list allows opens for writing; Landlock confines them to its
 # directories, so a new file elsewhere is refused (EACCES), not killed
 CALLS = {"vmdesk-hostd": ("execve", "socket-inet", "fork", "open-new"),
-         # vmdesk-proxy may read (fonts) and remove (its socket) by seccomp;
-         # Landlock confines both: a user's file is refused (EACCES)
-         "vmdesk-proxy": ("execve", "socket-inet", "open-new", "fork", "read-file", "unlink")}
+         # vmdesk-proxy and vmdesk-clipd may read (fonts, a policy) and remove
+         # (their socket) by seccomp; Landlock confines both: a user's file is
+         # refused (EACCES)
+         "vmdesk-proxy": ("execve", "socket-inet", "open-new", "fork", "read-file", "unlink"),
+         "vmdesk-clipd": ("execve", "socket-inet", "open-new", "fork", "read-file", "unlink")}
 # the daemons that link GLib (pango, librsvg)
 GLIB_USERS = ("vmdesk-proxy", "vmdesk-hostd", "vmdesk-guestd")
 # what Landlock refuses (the call returns -1) rather than the filter killing
-LANDLOCK_CALLS = {"vmdesk-hostd": ("open-new",), "vmdesk-proxy": ("read-file", "unlink")}
+LANDLOCK_CALLS = {"vmdesk-hostd": ("open-new",), "vmdesk-proxy": ("read-file", "unlink"),
+                  "vmdesk-clipd": ("read-file", "unlink")}
 DEFAULT_CALLS = ("execve", "socket-inet", "open-new", "fork")
 # x86_64 numbers of what each shim call traps on (the audit line names them)
 SYSCALL_NR = {"execve": "59", "socket-inet": "41", "open-new": "257", "fork": "56"}
@@ -226,7 +229,7 @@ def check_landlock_refuses(name, call):
 			assert os.path.isdir(os.path.join(d.dir, "applications")), os.listdir(d.dir)
 		stop_process(d.proc)
 		assert d.proc.returncode == 0, d.log()
-		if name == "vmdesk-proxy":
+		if name in ("vmdesk-proxy", "vmdesk-clipd"):
 			# what it must remove still goes: its socket and lock
 			assert sorted(os.listdir(d.dir)) == ["log"], os.listdir(d.dir)
 
@@ -314,7 +317,7 @@ def add_tests(name):
 				check_off_lets_through(name, call)
 			off.__name__ = tag + "_off_lets_through"
 			suite.test(off)
-			if name == "vmdesk-proxy":
+			if name != "vmdesk-hostd":
 				def logs(call=call):
 					check_log_mode(name, call)
 				logs.__name__ = tag + "_log_mode_lets_through"
