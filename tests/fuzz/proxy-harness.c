@@ -31,6 +31,18 @@ static struct vd_policy *policies[2]; // default, and fullscreen allowed
 static bool oracle = true;
 static bool verbose; // FUZZ_PROXY_VERBOSE=1: every message on both sides, to stderr
 
+void fz_note(const char *fmt, ...) {
+	if (!verbose) {
+		return;
+	}
+	va_list args;
+	va_start(args, fmt);
+	fprintf(stderr, "%s: ", program);
+	vfprintf(stderr, fmt, args);
+	fprintf(stderr, "\n");
+	va_end(args);
+}
+
 /* One line per message when verbose: who, which object, which opcode, and its size. */
 void fz_note_wire(const char *what, int session, const uint8_t *data, size_t len) {
 	if (!verbose) {

@@ -175,6 +175,10 @@ int fz_memfd(const void *data, size_t len, size_t size);
 /* tests/fuzz/fuzz-proxy-hostd.c: vmdesk-proxy's hostd link on a connected fd */
 void fuzz_hostd_link_attach(struct vd_hostd_link *link, int fd);
 
+/* tests/fuzz/fuzz-proxy-vm-link-attach.c: vmdesk-proxy's VM link on a connected fd */
+struct vd_vm_link;
+void fuzz_vm_link_attach(struct vd_vm_link *link, int fd);
+
 /*
  * tests/fuzz/proxy-harness.c: what fuzz-proxy and fuzz-proxy-vm-link share.
  */
@@ -195,6 +199,8 @@ void fz_session_finish(struct fz_session *s);
 
 void fz_violation(struct fz_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* FUZZ_PROXY_VERBOSE: a line of the harness's. */
+void fz_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* FUZZ_PROXY_VERBOSE: one line per message. */
 void fz_note_wire(const char *what, int session, const uint8_t *data, size_t len);
 
