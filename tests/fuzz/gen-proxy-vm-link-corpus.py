@@ -9,9 +9,10 @@ guest's vmdesk-guest-wayland sends for its clients (channels opened, the
 clients' requests as WL_DATA with their pools and pipes, buffer contents
 before a commit, pool updates), with the compositor's answers the harness
 does not make by itself, and a few hostile links (a broken frame, a channel
-cut mid-message, limits, a guest that stops answering). The regression-*
-files next to them are inputs that once found a bug; they are kept as they
-are.
+cut mid-message, limits, a guest that stops answering). The files named by
+a hash next to them are inputs of a campaign (libFuzzer's -merge=1, then
+the fewest that keep its edges); regression-* files are inputs that once
+found a bug. Both are kept as they are.
 """
 import os
 import sys
@@ -297,10 +298,66 @@ def frames(t):
     return seed
 
 
+def hostile(t):
+    """Data after a WL_CLOSE, garbage in WL_DATA, the guest's own ERROR, broken diffs."""
+    seed = Seed(t)
+    seed.open()
+    start(seed)
+    window(seed)
+    buffer(seed)
+    seed.op(fr.OP_POOL_DIFF, s(0), n(0), n(0x7ffff000), fr.small(1))  # a run outside the pool
+    seed.open()
+    seed.channel = 1
+    start(seed)
+    buffer(seed)
+    seed.op(fr.OP_POOL_DIFF, s(0), n(0), fr.blob(b"\x80\x80\x80"))  # a malformed diff
+    seed.open()
+    seed.channel = 2
+    start(seed)
+    buffer(seed, width=256, height=16)
+    # rows apart, in two writes: read whole, then copied row by row
+    seed.op(fr.OP_POOL_DATA, s(0), fr.small(0), n(256), fr.small(3), n(512), fr.small(1))
+    # WL_DATA after the client's WL_CLOSE, before the host ended the channel
+    seed.w.record(fr.VK_CHANNEL | fr.F_BATCH, fr.small(fr.OP_CLOSE) + fr.sel(0))
+    seed.frame(fr.u32(0x1012), fr.u32(3), fr.small(0), fr.length(12))
+    seed.open()
+    seed.channel = 0
+    start(seed)
+    # frames of 64 KiB of bytes that are no Wayland messages, at once
+    for i in range(5):
+        seed.w.record(fr.VK_FRAME | (fr.F_BATCH if i < 4 else 0),
+                      fr.u32(0x1012) + fr.u32(4) + fr.small(0) + fr.length(65535))
+    seed.frame(fr.u32(0x0002), fr.small(0), fr.small(0), fr.small(1), fr.small(0))  # ERROR
+    return seed
+
+
+def fds(t):
+    """Fds past the limit in flight, a keymap too large to carry, a device as a pipe."""
+    seed = Seed(t, flags=0x80, vm_flags=fr.V_FEW)  # 8 fds; 256 KiB of mirror per pool
+    seed.open()
+    start(seed, ("wl_data_device_manager",))
+    window(seed)
+    buffer(seed, width=300, height=300)  # more mirror than the pool may have
+    seed.open()
+    seed.channel = 1
+    start(seed, ("wl_data_device_manager",))
+    for i in range(10):
+        seed.w.record(fr.VK_REQUEST | fr.F_BATCH, fr.sel(1) + seed._target(
+            "wl_shm", 0, "create_pool", True) + NEW + fr.small(1) + fr.special(16))
+    seed.channel = 0
+    seed.req("wl_seat", "get_keyboard", NEW)
+    seed.evt("wl_keyboard", "keymap", n(1), n(2000000), n(2000000),
+             kind=fr.F_BROADCAST | fr.F_MIRROR)
+    seed.req("wl_data_device_manager", "create_data_source", NEW)
+    seed.req("wl_data_source", "offer", text("text/plain"))
+    seed.evt("wl_data_source", "send", text("text/plain"), fr.special(4))
+    return seed
+
+
 SEEDS = {
     "toplevel": toplevel, "channels": channels, "pools": pools, "close-mid": close_mid,
     "broken": broken, "clipboard": clipboard, "limits": limits, "timeout": timeout,
-    "dial": dial, "frames": frames,
+    "dial": dial, "frames": frames, "hostile": hostile, "fds": fds,
 }
 
 
