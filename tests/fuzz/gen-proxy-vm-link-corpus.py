@@ -163,6 +163,7 @@ def pools(t):
             fr.small(1))
     seed.op(fr.OP_POOL_COPY, s(0), s(0), fr.small(0), fr.small(1), fr.small(4), fr.small(8))
     seed.op(fr.OP_POOL_DISCARD, s(0), fr.small(0), fr.small(1))
+    seed.op(fr.OP_POOL_DISCARD, s(0), n(100), n(5000))  # parts of pages
     seed.req("wl_shm_pool", "resize", n(65536))  # WL_POOL_RESIZE first
     seed.req("wl_shm_pool", "create_buffer", NEW, n(32768), n(64), n(64), n(256), n(0))
     seed.req("wl_surface", "attach", s(1), n(0), n(0))
@@ -175,6 +176,17 @@ def pools(t):
     buffer(seed)
     seed.req("wl_shm_pool", "destroy")  # WL_POOL_SEALED after it
     seed.op(fr.OP_POOL_FREE, s(0))
+    seed.open()
+    seed.channel = 2
+    start(seed)
+    buffer(seed)
+    seed.req("wl_shm_pool", "destroy")
+    seed.op(fr.OP_POOL_RESIZE, s(0))  # a sealed pool grows
+    seed.open()
+    seed.channel = 2
+    start(seed)
+    buffer(seed)
+    seed.op(fr.OP_POOL_RESIZE, s(0), n(4096))  # a pool shrinks
     return seed
 
 
