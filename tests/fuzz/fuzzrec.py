@@ -179,3 +179,17 @@ F_SESSION, F_EXACT, F_MIRROR, F_BROADCAST, F_BATCH = 1 << 3, 1 << 4, 1 << 5, 1 <
 
 def proxy_header(flags=0, caps=0, globals_off=0):
     return bytes([flags, caps, globals_off, 0])
+
+
+# fuzz-proxy-vm-link's kinds, operations, controls and header flags (fuzz-proxy-vm-link.c)
+VK_REQUEST, VK_EVENT, VK_FRAME, VK_RAW_LINK, VK_CHANNEL, VK_CONTROL, VK_HOSTD = range(7)
+(OP_OPEN, OP_CLOSE, OP_CLOSE_MID, OP_POOL_DATA, OP_POOL_DIFF, OP_POOL_COPY, OP_POOL_DISCARD,
+ OP_POOL_RESIZE, OP_POOL_SEALED, OP_POOL_FREE, OP_ACK, OP_PIPE_DATA, OP_PIPE_CLOSE) = range(13)
+(VC_COMPOSITOR_HANGUP, VC_COMPOSITOR_READING, VC_LINK_READING, VC_LINK_HANGUP, VC_RESTART,
+ VC_LIMITS, VC_WAIT, VC_HOSTD_RAW, VC_PONG) = range(9)
+(V_DIAL, V_NO_ACK, V_NO_PONG, V_FEW, V_NO_LIMITS, V_SMALL_WINDOW, V_SHORT_TIMEOUT,
+ V_NO_CONTENTS) = (1 << i for i in range(8))
+
+
+def vm_header(flags=0, caps=0, globals_off=0, vm_flags=0):
+    return bytes([flags, caps, globals_off, vm_flags])

@@ -26,7 +26,7 @@
  *   [0] flags FZ_H_*
  *   [1] seat capabilities (low 3 bits, 0: all), toplevel configure size (bits 3-5)
  *   [2] globals the compositor leaves out (FZ_G_*)
- *   [3] reserved
+ *   [3] the target's own (fuzz-proxy: reserved; fuzz-proxy-vm-link: FZ_V_*)
  * Records: the kinds FZ_K_*, flags FZ_F_* in the kind byte's high bits.
  *
  * REQUEST and EVENT payloads: interface (SMALL/U8: index in vd_interfaces),
@@ -119,12 +119,15 @@ struct fz_session {
 	bool compositor_lied;
 };
 
+/* Sessions a harness keeps at once (fuzz-proxy uses 2, fuzz-proxy-vm-link one per channel). */
+#define FZ_SESSIONS 8
+
 struct fz_harness {
 	struct wl_event_loop *loop;
 	struct vd_server server;
-	struct fz_session sessions[2];
+	struct fz_session sessions[FZ_SESSIONS];
 	unsigned sessions_made;
-	uint8_t flags, caps, globals_off;
+	uint8_t flags, caps, globals_off, extra;
 	/* the global clipboard link */
 	struct vd_hostd_link *hostd;
 	int hostd_fd; // the fake hostd's end
@@ -172,10 +175,66 @@ int fz_memfd(const void *data, size_t len, size_t size);
 /* tests/fuzz/fuzz-proxy-hostd.c: vmdesk-proxy's hostd link on a connected fd */
 void fuzz_hostd_link_attach(struct vd_hostd_link *link, int fd);
 
-/* tests/fuzz/fuzz-proxy.c */
+/* tests/fuzz/fuzz-proxy-vm-link-attach.c: vmdesk-proxy's VM link on a connected fd */
+struct vd_vm_link;
+void fuzz_vm_link_attach(struct vd_vm_link *link, int fd);
+
+/*
+ * tests/fuzz/proxy-harness.c: what fuzz-proxy and fuzz-proxy-vm-link share.
+ */
+
+/* Once per process: logging (silent), FUZZ_PROXY_ORACLE, FUZZ_PROXY_VERBOSE, the policies. */
+void fz_harness_global_init(const char *program);
+/* Reads the input's header; the loop, the proxy's server, the hostd link, sessions unused. */
+void fz_harness_begin(struct fz_harness *h, struct fz_reader *input);
+/* After the sessions ended: the hostd link, the server, the loop. */
+void fz_harness_end(struct fz_harness *h);
+/* The proxy's loop runs once (its epoll_wait only if h->loop_ready). */
+void fz_loop_dispatch(struct fz_harness *h);
+
+/* A session's slot for a new client: what the last one left is closed or forgotten. */
+void fz_session_clear(struct fz_session *s);
+/* As fz_session_clear, and its memory freed (the end of an input). */
+void fz_session_finish(struct fz_session *s);
+
 void fz_violation(struct fz_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* FUZZ_PROXY_VERBOSE: a line of the harness's. */
+void fz_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* FUZZ_PROXY_VERBOSE: one line per message. */
+void fz_note_wire(const char *what, int session, const uint8_t *data, size_t len);
+
 void fz_buf_put(struct fz_buf *buf, const void *data, size_t len);
 void fz_buf_consume(struct fz_buf *buf, size_t len);
+void fz_buf_push_fd(struct fz_buf *buf, int fd); // closed if the buffer holds 256
+int fz_buf_pop_fd(struct fz_buf *buf); // the oldest, -1 if none
+void fz_buf_clear(struct fz_buf *buf); // bytes dropped, fds closed
+void fz_buf_finish(struct fz_buf *buf);
+
+/* The fake compositor (one per session, at s->upstream). */
+/* Writes what it has queued; true if some went. */
+bool fz_compositor_flush(struct fz_session *s);
+/* Queues bytes (and fds, taken) as the compositor's; its model follows delete_ids. */
+void fz_compositor_send(struct fz_session *s, const void *data, size_t len, const int *fds,
+	size_t nfds);
+/* An event of its own: fmt letters u, i, s, a (data, len), h (fd), n (new object: interface). */
+uint32_t fz_compositor_event(struct fz_session *s, uint32_t object, uint16_t opcode,
+	const char *fmt, ...);
+/* Reads what the proxy sent (if readable), checks and answers every whole request. */
+bool fz_compositor_read(struct fz_session *s, bool readable);
+
+/* The fake client: checks and takes every whole event in s->events (fds in s->events.fds). */
+bool fz_client_read(struct fz_session *s);
+/* The first client's bytes for the tracker (fuzz-proxy). */
+void fz_trace_chunk(struct fz_session *s, bool request, const void *data, size_t len,
+	size_t nfds);
+
+/* The fake vmdesk-hostd on the clipboard link (unless FZ_H_NO_HOSTD). */
+void fz_hostd_start(struct fz_harness *h);
+void fz_hostd_stop(struct fz_harness *h);
+void fz_hostd_flush(struct fz_harness *h);
+bool fz_hostd_read(struct fz_harness *h);
+/* A frame of a record (link-gen.h) from hostd. */
+void fz_hostd_frame(struct fz_harness *h, const struct fz_record *rec);
 
 #endif

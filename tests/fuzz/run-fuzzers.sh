@@ -92,7 +92,7 @@ while read -r t binary seed_dir; do
 	extra=
 	case $t in
 	fuzz-policy) cp "$src/proxy/default.policy" "$dir/corpus/default.policy" ;;
-	fuzz-proxy|fuzz-hostd-*) extra=-entropic=0 ;;
+	fuzz-proxy|fuzz-proxy-*|fuzz-hostd-*) extra=-entropic=0 ;;
 	esac
 	seeds=$(count_files "$dir/corpus")
 	rc=0
