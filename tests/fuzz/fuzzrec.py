@@ -19,6 +19,7 @@ import json
 import os
 import struct
 import subprocess
+import sys
 
 SMALL, U8, U32, U64, BYTES, SEL, SPECIAL, LEN = range(8)
 
@@ -193,3 +194,19 @@ VK_REQUEST, VK_EVENT, VK_FRAME, VK_RAW_LINK, VK_CHANNEL, VK_CONTROL, VK_HOSTD = 
 
 def vm_header(flags=0, caps=0, globals_off=0, vm_flags=0):
     return bytes([flags, caps, globals_off, vm_flags])
+
+
+def write_seeds(argv, target, seeds):
+    """The main of a seed generator: argv is [PROGRAM, BUILD_DIR]; each of seeds
+    (name: make(tables) -> Writer) is written to corpus/TARGET/NAME. Returns the
+    exit status."""
+    if len(argv) != 2:
+        sys.stderr.write("usage: %s BUILD_DIR\n" % argv[0])
+        return 2
+    tables = WaylandTables(argv[1])
+    out = os.path.join(HERE, "corpus", target)
+    os.makedirs(out, exist_ok=True)
+    for name, make in seeds.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(make(tables).data())
+    return 0

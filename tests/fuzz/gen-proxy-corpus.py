@@ -11,12 +11,10 @@ the harness does not make by itself, so that the fuzzer starts deep in the
 proxy's hooks. The regress-* files next to them are inputs that once found
 a bug; they are kept as they are.
 """
-import os
 import sys
 
 import fuzzrec as fr
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Seed:
@@ -300,18 +298,5 @@ SEEDS = {
 }
 
 
-def main():
-    if len(sys.argv) != 2:
-        sys.stderr.write("usage: %s BUILD_DIR\n" % sys.argv[0])
-        return 2
-    tables = fr.WaylandTables(sys.argv[1])
-    out = os.path.join(HERE, "corpus", "fuzz-proxy")
-    os.makedirs(out, exist_ok=True)
-    for name, make in SEEDS.items():
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(make(tables).data())
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(fr.write_seeds(sys.argv, "fuzz-proxy", SEEDS))

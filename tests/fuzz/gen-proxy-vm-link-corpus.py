@@ -14,12 +14,10 @@ a hash next to them are inputs of a campaign (libFuzzer's -merge=1, then
 the fewest that keep its edges); regression-* files are inputs that once
 found a bug. Both are kept as they are.
 """
-import os
 import sys
 
 import fuzzrec as fr
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 NEW = fr.small(0)  # a new ID
 NUL = fr.special(0)  # number 0; object: null
@@ -373,18 +371,5 @@ SEEDS = {
 }
 
 
-def main():
-    if len(sys.argv) != 2:
-        sys.stderr.write("usage: %s BUILD_DIR\n" % sys.argv[0])
-        return 2
-    tables = fr.WaylandTables(sys.argv[1])
-    out = os.path.join(HERE, "corpus", "fuzz-proxy-vm-link")
-    os.makedirs(out, exist_ok=True)
-    for name, make in SEEDS.items():
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(make(tables).data())
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(fr.write_seeds(sys.argv, "fuzz-proxy-vm-link", SEEDS))
