@@ -78,6 +78,10 @@ def special(p):
     return tag(SPECIAL, p)
 
 
+NEW = small(0)  # a new ID
+NUL = special(0)  # number 0; object: null
+
+
 def length(n):
     return tag(LEN, 0) + struct.pack("<H", min(n, 0xffff))
 

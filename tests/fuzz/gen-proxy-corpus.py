@@ -52,20 +52,8 @@ class Seed:
         return self.header + self.w.data
 
 
-NEW = fr.small(0)  # a new ID
-NUL = fr.special(0)  # number 0; object: null
-
-
-def s(k):
-    return fr.sel(k)
-
-
-def n(v):
-    return fr.number(v)
-
-
-def text(value):
-    return fr.blob(value)
+# the seeds' shorthand (fuzzrec.py)
+NEW, NUL, s, n, text = fr.NEW, fr.NUL, fr.sel, fr.number, fr.blob
 
 
 def start(seed, extra=(), kind=0):
