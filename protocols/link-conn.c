@@ -62,7 +62,9 @@ void link_conn_fail(struct vd_link_conn *conn, const char *reason) {
 	}
 	conn->state = STATE_FAILED;
 	if (reason != NULL) {
-		snprintf(conn->reason, sizeof(conn->reason), "%s", reason);
+		/* a longer reason is cut to fit */
+		snprintf(conn->reason, sizeof(conn->reason), "%.*s", (int)sizeof(conn->reason) - 1,
+			reason);
 		conn->have_reason = true;
 	}
 	link_conn_update_mask(conn);

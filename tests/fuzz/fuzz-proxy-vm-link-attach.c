@@ -8,5 +8,5 @@
 #include "tests/fuzz/proxy-harness.h"
 
 void fuzz_vm_link_attach(struct vd_vm_link *link, int fd) {
-	handle_dialed(link, fd, NULL);
+	handle_dialed(link, fd, ""); // err is read only when fd < 0
 }
