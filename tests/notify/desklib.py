@@ -13,6 +13,7 @@ speaks the link by hand.
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -230,7 +231,21 @@ class Desk(Bench):
                  "guestd serving notifications on %s's bus" % vm.name)
 
     def start_hostd(self, args=()):
-        return super().start_hostd(["--no-menu", "--no-clipboard"] + list(args))
+        """Starts hostd; with the recording server up, waits until hostd knows it.
+
+        Until hostd's own session bus is ready and the server has answered
+        GetCapabilities, hostd refuses a guest's notification (the guest hears
+        NotificationClosed): a test's first notification must not race that."""
+        known = self.server_known_count()
+        proc = super().start_hostd(["--no-menu", "--no-clipboard"] + list(args))
+        if self.notifyd is not None and "--no-notifications" not in args:
+            wait(lambda: self.server_known_count() > known,
+                 "hostd to know the notification server")
+        return proc
+
+    def server_known_count(self):
+        """How many times hostd's log says it learned a notification server's capabilities."""
+        return len(re.findall(r"notification server \S+: actions ", self.hostd_output()))
 
     def hostd_alive(self):
         return self.hostd is not None and self.hostd.poll() is None
