@@ -123,14 +123,20 @@ class VM:
         return env
 
     def notify(self, summary, body="", app="app", replaces=0, icon="", actions=(), hints=None,
-               expire=-1, conn=None):
-        """Notify on the guest's bus; returns the id (or raises the D-Bus error)."""
+               expire=-1, conn=None, wait_reply=True):
+        """Notify on the guest's bus; returns the id (or raises the D-Bus error).
+
+        wait_reply=False sends the call and returns None at once: a flood then
+        arrives as fast as it is sent, however slow each round trip is."""
         conn = conn or self.bus.conn
         proxy = conn.get_object(NOTIFY, NOTIFY_PATH)
-        return int(proxy.Notify(app, dbus.UInt32(replaces), icon, summary, body,
-                                dbus.Array(list(actions), signature="s"),
-                                dbus.Dictionary(hints or {}, signature="sv"),
-                                dbus.Int32(expire), dbus_interface=NOTIFY, timeout=10))
+        args = (app, dbus.UInt32(replaces), icon, summary, body,
+                dbus.Array(list(actions), signature="s"),
+                dbus.Dictionary(hints or {}, signature="sv"), dbus.Int32(expire))
+        if not wait_reply:
+            proxy.Notify(*args, dbus_interface=NOTIFY, ignore_reply=True)
+            return None
+        return int(proxy.Notify(*args, dbus_interface=NOTIFY, timeout=10))
 
     def call(self, method, *args, conn=None):
         conn = conn or self.bus.conn
