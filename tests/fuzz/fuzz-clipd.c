@@ -39,9 +39,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
-size_t LLVMFuzzerCustomCrossOver(const uint8_t *data1, size_t size1, const uint8_t *data2,
-	size_t size2, uint8_t *out, size_t max_out, unsigned int seed);
 
 enum kind {
 	K_FRAME,
@@ -445,18 +442,9 @@ static void clipd_generate(struct fz_rng *rng, struct fz_writer *w) {
 	}
 }
 
-static const struct fz_target clipd_target = {
+const struct fz_target fz_this_target = {
 	.header_size = 4,
 	.kind_mask = 0x03, // the peer bits are flags: the mutator moves records between peers
 	.tagged = clipd_tagged,
 	.generate = clipd_generate,
 };
-
-size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed) {
-	return fz_mutate(&clipd_target, data, size, max_size, seed);
-}
-
-size_t LLVMFuzzerCustomCrossOver(const uint8_t *data1, size_t size1, const uint8_t *data2,
-		size_t size2, uint8_t *out, size_t max_out, unsigned int seed) {
-	return fz_crossover(&clipd_target, data1, size1, data2, size2, out, max_out, seed);
-}

@@ -48,9 +48,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
-size_t LLVMFuzzerCustomCrossOver(const uint8_t *data1, size_t size1, const uint8_t *data2,
-	size_t size2, uint8_t *out, size_t max_out, unsigned int seed);
 
 
 enum vl_kind {
@@ -899,18 +896,9 @@ static void vm_generate(struct fz_rng *rng, struct fz_writer *w) {
 	}
 }
 
-static const struct fz_target vm_target = {
+const struct fz_target fz_this_target = {
 	.header_size = FZ_HEADER_SIZE,
 	.kind_mask = FZ_KIND_MASK,
 	.tagged = vm_tagged,
 	.generate = vm_generate,
 };
-
-size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed) {
-	return fz_mutate(&vm_target, data, size, max_size, seed);
-}
-
-size_t LLVMFuzzerCustomCrossOver(const uint8_t *data1, size_t size1, const uint8_t *data2,
-		size_t size2, uint8_t *out, size_t max_out, unsigned int seed) {
-	return fz_crossover(&vm_target, data1, size1, data2, size2, out, max_out, seed);
-}

@@ -31,9 +31,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
-size_t LLVMFuzzerCustomCrossOver(const uint8_t *data1, size_t size1, const uint8_t *data2,
-	size_t size2, uint8_t *out, size_t max_out, unsigned int seed);
 
 /*
  * Clients an input may start (a new one when the last died). Most inputs
@@ -597,18 +594,9 @@ static void proxy_generate(struct fz_rng *rng, struct fz_writer *w) {
 	}
 }
 
-static const struct fz_target proxy_target = {
+const struct fz_target fz_this_target = {
 	.header_size = FZ_HEADER_SIZE,
 	.kind_mask = FZ_KIND_MASK,
 	.tagged = proxy_tagged,
 	.generate = proxy_generate,
 };
-
-size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed) {
-	return fz_mutate(&proxy_target, data, size, max_size, seed);
-}
-
-size_t LLVMFuzzerCustomCrossOver(const uint8_t *data1, size_t size1, const uint8_t *data2,
-		size_t size2, uint8_t *out, size_t max_out, unsigned int seed) {
-	return fz_crossover(&proxy_target, data1, size1, data2, size2, out, max_out, seed);
-}

@@ -200,17 +200,22 @@ def vm_header(flags=0, caps=0, globals_off=0, vm_flags=0):
     return bytes([flags, caps, globals_off, vm_flags])
 
 
+def save_seeds(target, seeds):
+    """Writes each of seeds (name: bytes) to corpus/TARGET/NAME."""
+    out = os.path.join(HERE, "corpus", target)
+    os.makedirs(out, exist_ok=True)
+    for name, data in seeds.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+
+
 def write_seeds(argv, target, seeds):
-    """The main of a seed generator: argv is [PROGRAM, BUILD_DIR]; each of seeds
-    (name: make(tables) -> Writer) is written to corpus/TARGET/NAME. Returns the
-    exit status."""
+    """The main of a seed generator over the Wayland tables: argv is [PROGRAM,
+    BUILD_DIR]; each of seeds (name: make(tables) -> Writer) is written to
+    corpus/TARGET/NAME. Returns the exit status."""
     if len(argv) != 2:
         sys.stderr.write("usage: %s BUILD_DIR\n" % argv[0])
         return 2
     tables = WaylandTables(argv[1])
-    out = os.path.join(HERE, "corpus", target)
-    os.makedirs(out, exist_ok=True)
-    for name, make in seeds.items():
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(make(tables).data())
+    save_seeds(target, {name: make(tables).data() for name, make in seeds.items()})
     return 0

@@ -5,11 +5,8 @@ The records (tests/fuzz/fuzz-clipd.c): FRAMEs of a peer (a proxy or a
 command) by their message type (U32), RAW bytes, CONTROL actions; the
 kind byte's bits 2-3 name the peer (0-3). Strings are given exactly.
 """
-import os
-
 import fuzzrec as fr
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 FRAME, RAW, CONTROL = range(3)
 C_CONNECT, C_HANGUP, C_STOP_READING, C_WAIT, C_OP_TIMEOUT = range(5)
 # protocols/link.xml, the host set
@@ -141,13 +138,5 @@ SEEDS = {"copy-paste": copy_paste(P_NONE), "copy-paste-rules": copy_paste(P_RULE
          "timeouts": timeouts, "hostile": hostile}
 
 
-def main():
-    out = os.path.join(HERE, "corpus", "fuzz-clipd")
-    os.makedirs(out, exist_ok=True)
-    for name, make in SEEDS.items():
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(make())
-
-
 if __name__ == "__main__":
-    main()
+    fr.save_seeds("fuzz-clipd", {name: make() for name, make in SEEDS.items()})

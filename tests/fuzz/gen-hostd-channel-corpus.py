@@ -5,11 +5,8 @@ The records (tests/fuzz/fuzz-hostd-channel.c): GUEST frames by their place
 among the messages a guest may send (link-gen.h: SMALL k, fields left to
 their first valid value), RAW bytes, CONTROL actions of hostd.
 """
-import os
-
 import fuzzrec as fr
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 GUEST, RAW, CONTROL = range(3)
 (C_RUN, C_RUN_APP, C_ACK, C_SIGNAL, C_INPUT, C_DETACH, C_HANGUP, C_STOP_READING, C_WAIT,
  C_STATUS) = range(10)
@@ -100,13 +97,5 @@ SEEDS = {"every-message": every_message, "runs": runs, "snapshots": snapshots, "
          "hostile": hostile}
 
 
-def main():
-    out = os.path.join(HERE, "corpus", "fuzz-hostd-channel")
-    os.makedirs(out, exist_ok=True)
-    for name, make in SEEDS.items():
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(make())
-
-
 if __name__ == "__main__":
-    main()
+    fr.save_seeds("fuzz-hostd-channel", {name: make() for name, make in SEEDS.items()})

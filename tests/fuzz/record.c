@@ -536,8 +536,8 @@ static bool mutate_once(const struct fz_target *target, struct fz_rng *rng, stru
 	return mutate_raw(rng, rec);
 }
 
-size_t fz_mutate(const struct fz_target *target, uint8_t *data, size_t size, size_t max_size,
-		unsigned int seed) {
+static size_t mutate(const struct fz_target *target, uint8_t *data, size_t size,
+		size_t max_size, unsigned int seed) {
 	struct fz_rng rng = {(uint64_t)seed * 0x9e3779b97f4a7c15ull + 1};
 	uint32_t op = fz_below(&rng, 100);
 	if (op < 8 && LLVMFuzzerMutate != NULL) {
@@ -574,7 +574,7 @@ size_t fz_mutate(const struct fz_target *target, uint8_t *data, size_t size, siz
 	return len;
 }
 
-size_t fz_crossover(const struct fz_target *target, const uint8_t *data1, size_t size1,
+static size_t crossover(const struct fz_target *target, const uint8_t *data1, size_t size1,
 		const uint8_t *data2, size_t size2, uint8_t *out, size_t max_out, unsigned int seed) {
 	struct fz_rng rng = {(uint64_t)seed * 0x9e3779b97f4a7c15ull + 7};
 	struct parsed *a = malloc(sizeof(*a));
@@ -605,4 +605,18 @@ size_t fz_crossover(const struct fz_target *target, const uint8_t *data1, size_t
 		memcpy(out, data1, len);
 	}
 	return len;
+}
+
+/* libFuzzer's hooks, over the program's target */
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
+size_t LLVMFuzzerCustomCrossOver(const uint8_t *data1, size_t size1, const uint8_t *data2,
+	size_t size2, uint8_t *out, size_t max_out, unsigned int seed);
+
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed) {
+	return mutate(&fz_this_target, data, size, max_size, seed);
+}
+
+size_t LLVMFuzzerCustomCrossOver(const uint8_t *data1, size_t size1, const uint8_t *data2,
+		size_t size2, uint8_t *out, size_t max_out, unsigned int seed) {
+	return crossover(&fz_this_target, data1, size1, data2, size2, out, max_out, seed);
 }

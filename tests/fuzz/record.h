@@ -32,7 +32,7 @@
  * A value missing at the end of a payload reads as SMALL 0 with present
  * false, so a short record still makes a whole message.
  *
- * fz_mutate is libFuzzer's custom mutator for such inputs: it inserts,
+ * The custom mutator for such inputs (record.c, over fz_this_target) inserts,
  * deletes, duplicates, moves and swaps records, changes one value of a
  * record (or adds or removes one), a record's flags or its raw payload,
  * and falls back on libFuzzer's byte mutation.
@@ -143,10 +143,12 @@ struct fz_target {
 	void (*generate)(struct fz_rng *rng, struct fz_writer *w);
 };
 
-size_t fz_mutate(const struct fz_target *target, uint8_t *data, size_t size, size_t max_size,
-	unsigned int seed);
-size_t fz_crossover(const struct fz_target *target, const uint8_t *data1, size_t size1,
-	const uint8_t *data2, size_t size2, uint8_t *out, size_t max_out, unsigned int seed);
+/*
+ * The program's target: each structure-aware target defines it, and
+ * record.c gives libFuzzer its custom mutator and crossover over it
+ * (LLVMFuzzerCustomMutator, LLVMFuzzerCustomCrossOver).
+ */
+extern const struct fz_target fz_this_target;
 
 /* libFuzzer's own byte mutation (weak: absent in replay builds). */
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
