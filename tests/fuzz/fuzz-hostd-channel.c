@@ -395,18 +395,12 @@ static void channel_generate(struct fz_rng *rng, struct fz_writer *w) {
 	if (r < 75) {
 		size_t start = fz_record_begin(w, K_GUEST);
 		fz_put_tag(w, FZ_SMALL, (uint8_t)fz_below(rng, 12));
-		fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 4));
-		fz_put_tag(w, FZ_SMALL, fz_below(rng, 8) == 0 ? (uint8_t)fz_below(rng, 32) : 0);
-		for (uint32_t i = fz_below(rng, 6); i > 0; i--) {
-			fz_random_value(rng, w);
-		}
+		lg_generate_after_type(rng, w);
 		fz_record_end(w, start);
 	} else {
 		size_t start = fz_record_begin(w, K_CONTROL);
 		fz_put_tag(w, FZ_SMALL, (uint8_t)fz_below(rng, C_COUNT));
-		for (uint32_t i = fz_below(rng, 4); i > 0; i--) {
-			fz_random_value(rng, w);
-		}
+		fz_random_values(rng, w, 4);
 		fz_record_end(w, start);
 	}
 }

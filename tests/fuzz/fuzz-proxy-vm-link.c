@@ -841,14 +841,8 @@ static void vm_generate(struct fz_rng *rng, struct fz_writer *w) {
 	uint32_t r = fz_below(rng, 100);
 	if (r < 40) {
 		size_t start = fz_record_begin(w, VL_K_REQUEST);
-		fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 3));
-		fz_put_tag(w, FZ_U8, 0);
-		fz_put_u8(w, (uint8_t)fz_below(rng, (uint32_t)vd_interface_count));
-		fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 3));
-		fz_put_tag(w, FZ_SMALL, (uint8_t)fz_below(rng, 24));
-		for (uint32_t i = fz_below(rng, 7); i > 0; i--) {
-			fz_random_value(rng, w);
-		}
+		fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 3)); // the channel
+		fz_generate_request(rng, w);
 		fz_record_end(w, start);
 	} else if (r < 60) {
 		static const struct vd_interface *const common[] = {
@@ -856,37 +850,24 @@ static void vm_generate(struct fz_rng *rng, struct fz_writer *w) {
 			&vd_iface_xdg_surface, &vd_iface_wl_buffer, &vd_iface_wl_callback,
 			&vd_iface_wl_data_source, &vd_iface_wl_data_device, &vd_iface_wl_surface,
 		};
-		const struct vd_interface *iface = fz_below(rng, 4) == 0 ?
-			vd_interfaces[fz_below(rng, (uint32_t)vd_interface_count)] :
-			common[fz_below(rng, sizeof(common) / sizeof(common[0]))];
+		const struct vd_interface *iface = fz_pick_interface(rng, common,
+			sizeof(common) / sizeof(common[0]));
 		uint8_t mode = (uint8_t)(iface == &vd_iface_wl_keyboard ? FZ_F_BROADCAST :
 			fz_below(rng, 3) ? FZ_F_MIRROR : 0);
 		size_t start = fz_record_begin(w, VL_K_EVENT | mode);
-		fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 3));
-		fz_put_tag(w, FZ_U8, 0);
-		fz_put_u8(w, (uint8_t)iface->index);
-		fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 3));
-		fz_put_tag(w, FZ_SMALL, (uint8_t)fz_below(rng, 10));
-		for (uint32_t i = fz_below(rng, 6); i > 0; i--) {
-			fz_random_value(rng, w);
-		}
+		fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 3)); // the channel
+		fz_generate_event(rng, w, iface);
 		fz_record_end(w, start);
 	} else if (r < 85) {
 		size_t start = fz_record_begin(w, VL_K_CHANNEL);
 		fz_put_tag(w, FZ_SMALL, (uint8_t)fz_below(rng, VL_OP_COUNT));
 		fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 3));
-		for (uint32_t i = fz_below(rng, 6); i > 0; i--) {
-			fz_random_value(rng, w);
-		}
+		fz_random_values(rng, w, 6);
 		fz_record_end(w, start);
 	} else if (r < 93) {
 		size_t start = fz_record_begin(w, VL_K_FRAME);
 		fz_put_tag(w, FZ_SMALL, (uint8_t)fz_below(rng, 24));
-		fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 4));
-		fz_put_tag(w, FZ_SMALL, fz_below(rng, 8) == 0 ? (uint8_t)fz_below(rng, 32) : 0);
-		for (uint32_t i = fz_below(rng, 6); i > 0; i--) {
-			fz_random_value(rng, w);
-		}
+		lg_generate_after_type(rng, w);
 		fz_record_end(w, start);
 	} else {
 		size_t start = fz_record_begin(w, VL_K_CONTROL);

@@ -547,13 +547,7 @@ static void proxy_generate(struct fz_rng *rng, struct fz_writer *w) {
 	uint8_t flags = (uint8_t)(fz_below(rng, 6) == 0 ? FZ_F_SESSION : 0);
 	if (r < 50) {
 		size_t start = fz_record_begin(w, FZ_K_REQUEST | flags);
-		fz_put_tag(w, FZ_U8, 0);
-		fz_put_u8(w, (uint8_t)fz_below(rng, (uint32_t)vd_interface_count));
-		fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 3));
-		fz_put_tag(w, FZ_SMALL, (uint8_t)fz_below(rng, 24));
-		for (uint32_t i = fz_below(rng, 7); i > 0; i--) {
-			fz_random_value(rng, w);
-		}
+		fz_generate_request(rng, w);
 		fz_record_end(w, start);
 	} else if (r < 85) {
 		/* events: to the client's objects (mirror), or to all keyboards and pointers */
@@ -563,28 +557,19 @@ static void proxy_generate(struct fz_rng *rng, struct fz_writer *w) {
 			&vd_iface_wl_callback, &vd_iface_wl_seat, &vd_iface_wl_registry,
 			&vd_iface_xdg_wm_base, &vd_iface_wl_touch, &vd_iface_wl_surface,
 		};
-		const struct vd_interface *iface = fz_below(rng, 4) == 0 ?
-			vd_interfaces[fz_below(rng, (uint32_t)vd_interface_count)] :
-			common[fz_below(rng, sizeof(common) / sizeof(common[0]))];
+		const struct vd_interface *iface = fz_pick_interface(rng, common,
+			sizeof(common) / sizeof(common[0]));
 		uint8_t mode = (uint8_t)(iface == &vd_iface_wl_keyboard || iface == &vd_iface_wl_pointer ?
 			FZ_F_BROADCAST : fz_below(rng, 3) ? FZ_F_MIRROR : 0);
 		size_t start = fz_record_begin(w, FZ_K_EVENT | flags | mode);
-		fz_put_tag(w, FZ_U8, 0);
-		fz_put_u8(w, (uint8_t)iface->index);
-		fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 3));
-		fz_put_tag(w, FZ_SMALL, (uint8_t)fz_below(rng, 10));
-		for (uint32_t i = fz_below(rng, 6); i > 0; i--) {
-			fz_random_value(rng, w);
-		}
+		fz_generate_event(rng, w, iface);
 		fz_record_end(w, start);
 	} else if (r < 93) {
 		size_t start = fz_record_begin(w, FZ_K_HOSTD);
 		fz_put_tag(w, FZ_SMALL, (uint8_t)fz_below(rng, 5));
 		fz_put_tag(w, FZ_SMALL, (uint8_t)fz_below(rng, 4));
 		fz_put_tag(w, FZ_SMALL, fz_below(rng, 8) == 0 ? (uint8_t)fz_below(rng, 32) : 0);
-		for (uint32_t i = fz_below(rng, 6); i > 0; i--) {
-			fz_random_value(rng, w);
-		}
+		fz_random_values(rng, w, 6);
 		fz_record_end(w, start);
 	} else {
 		size_t start = fz_record_begin(w, FZ_K_CONTROL | flags);

@@ -442,3 +442,9 @@ bool lg_hello(const struct vd_link_set *set, int role, uint32_t caps, uint64_t n
 	return vd_link_buf_put_sync(out) && vd_link_encode(set, &msg, set->max_frame, out, err,
 		sizeof(err));
 }
+
+void lg_generate_after_type(struct fz_rng *rng, struct fz_writer *w) {
+	fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 4));
+	fz_put_tag(w, FZ_SMALL, fz_below(rng, 8) == 0 ? (uint8_t)fz_below(rng, 32) : 0);
+	fz_random_values(rng, w, 6);
+}

@@ -44,6 +44,10 @@ struct lg_ids {
 bool lg_build(const struct vd_link_set *set, int role, struct fz_reader *r,
 	const struct lg_ids *ids, struct vd_link_buf *out, uint16_t *type);
 
+/* The values of a new frame record after its type (for a target's mutator):
+ * an id naming one of the requests seen, a shape now and then, fields. */
+void lg_generate_after_type(struct fz_rng *rng, struct fz_writer *w);
+
 /* Appends raw bytes. */
 bool lg_put(struct vd_link_buf *out, const void *data, size_t len);
 

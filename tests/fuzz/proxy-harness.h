@@ -167,6 +167,13 @@ bool fz_build_event(struct fz_session *s, uint8_t kind, struct fz_reader *r, uin
 	struct fz_msg *msg);
 /* The upstream ID of the record's target object (for broadcast: its interface). */
 const struct vd_interface *fz_event_interface(struct fz_session *s, struct fz_reader *r);
+/* For the mutators: a new REQUEST record's values (interface, object,
+ * message, arguments), and a new EVENT record's to an object of iface. */
+void fz_generate_request(struct fz_rng *rng, struct fz_writer *w);
+void fz_generate_event(struct fz_rng *rng, struct fz_writer *w, const struct vd_interface *iface);
+/* Mostly one of common's n interfaces, now and then any. */
+const struct vd_interface *fz_pick_interface(struct fz_rng *rng,
+	const struct vd_interface *const *common, size_t n);
 /* Closes a built message's fds (it was not sent). */
 void fz_msg_close_fds(struct fz_msg *msg);
 /* A memfd of size bytes (content: data, or a pattern), -1 on failure. */

@@ -219,6 +219,12 @@ void fz_random_value(struct fz_rng *rng, struct fz_writer *w) {
 	}
 }
 
+void fz_random_values(struct fz_rng *rng, struct fz_writer *w, uint32_t max) {
+	for (uint32_t i = fz_below(rng, max); i > 0; i--) {
+		fz_random_value(rng, w);
+	}
+}
+
 #define MAX_RECORDS 1024
 
 struct rec {

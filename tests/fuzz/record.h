@@ -133,6 +133,8 @@ static inline uint32_t fz_below(struct fz_rng *rng, uint32_t n) {
 
 /* A random value, mostly SMALL and SEL (which the targets read as valid choices). */
 void fz_random_value(struct fz_rng *rng, struct fz_writer *w);
+/* Fewer than max random values (the arguments or fields of a new record). */
+void fz_random_values(struct fz_rng *rng, struct fz_writer *w, uint32_t max);
 
 struct fz_target {
 	size_t header_size; // fixed bytes before the records

@@ -499,3 +499,27 @@ const struct vd_interface *fz_event_interface(struct fz_session *s, struct fz_re
 	fz_take_value(&copy, &v);
 	return interface_of(&v);
 }
+
+/* ---- new records, for the mutators ---- */
+
+void fz_generate_request(struct fz_rng *rng, struct fz_writer *w) {
+	fz_put_tag(w, FZ_U8, 0);
+	fz_put_u8(w, (uint8_t)fz_below(rng, (uint32_t)vd_interface_count));
+	fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 3));
+	fz_put_tag(w, FZ_SMALL, (uint8_t)fz_below(rng, 24));
+	fz_random_values(rng, w, 7);
+}
+
+void fz_generate_event(struct fz_rng *rng, struct fz_writer *w, const struct vd_interface *iface) {
+	fz_put_tag(w, FZ_U8, 0);
+	fz_put_u8(w, (uint8_t)iface->index);
+	fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 3));
+	fz_put_tag(w, FZ_SMALL, (uint8_t)fz_below(rng, 10));
+	fz_random_values(rng, w, 6);
+}
+
+const struct vd_interface *fz_pick_interface(struct fz_rng *rng,
+		const struct vd_interface *const *common, size_t n) {
+	return fz_below(rng, 4) == 0 ? vd_interfaces[fz_below(rng, (uint32_t)vd_interface_count)] :
+		common[fz_below(rng, (uint32_t)n)];
+}
