@@ -273,38 +273,7 @@ static void do_event(struct vl_harness *v, const struct fz_record *rec) {
 	if (s == NULL) {
 		return;
 	}
-	struct fz_reader start = r;
-	static struct fz_msg msg;
-	uint32_t targets[64];
-	size_t ntargets = 0;
-	if (rec->kind & FZ_F_BROADCAST) {
-		const struct vd_interface *iface = fz_event_interface(s, &r);
-		for (size_t i = 0; i < s->comp_model.count && ntargets < 64; i++) {
-			const struct fz_object *o = &s->comp_model.list[i];
-			if (o->alive && o->interface == iface) {
-				targets[ntargets++] = o->id;
-			}
-		}
-	} else {
-		targets[ntargets++] = 0;
-	}
-	for (size_t i = 0; i < ntargets; i++) {
-		r = start;
-		if (!fz_build_event(s, rec->kind, &r, targets[i], &msg)) {
-			continue;
-		}
-		if (msg.destructor && msg.interface != NULL) {
-			fz_model_kill(&s->comp_model, msg.target);
-		}
-		fz_compositor_send(s, msg.data, msg.size > FZ_MSG_MAX ? FZ_MSG_MAX : msg.size, msg.fds,
-			msg.nfds);
-		if (msg.destructor && msg.target < FZ_SERVER_ID && !(v->h.flags & FZ_H_MANUAL) &&
-				msg.interface != NULL) {
-			fz_compositor_event(s, VD_DISPLAY_ID, VD_WL_DISPLAY_EVENT_DELETE_ID, "u",
-				msg.target);
-			fz_model_free_id(&s->comp_model, msg.target);
-		}
-	}
+	fz_send_event_record(s, rec->kind, &r, v->h.flags & FZ_H_MANUAL);
 }
 
 /* What a frame the harness did not build itself does to the guest's view. */

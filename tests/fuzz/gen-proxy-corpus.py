@@ -232,6 +232,53 @@ def hostd(t):
     return seed
 
 
+# the host set's frames hostd sends a proxy (protocols/link.xml)
+CLIP_COPY_REQUEST, CLIP_PASTE_REQUEST = 0x8102, 0x8104
+
+
+def global_clipboard(t):
+    """Copy to the global clipboard and paste from it: hostd asks for the VM's
+    selection (the proxy reads it from the client's source), then pastes into
+    the VM (the proxy owns the selection and writes it to a client)."""
+    seed = Seed(t)
+    start(seed, ("wl_data_device_manager", "zwp_primary_selection_device_manager_v1"))
+    window(seed)
+    buffer(seed)
+    bcast = fr.F_BROADCAST | fr.F_MIRROR
+    seed.req("wl_seat", "get_keyboard", NEW)
+    seed.evt("wl_keyboard", "enter", s(0), s(0), fr.blob(b""), kind=bcast)
+    seed.evt("wl_keyboard", "key", s(0), n(10), n(30), n(1), kind=bcast)
+    seed.req("wl_data_device_manager", "get_data_device", NEW, s(0))
+    seed.req("wl_data_device_manager", "create_data_source", NEW)
+    seed.req("wl_data_source", "offer", text("text/plain;charset=utf-8"))
+    seed.req("wl_data_device", "set_selection", s(0), s(0))
+    # copy: max_size, timeout_ms, mimes
+    seed.hostd(fr.u32(CLIP_COPY_REQUEST), n(5), fr.small(0), n(4096), n(1000), fr.small(1),
+               fr.blob(b"text/plain;charset=utf-8"))
+    seed.control(fr.C_SEND_DATA, n(200))
+    seed.control(fr.C_WAIT, n(1))
+    # paste: mimes, data
+    seed.hostd(fr.u32(CLIP_PASTE_REQUEST), n(6), fr.small(0), fr.small(1),
+               fr.blob(b"text/plain;charset=utf-8"), fr.blob(b"pasted from the global clipboard"))
+    seed.req("wl_data_offer", "receive", text("text/plain;charset=utf-8"), fr.special(2))
+    seed.req("wl_data_offer", "receive", text("text/plain"), fr.special(2))
+    seed.control(fr.C_WAIT, n(1))
+    # a copy that times out, a copy too large, a paste nobody reads
+    seed.hostd(fr.u32(CLIP_COPY_REQUEST), n(7), fr.small(0), n(16), n(1), fr.small(1),
+               fr.blob(b"text/plain;charset=utf-8"))
+    seed.control(fr.C_WAIT, n(2))
+    seed.hostd(fr.u32(CLIP_COPY_REQUEST), n(8), fr.small(0), n(16), n(1000), fr.small(1),
+               fr.blob(b"text/plain;charset=utf-8"))
+    seed.control(fr.C_SEND_DATA, n(100))
+    seed.req("wl_data_source", "destroy")
+    seed.hostd(fr.u32(CLIP_COPY_REQUEST), n(9), fr.small(0), n(4096), n(1000), fr.small(1),
+               fr.blob(b"text/plain"))
+    seed.evt("wl_keyboard", "leave", s(0), s(0), kind=bcast)
+    seed.hostd(fr.u32(CLIP_PASTE_REQUEST), n(10), fr.small(0), fr.small(1),
+               fr.blob(b"text/plain"), fr.blob(b"while not focused"))
+    return seed
+
+
 def two_clients(t):
     seed = Seed(t)
     start(seed, ("wl_data_device_manager",))
@@ -281,7 +328,8 @@ def upstream(t):
 
 SEEDS = {
     "basic": basic, "subsurfaces": subsurfaces, "popup": popup, "input": input_,
-    "clipboard": clipboard, "hostd": hostd, "two-clients": two_clients,
+    "clipboard": clipboard, "hostd": hostd, "global-clipboard": global_clipboard,
+    "two-clients": two_clients,
     "hostile": hostile, "upstream": upstream,
 }
 

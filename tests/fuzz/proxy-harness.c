@@ -930,7 +930,8 @@ void fz_harness_global_init(const char *name) {
 		return;
 	}
 	program = name;
-	vd_log_init(name, VD_SILENT);
+	/* FUZZ_VERBOSE=1: the proxy's log */
+	vd_log_init(name, getenv("FUZZ_VERBOSE") != NULL ? VD_DEBUG : VD_SILENT);
 	const char *env = getenv("FUZZ_PROXY_ORACLE");
 	oracle = env == NULL || strcmp(env, "0") != 0;
 	env = getenv("FUZZ_PROXY_VERBOSE");

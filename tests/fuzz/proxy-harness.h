@@ -165,6 +165,15 @@ bool fz_build_request(struct fz_session *s, uint8_t kind, struct fz_reader *r,
  */
 bool fz_build_event(struct fz_session *s, uint8_t kind, struct fz_reader *r, uint32_t target,
 	struct fz_msg *msg);
+/*
+ * The compositor sends an EVENT record's event (r: its values): to the object
+ * the record names, or with FZ_F_BROADCAST in kind to every live object of
+ * its interface, as a compositor sends one input event to each of a client's
+ * keyboards, with one serial. A destructor event is followed by delete_id
+ * unless manual.
+ */
+void fz_send_event_record(struct fz_session *s, uint8_t kind, const struct fz_reader *r,
+	bool manual);
 /* The upstream ID of the record's target object (for broadcast: its interface). */
 const struct vd_interface *fz_event_interface(struct fz_session *s, struct fz_reader *r);
 /* For the mutators: a new REQUEST record's values (interface, object,

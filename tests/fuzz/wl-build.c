@@ -500,6 +500,48 @@ const struct vd_interface *fz_event_interface(struct fz_session *s, struct fz_re
 	return interface_of(&v);
 }
 
+/* ---- sending events ---- */
+
+void fz_send_event_record(struct fz_session *s, uint8_t kind, const struct fz_reader *r,
+		bool manual) {
+	static struct fz_msg msg;
+	uint32_t targets[64];
+	size_t ntargets = 0;
+	if (kind & FZ_F_BROADCAST) {
+		struct fz_reader values = *r;
+		const struct vd_interface *iface = fz_event_interface(s, &values);
+		for (size_t i = 0; i < s->comp_model.count && ntargets < 64; i++) {
+			const struct fz_object *o = &s->comp_model.list[i];
+			if (o->alive && o->interface == iface) {
+				targets[ntargets++] = o->id;
+			}
+		}
+	} else {
+		targets[ntargets++] = 0;
+	}
+	/* one event, one serial: each target's copy makes the same new serials */
+	uint32_t serial = s->comp_serial, after = serial;
+	for (size_t i = 0; i < ntargets; i++) {
+		struct fz_reader values = *r;
+		s->comp_serial = serial;
+		bool built = fz_build_event(s, kind, &values, targets[i], &msg);
+		after = s->comp_serial;
+		if (!built) {
+			continue;
+		}
+		if (msg.destructor && msg.interface != NULL) {
+			fz_model_kill(&s->comp_model, msg.target);
+		}
+		fz_compositor_send(s, msg.data, msg.size > FZ_MSG_MAX ? FZ_MSG_MAX : msg.size, msg.fds,
+			msg.nfds);
+		if (msg.destructor && msg.target < FZ_SERVER_ID && !manual && msg.interface != NULL) {
+			fz_compositor_event(s, VD_DISPLAY_ID, VD_WL_DISPLAY_EVENT_DELETE_ID, "u", msg.target);
+			fz_model_free_id(&s->comp_model, msg.target);
+		}
+	}
+	s->comp_serial = after;
+}
+
 /* ---- new records, for the mutators ---- */
 
 void fz_generate_request(struct fz_rng *rng, struct fz_writer *w) {
