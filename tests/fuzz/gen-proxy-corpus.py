@@ -179,6 +179,36 @@ def input_(t):
     return seed
 
 
+def input_frame(t):
+    """Pointer and touch on the frame's own surfaces (the proxy's strips: a
+    press there moves the window) and on the client's, whose coordinates
+    the proxy shifts."""
+    seed = Seed(t)
+    start(seed)
+    window(seed)
+    buffer(seed)
+    seed.req("wl_seat", "get_pointer", NEW)
+    seed.req("wl_seat", "get_touch", NEW)
+    bcast = fr.F_BROADCAST | fr.F_MIRROR
+    comp = fr.F_BROADCAST  # surfaces from the compositor's view: the frame's too
+    for k in range(6):  # the client's surface, then the frame's
+        seed.evt("wl_pointer", "enter", s(0), s(k), n(10), n(4), kind=comp)
+        seed.evt("wl_pointer", "motion", n(1), n(12), n(3), kind=bcast)
+        seed.evt("wl_pointer", "button", s(0), n(2), n(0x110), n(1), kind=bcast)
+        seed.evt("wl_pointer", "axis", n(3), n(0), n(10), kind=bcast)
+        seed.evt("wl_pointer", "frame", kind=bcast)
+        seed.evt("wl_pointer", "leave", s(0), s(k), kind=comp)
+        seed.evt("wl_touch", "down", s(0), n(4), s(k), n(k), n(5), n(5), kind=comp)
+        seed.evt("wl_touch", "motion", n(5), n(k), n(6), n(6), kind=bcast)
+        seed.evt("wl_touch", "up", s(0), n(6), n(k), kind=bcast)
+        seed.evt("wl_touch", "frame", kind=bcast)
+    seed.evt("wl_touch", "down", s(0), n(7), s(1), n(9), n(5), n(5), kind=comp)
+    seed.evt("wl_touch", "cancel", kind=bcast)
+    seed.req("wl_pointer", "release")
+    seed.req("wl_touch", "release")
+    return seed
+
+
 def clipboard(t):
     seed = Seed(t)
     start(seed, ("wl_data_device_manager", "zwp_primary_selection_device_manager_v1"))
@@ -328,6 +358,7 @@ def upstream(t):
 
 SEEDS = {
     "basic": basic, "subsurfaces": subsurfaces, "popup": popup, "input": input_,
+    "input-frame": input_frame,
     "clipboard": clipboard, "hostd": hostd, "global-clipboard": global_clipboard,
     "two-clients": two_clients,
     "hostile": hostile, "upstream": upstream,
