@@ -11,13 +11,15 @@ is linked with replay.c and runs every file of its corpus once. Only the
 fuzz targets are built. The corpus of a target is tests/fuzz/corpus/TARGET,
 and DIR too where --corpus names one (a campaign's). TARGET: all by default.
 
-"Files under test" are the project's files a target links (the harness,
-tests/ and generated tables left out), with every function they have, also
-ones the target cannot call. A file is cold when none of its lines ran.
+"Aimed at" is the code a target is written for (AIMS below); "all it
+links" counts every project file the target links (the harness, tests/
+and generated tables left out), with every function they have, also ones
+the target cannot call. A file is cold when none of its lines ran.
 --files lists every file; --markdown prints the README's table rows.
 Needs clang and llvm (llvm-profdata, llvm-cov).
 """
 import argparse
+import fnmatch
 import glob
 import json
 import os
@@ -29,6 +31,39 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 FLAGS = "-fprofile-instr-generate -fcoverage-mapping"
+
+
+# The code each target is written for (fnmatch patterns): the rest of what it
+# links is there for that code's sake.
+AIMS = {
+    "fuzz-clipd": ["host/clipboard/clipboard*.c", "host/clipboard/policy.c"],
+    "fuzz-color": ["decoration/color.c"],
+    "fuzz-dbusmenu": ["guest/tray-menu.c"],
+    "fuzz-hostd-channel": ["host/channel*.c"],
+    "fuzz-link-*": ["protocols/link.c", "protocols/link-reader.c", "protocols/link-checks.c"],
+    "fuzz-log": ["protocols/log.c"],
+    "fuzz-notify-request": ["guest/notify-request.c"],
+    "fuzz-policy": ["proxy/policy.c"],
+    "fuzz-proxy": ["proxy/*.c", "proxy/wl/*.c"],
+    "fuzz-proxy-vm-link": ["proxy/vm-link.c", "proxy/channel.c", "proxy/mirror.c",
+                           "proxy/wl/channel-in.c"],
+    "fuzz-text-block": ["decoration/title.c"],
+    "fuzz-title": ["decoration/title.c"],
+    "fuzz-tray-props": ["guest/tray-props.c"],
+    "fuzz-vmm": ["host/vmm*.c"],
+    "fuzz-vmstate": ["host/vmstate.c"],
+    "fuzz-wire": ["protocols/wire.c"],
+}
+# fuzz-proxy's aim, less what fuzz-proxy-vm-link is for (it cannot reach it)
+AIMS_EXCEPT = {"fuzz-proxy": AIMS["fuzz-proxy-vm-link"]}
+
+
+def aimed(target, files):
+    """The files of files the target is written for."""
+    pats = next((v for k, v in AIMS.items() if fnmatch.fnmatch(target, k)), [])
+    skip = AIMS_EXCEPT.get(target, [])
+    return {f: v for f, v in files.items() if any(fnmatch.fnmatch(f, p) for p in pats) and
+            not any(fnmatch.fnmatch(f, p) for p in skip)}
 
 
 def tool(name):
@@ -95,6 +130,10 @@ def pct(a, b):
     return "%d%%" % (100 * a // b) if b else "-"
 
 
+def ratio(a, b):
+    return f"{a:,} of {b:,} ({pct(a, b)})"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("build")
@@ -116,16 +155,24 @@ def main():
                 sys.exit("coverage.py: no target %s in %s" % (target, build))
             inputs, files = measure(build, target, extra.get(target, []), work)
             lines = [sum(v[i] for v in files.values()) for i in range(4)]
+            aim = aimed(target, files)
+            alines = [sum(v[i] for v in aim.values()) for i in range(4)]
             cold = sorted(f for f, v in files.items() if v[0] == 0)
             if args.markdown:
-                print("| %s | %d | %s of %s (%s) | %s of %s (%s) | %s |" % (
-                    target, inputs, f"{lines[0]:,}", f"{lines[1]:,}", pct(lines[0], lines[1]),
-                    f"{lines[2]:,}", f"{lines[3]:,}", pct(lines[2], lines[3]),
-                    ", ".join("`%s`" % f for f in cold) or "none"))
+                pats = next((v for k, v in AIMS.items() if fnmatch.fnmatch(target, k)), [])
+                what = ", ".join("`%s`" % p for p in pats)
+                if target in AIMS_EXCEPT:
+                    what += " but " + ", ".join("`%s`" % p for p in AIMS_EXCEPT[target])
+                print("| %s | %d | %s | %s | %s | %s | %s |" % (
+                    target, inputs, what,
+                    ratio(alines[0], alines[1]), ratio(alines[2], alines[3]),
+                    ratio(lines[0], lines[1]), ", ".join("`%s`" % f for f in cold) or "none"))
                 continue
-            print("%s: %d inputs; lines %d of %d (%s), branches %d of %d (%s); cold: %s" % (
-                target, inputs, lines[0], lines[1], pct(lines[0], lines[1]), lines[2],
-                lines[3], pct(lines[2], lines[3]), ", ".join(cold) or "none"))
+            print("%s: %d inputs; aimed at (%s): lines %s, branches %s; all it links: "
+                  "lines %s, branches %s; cold: %s" % (
+                      target, inputs, ", ".join(sorted(aim)), ratio(alines[0], alines[1]),
+                      ratio(alines[2], alines[3]), ratio(lines[0], lines[1]),
+                      ratio(lines[2], lines[3]), ", ".join(cold) or "none"))
             if args.files:
                 for f, v in sorted(files.items()):
                     print("  %-48s lines %5d/%-5d %4s  branches %5d/%-5d %4s" % (
