@@ -326,9 +326,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 		.retry_max_ms = 60000,
 		.request_timeout_ms = 10000,
 	};
-	/* no agent address: the channel does not dial, the socket is handed over */
-	struct vd_vmconf conf = {0};
-	snprintf(conf.name, sizeof(conf.name), "fuzz");
+	/* the socket is handed over; the agent's address is one nobody listens on,
+	 * where the channel redials after a hangup (the timer armed here finds
+	 * the channel connected already, and does nothing) */
+	static struct vd_vmconf conf;
+	if (!conf.has_agent) {
+		char err[256];
+		snprintf(conf.name, sizeof(conf.name), "fuzz");
+		if (!vd_addr_parse("unix:/nonexistent/vmdesk-fuzz-agent.sock", false, &conf.agent, err,
+				sizeof(err))) {
+			abort();
+		}
+		conf.has_agent = true;
+	}
 	fz.channel = vd_channel_create(&config, &conf);
 	int sp[2];
 	if (fz.channel == NULL ||
