@@ -332,7 +332,9 @@ static bool parse_field(struct cursor *c, const struct vd_link_field *f, void *b
 		if (!need(c, n, f->name)) {
 			return false;
 		}
-		set_ptr(f, base, n > 0 ? c->p : NULL);
+		/* never NULL, also when empty: a consumer may memcpy it (memcpy's
+		 * source must not be NULL even for 0 bytes, fuzz-proxy found) */
+		set_ptr(f, base, c->p);
 		set_count(f, base, n);
 		c->p += n;
 		c->left -= n;

@@ -157,6 +157,22 @@ static bool test_host_messages(void) {
 	return true;
 }
 
+/* An empty data field decodes as zero bytes somewhere, not NULL: its
+ * consumers copy it (a paste of nothing from the global clipboard). */
+static bool test_empty_data_is_not_null(void) {
+	const char *mimes[] = {"text/plain"};
+	struct vd_link_msg in = {.type = VD_LINK_CLIP_PASTE_REQUEST, .id = 3};
+	in.body.clip_paste_request = (struct vd_link_clip_paste_request){.mimes_count = 1,
+		.mimes = mimes, .data = NULL, .data_len = 0};
+	struct vd_link_msg out;
+	CHECK(roundtrip(&vd_link_host, VD_LINK_ROLE_SERVER, &in, &out), "PASTE_REQUEST");
+	CHECK(out.body.clip_paste_request.data_len == 0, "length %u",
+		out.body.clip_paste_request.data_len);
+	CHECK(out.body.clip_paste_request.data != NULL, "empty data decoded as NULL");
+	vd_link_msg_finish(&out);
+	return true;
+}
+
 static bool test_sets_and_roles(void) {
 	uint8_t run[] = {0, 0, 0, 0, 1, 0, 4, 0, 't', 'r', 'u', 'e', 0, 0, 0};
 	CHECK(decode_raw(&vd_link_guest, VD_LINK_ROLE_HOST, VD_LINK_RUN, run, sizeof(run)),
@@ -571,6 +587,7 @@ static const struct tap_case cases[] = {
 	TAP_CASE(test_run_roundtrip),
 	TAP_CASE(test_app_roundtrip_and_icon_rule),
 	TAP_CASE(test_host_messages),
+	TAP_CASE(test_empty_data_is_not_null),
 	TAP_CASE(test_sets_and_roles),
 	TAP_CASE(test_decoder_rejects),
 	TAP_CASE(test_text_rules),
