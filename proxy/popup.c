@@ -30,6 +30,13 @@
  */
 
 #define POPUP_MAX 64
+/*
+ * Positions and sizes past this are passed on as they are, never placed: no
+ * desktop is a million pixels across, and sums of a few such numbers stay
+ * far inside int32_t (a client's positioner or a compositor's configure of
+ * INT32_MAX would overflow them otherwise).
+ */
+#define COORD_MAX (1 << 20)
 
 struct positioner {
 	int32_t width, height;
@@ -38,6 +45,24 @@ struct positioner {
 	uint32_t anchor_edge, gravity;
 	int32_t offset_x, offset_y;
 };
+
+static bool coord_ok(int64_t v) {
+	return v >= -COORD_MAX && v <= COORD_MAX;
+}
+
+static bool geometry_ok(const struct vd_geometry *g) {
+	return coord_ok(g->x) && coord_ok(g->y) && g->width >= 0 && g->width <= COORD_MAX &&
+		g->height >= 0 && g->height <= COORD_MAX;
+}
+
+static int32_t clamp32(int64_t v) {
+	return v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : (int32_t)v;
+}
+
+static bool positioner_ok(const struct positioner *p) {
+	return p->width <= COORD_MAX && p->height <= COORD_MAX && geometry_ok(&p->anchor) &&
+		coord_ok(p->offset_x) && coord_ok(p->offset_y);
+}
 
 static void positioner_gone(struct vd_session *session, struct vd_object *object) {
 	free(object->data);
@@ -178,17 +203,22 @@ static struct vd_xdg_surface *tree_toplevel(struct vd_xdg_surface *xdg) {
 
 /* The popup's configured rectangle in the toplevel's geometry coordinates. */
 static bool popup_abs(const struct vd_popup *popup, struct vd_geometry *out) {
-	int32_t x = 0, y = 0;
+	int64_t x = 0, y = 0;
 	const struct vd_popup *p = popup;
 	for (int depth = 0; p != NULL; depth++) {
-		if (!p->configured || p->parent == NULL || depth >= POPUP_MAX) {
+		if (!p->configured || p->parent == NULL || depth >= POPUP_MAX ||
+				!geometry_ok(&p->rect)) {
 			return false;
 		}
 		x += p->rect.x;
 		y += p->rect.y;
 		p = p->parent->popup;
 	}
-	*out = (struct vd_geometry){ x, y, popup->rect.width, popup->rect.height };
+	if (!coord_ok(x) || !coord_ok(y)) {
+		return false;
+	}
+	*out = (struct vd_geometry){ (int32_t)x, (int32_t)y, popup->rect.width,
+		popup->rect.height };
 	return true;
 }
 
@@ -200,6 +230,9 @@ static bool ring_of_toplevel(const struct vd_xdg_surface *top, struct ring *ring
 	int32_t l, t, r, b;
 	frame_extents(false, &l, &t, &r, &b);
 	ring->inner = (struct vd_geometry){ 0, 0, top->shown.width, top->shown.height };
+	if (!geometry_ok(&ring->inner)) {
+		return false;
+	}
 	ring->outer = grow(ring->inner, l, t, r, b);
 	return true;
 }
@@ -214,6 +247,9 @@ static bool ring_of_popup(const struct vd_popup *popup, struct ring *ring) {
 		/* drawn around what the client committed (no more than configured) */
 		ring->inner.width = popup->xdg->shown.width;
 		ring->inner.height = popup->xdg->shown.height;
+		if (!geometry_ok(&ring->inner)) {
+			return false;
+		}
 	}
 	int32_t l, t, r, b;
 	frame_extents(true, &l, &t, &r, &b);
@@ -373,7 +409,7 @@ static void parent_offset(const struct vd_xdg_surface *parent, int32_t *dx, int3
 static void positioner_adjust(struct vd_session *session, struct vd_object *object,
 		struct vd_xdg_surface *parent, const struct vd_popup *popup, int sign) {
 	struct positioner *p = positioner_from(object);
-	if (p == NULL || !p->has_anchor || parent == NULL) {
+	if (p == NULL || !p->has_anchor || parent == NULL || !positioner_ok(p)) {
 		return;
 	}
 	int32_t dx, dy;
@@ -592,7 +628,8 @@ bool xdg_popup_handle_configure(struct vd_hook_ctx *ctx) {
 		return false;
 	}
 	const struct vd_wire_message *msg = ctx->msg;
-	int32_t x = msg->args[0].i - popup->dx, y = msg->args[1].i - popup->dy;
+	int32_t x = clamp32((int64_t)msg->args[0].i - popup->dx);
+	int32_t y = clamp32((int64_t)msg->args[1].i - popup->dy);
 	vd_wire_put_u32(ctx->data, msg->args[0].offset, (uint32_t)x);
 	vd_wire_put_u32(ctx->data, msg->args[1].offset, (uint32_t)y);
 	popup->configured = true;
