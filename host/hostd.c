@@ -23,7 +23,6 @@
 #include "host/tray.h"
 #include "host/vms.h"
 #include "host/vmstate.h"
-#include "protocols/landlock.h"
 #include "protocols/log.h"
 #include "protocols/path.h"
 #include "protocols/number.h"
@@ -590,43 +589,45 @@ static bool hostd_start(struct hostd *hostd, const struct options *o, const stru
 }
 
 /*
- * Landlock: hostd writes only where it keeps things (its sockets and the
- * VMs' run directories, its state and logs, the menu's directories); a
- * bug in a parser cannot make it write ~/.bashrc. Reading is the seccomp
- * filter's business. Without Landlock in the kernel it says so and goes on.
+ * Landlock (host/sandbox-hostd.c): hostd changes files only where it keeps
+ * things (its sockets and the VMs' run directories, its state and logs, the
+ * menu's directories) and reads only those and what it needs (the VM
+ * definitions, images and clipboard policy, /proc, fonts). Makes the
+ * directories it writes in first.
  */
-static void confine_writes(struct hostd *hostd, const struct options *o,
-		const struct places *p) {
-	const char *dirs[3 + VD_MENU_DIRS];
-	size_t n = 0;
-	char runtime[PATH_MAX], socket_dir[PATH_MAX], err[512];
+static void confine_files(struct hostd *hostd, const struct options *o, const struct places *p) {
+	struct hostd_sandbox_files files = {
+		.socket_path = o->socket_path,
+		.images_dir = o->images_dir,
+		.fonts = hostd->notify != NULL || hostd->tray != NULL,
+	};
+	char runtime[PATH_MAX], err[512];
 	const char *xdg_runtime = getenv("XDG_RUNTIME_DIR");
 	struct stat st;
 	if (xdg_runtime != NULL && xdg_runtime[0] == '/' &&
 			snprintf(runtime, sizeof(runtime), "%s/vmdesk", xdg_runtime) <
 			(int)sizeof(runtime) && stat(runtime, &st) == 0 && S_ISDIR(st.st_mode)) {
-		dirs[n++] = runtime; // hostd.sock, clipboard.sock, vms/NAME/
-	}
-	if (vd_path_dir(o->socket_path, socket_dir, sizeof(socket_dir))) {
-		dirs[n++] = socket_dir; // --socket elsewhere: its lock
+		files.run_dir = runtime; // hostd.sock, clipboard.sock, vms/NAME/
 	}
 	if (p->have_state) {
 		if (vd_vmstate_make_dir(p->state, err, sizeof(err))) {
-			dirs[n++] = p->state; // the VMs' logs
+			files.state_dir = p->state; // the VMs' logs
 		} else {
 			vd_log(VD_WARN, "state directory: %s", err);
 		}
 	}
 	if (hostd->menu != NULL) {
-		n += vd_menu_make_dirs(hostd->menu, dirs + n);
+		files.nmenu_dirs = vd_menu_make_dirs(hostd->menu, files.menu_dirs);
 	}
-	struct vd_landlock_rule rules[3 + VD_MENU_DIRS];
-	for (size_t i = 0; i < n; i++) {
-		rules[i] = (struct vd_landlock_rule){dirs[i], VD_LANDLOCK_WRITE};
+	if (o->system_dir != NULL && o->system_dir[0] != '\0') {
+		files.config_dirs[files.nconfig_dirs++] = o->system_dir;
 	}
-	if (!vd_landlock_confine(rules, n, false)) {
-		vd_log(VD_WARN, "writes are not confined (Landlock): see the README, Sandbox");
+	files.config_dirs[files.nconfig_dirs++] = p->user_dir;
+	if (hostd->gclip != NULL) {
+		files.policy_path = gclip_policy_path(hostd->gclip);
+		files.xdg_runtime_dir = xdg_runtime != NULL && xdg_runtime[0] == '/' ? xdg_runtime : NULL;
 	}
+	hostd_sandbox_confine_files(&files);
 }
 
 /* Every module, in the reverse order (what was never made is NULL). */
@@ -680,7 +681,7 @@ int main(int argc, char *argv[]) {
 	}
 	/* startup is done: from here on only what sandbox-hostd.c allows */
 	if (opts.seccomp == VD_SECCOMP_ENFORCE) {
-		confine_writes(&hostd, &opts, &places);
+		confine_files(&hostd, &opts, &places);
 	}
 	if (!vd_sandbox_enter(hostd_sandbox_policy(vd_children_spawner_pid(hostd.children)),
 			opts.seccomp)) {

@@ -42,7 +42,7 @@ struct vd_menu *vd_menu_create(struct vd_children *children, const char *cli_pat
  * Creates the directories the menu writes in (applications, icons/hicolor,
  * desktop-directories, menus/applications-merged) and puts those it could
  * make in dirs (VD_MENU_DIRS of them at most); returns their number. For
- * the Landlock rule set that confines hostd's writes to them.
+ * the Landlock rule set that confines hostd's writes (and reads) to them.
  */
 #define VD_MENU_DIRS 4
 size_t vd_menu_make_dirs(struct vd_menu *menu, const char **dirs);

@@ -1,7 +1,20 @@
-#include <errno.h>
-#include <sys/socket.h>
+#define LOG_TAG "sandbox"
 
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "decoration/fonts.h"
 #include "host/sandbox-hostd.h"
+#include "protocols/landlock.h"
+#include "protocols/log.h"
+#include "protocols/path.h"
 
 /*
  * The reviewed list of system calls vmdesk-hostd makes after startup
@@ -13,7 +26,9 @@
  * socket but AF_UNIX and AF_VSOCK (agents, QMP, consoles, the session bus,
  * the compositor). What it must keep, and a filter cannot narrow to
  * directories: creating and writing files (menu entries, icons, state
- * files, VM logs, run directories and sockets).
+ * files, VM logs, run directories and sockets), and reading some (VM
+ * definitions, images, the clipboard policy, fonts): Landlock narrows
+ * both (below).
  */
 
 static struct vd_sandbox_rule rules[] = {
@@ -86,4 +101,161 @@ static const struct vd_sandbox_policy policy = {
 const struct vd_sandbox_policy *hostd_sandbox_policy(pid_t spawner) {
 	rules[RULE_COUNT - 1].args[0].value = (uint64_t)spawner;
 	return &policy;
+}
+
+/* ---- Landlock: what hostd may read and change ---- */
+
+#define MAX_FONT_PATHS 64
+#define MAX_RULES (12 + VD_MENU_DIRS + MAX_FONT_PATHS)
+
+/* Whether dir is path or one of its parents. */
+static bool holds(const char *dir, const char *path) {
+	size_t len = strlen(dir);
+	if (len > 0 && dir[len - 1] == '/') {
+		len--; // "/" holds everything
+	}
+	return strncmp(dir, path, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+/* Whether dir (a real path) is base or one of its parents; base need not exist. */
+static bool holds_base(const char *dir, const char *base) {
+	char real[PATH_MAX];
+	if (base == NULL || base[0] != '/') {
+		return false;
+	}
+	return holds(dir, realpath(base, real) != NULL ? real : base);
+}
+
+/*
+ * Whether dir (a real path) holds other programs' files too: "/" or a
+ * top-level directory (/etc, /var, /tmp), $HOME, the XDG base directories
+ * ($XDG_*_HOME and their defaults, $XDG_RUNTIME_DIR) or a parent of any of
+ * them (/home, ~/.local).
+ */
+static bool shared_dir(const char *dir) {
+	if (strrchr(dir, '/') == dir) {
+		return true;
+	}
+	static const char *const vars[] = {
+		"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME",
+		"XDG_RUNTIME_DIR",
+	};
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		if (holds_base(dir, getenv(vars[i]))) {
+			return true;
+		}
+	}
+	static const char *const defaults[] = {"/.config", "/.local/share", "/.local/state",
+		"/.cache"};
+	const char *home = getenv("HOME");
+	for (size_t i = 0; home != NULL && i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+		char path[PATH_MAX];
+		int len = snprintf(path, sizeof(path), "%s%s", home, defaults[i]);
+		if (len > 0 && (size_t)len < sizeof(path) && holds_base(dir, path)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Where to read dir beneath (into out, PATH_MAX bytes, a real path): dir
+ * itself if it exists. If not (yet: the user makes it later, and hostd,
+ * which watches the VM definitions' parent, reads it then), its nearest
+ * existing parent, unless that holds other programs' files (shared_dir):
+ * ~/.config/vmdesk may be read for ~/.config/vmdesk/vms, but ~/.config,
+ * $HOME or /etc never are. Then false: dir is read after a restart of
+ * hostd, and the log says so.
+ */
+static bool read_place(const char *what, const char *dir, char *out) {
+	char path[PATH_MAX];
+	int len = snprintf(path, sizeof(path), "%s", dir);
+	if (len <= 0 || (size_t)len >= sizeof(path) || path[0] != '/') {
+		return false;
+	}
+	struct stat st;
+	while (stat(path, &st) != 0) {
+		char *slash = strrchr(path, '/');
+		*(slash == path ? slash + 1 : slash) = '\0'; // "/" exists: the loop ends
+	}
+	if (!S_ISDIR(st.st_mode) || realpath(path, out) == NULL) {
+		return false;
+	}
+	if (strcmp(path, dir) != 0 && shared_dir(out)) {
+		vd_log(VD_WARN, "%s: %s does not exist; made later, it is read after a restart of "
+			"vmdesk-hostd (Landlock: its parent %s is not read)", what, dir, out);
+		return false;
+	}
+	return true;
+}
+
+void hostd_sandbox_confine_files(const struct hostd_sandbox_files *f) {
+	struct vd_landlock_rule rules[MAX_RULES];
+	size_t n = 0;
+	/* changed, and read back */
+	if (f->run_dir != NULL) {
+		// its sockets, the VMs' run directories: state files, console logs
+		rules[n++] = (struct vd_landlock_rule){f->run_dir, VD_LANDLOCK_WRITE | VD_LANDLOCK_READ};
+	}
+	char socket_dir[PATH_MAX];
+	if (f->socket_path != NULL && vd_path_dir(f->socket_path, socket_dir, sizeof(socket_dir))) {
+		rules[n++] = (struct vd_landlock_rule){socket_dir, VD_LANDLOCK_WRITE}; // its lock
+	}
+	if (f->state_dir != NULL) {
+		// the VMs' logs: written, their tail read when a VM fails to start
+		rules[n++] = (struct vd_landlock_rule){f->state_dir,
+			VD_LANDLOCK_WRITE | VD_LANDLOCK_READ};
+	}
+	for (size_t i = 0; i < f->nmenu_dirs; i++) {
+		// menu entries, icons, menus: read back to be compared, pruned
+		rules[n++] = (struct vd_landlock_rule){f->menu_dirs[i],
+			VD_LANDLOCK_WRITE | VD_LANDLOCK_READ};
+	}
+	/* read only */
+	char places[4][PATH_MAX];
+	size_t nplaces = 0;
+	for (size_t i = 0; i < f->nconfig_dirs; i++) {
+		// the VM definitions (vmconf.c), reread on SIGHUP and on inotify's word
+		if (read_place("VM definitions", f->config_dirs[i], places[nplaces])) {
+			rules[n++] = (struct vd_landlock_rule){places[nplaces++], VD_LANDLOCK_READ};
+		}
+	}
+	// guest images: IMAGE/image.conf at each start of a VM (launch.c)
+	if (f->images_dir != NULL && read_place("images", f->images_dir, places[nplaces])) {
+		rules[n++] = (struct vd_landlock_rule){places[nplaces++], VD_LANDLOCK_READ};
+	}
+	char policy_dir[PATH_MAX];
+	// the global clipboard's policy, reread when it changes (clipboard/policy.c)
+	if (f->policy_path != NULL && vd_path_dir(f->policy_path, policy_dir, sizeof(policy_dir)) &&
+			read_place("clipboard policy", policy_dir, places[nplaces])) {
+		rules[n++] = (struct vd_landlock_rule){places[nplaces++], VD_LANDLOCK_READ};
+	}
+	if (f->xdg_runtime_dir != NULL) {
+		// names only: the global clipboard looks for a compositor's wayland-N
+		// there when hostd started before it (clipboard.c)
+		rules[n++] = (struct vd_landlock_rule){f->xdg_runtime_dir, VD_LANDLOCK_LIST};
+	}
+	// the start time of each program it starts, and of a VMM a previous
+	// hostd left in a run directory (child.c, machine-start.c:
+	// /proc/PID/stat). No narrower rule can say "stat": measured on 6.18,
+	// another process's mem and what its fd/, cwd and root lead to stay
+	// refused, but its environ, cmdline and maps are readable (README)
+	rules[n++] = (struct vd_landlock_rule){"/proc", VD_LANDLOCK_READ};
+	// control.c names the user it refuses (getpwuid): the first lookup,
+	// now, reads nsswitch.conf and loads the NSS modules; later ones read
+	// /etc/passwd (and ask the others over their sockets)
+	(void)getpwuid(getuid());
+	rules[n++] = (struct vd_landlock_rule){"/etc/passwd", VD_LANDLOCK_READ};
+	// fonts: the badge in the VM's color (decoration/icon.c) of a
+	// notification or tray item that comes without an image. Fontconfig
+	// reads its configuration now (vd_font_paths), the font at the first badge
+	char *fonts[MAX_FONT_PATHS];
+	size_t nfonts = f->fonts ? vd_font_paths(fonts, MAX_FONT_PATHS) : 0;
+	for (size_t i = 0; i < nfonts; i++) {
+		rules[n++] = (struct vd_landlock_rule){fonts[i], VD_LANDLOCK_READ};
+	}
+	if (!vd_landlock_confine(rules, n, true)) {
+		vd_log(VD_WARN, "files are not confined (Landlock): see the README, Sandbox");
+	}
+	vd_font_paths_free(fonts, nfonts);
 }

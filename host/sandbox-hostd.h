@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include "host/menu.h"
 #include "protocols/sandbox.h"
 
 /*
@@ -15,5 +16,33 @@
  * waits for (at exit).
  */
 const struct vd_sandbox_policy *hostd_sandbox_policy(pid_t spawner);
+
+/* Where vmdesk-hostd reads and writes once started; NULL or 0: none. */
+struct hostd_sandbox_files {
+	const char *run_dir; // $XDG_RUNTIME_DIR/vmdesk: sockets, the VMs' run directories
+	const char *socket_path; // the control socket (and its lock)
+	const char *state_dir; // $XDG_STATE_HOME/vmdesk: the VMs' logs (made)
+	const char *menu_dirs[VD_MENU_DIRS]; // the menu's (made)
+	size_t nmenu_dirs;
+	const char *config_dirs[2]; // the VM definitions: the system's, the user's
+	size_t nconfig_dirs;
+	const char *images_dir; // guest images: image.conf at each start
+	const char *policy_path; // the global clipboard's policy file
+	const char *xdg_runtime_dir; // listed for a compositor's wayland-N (the clipboard)
+	bool fonts; // badges in the VM's color for notifications and tray items
+};
+
+/*
+ * Landlock, before the filter and only when it enforces: hostd changes
+ * files only in its directories and reads only what it needs (its
+ * directories, the VM definitions, images and clipboard policy, /proc for
+ * its children's start times, /etc/passwd, fonts), so a bug in a parser
+ * cannot make it write ~/.bashrc or read ~/.ssh/id_rsa and send it to a VM.
+ * A directory to read that does not exist yet is covered by its nearest
+ * existing parent, unless that parent holds other programs' files too
+ * (README, "Sandbox"). Without Landlock in the kernel it says so and goes
+ * on.
+ */
+void hostd_sandbox_confine_files(const struct hostd_sandbox_files *files);
 
 #endif

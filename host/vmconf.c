@@ -505,6 +505,10 @@ size_t vd_vmconf_load_dirs(const char *const *dirs, size_t ndirs, struct vd_vmco
 	for (size_t i = 0; i < ndirs; i++) {
 		DIR *d = opendir(dirs[i]);
 		if (d == NULL) {
+			if (errno != ENOENT) {
+				// EACCES: Landlock, for a directory made after hostd started
+				vd_log_errno(VD_WARN, "VM definitions in %s", dirs[i]);
+			}
 			continue;
 		}
 		struct dirent *de;

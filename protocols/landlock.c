@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "protocols/landlock.h"
@@ -70,6 +71,9 @@ static uint64_t rights_of(uint32_t access, uint64_t handled) {
 	}
 	if (access & VD_LANDLOCK_READ) {
 		rights |= READ_RIGHTS;
+	}
+	if (access & VD_LANDLOCK_LIST) {
+		rights |= LANDLOCK_ACCESS_FS_READ_DIR;
 	}
 	return rights & handled;
 }
@@ -156,10 +160,14 @@ bool vd_landlock_confine(const struct vd_landlock_rule *rules, size_t n, bool co
 		vd_log_errno(VD_ERROR, "cannot create a Landlock rule set");
 		return false;
 	}
+	// localtime_r reads /etc/localtime on its first call, and only then (the
+	// log's time stamps, a VM log's lines): now, before the rules refuse it
+	tzset();
 	bool ok = true;
 	size_t reads = 0, writes = 0;
 	for (size_t i = 0; ok && i < n; i++) {
-		bool read_only = (rules[i].access & ~(uint32_t)VD_LANDLOCK_READ) == 0;
+		bool read_only =
+			(rules[i].access & ~(uint32_t)(VD_LANDLOCK_READ | VD_LANDLOCK_LIST)) == 0;
 		ok = add_path(ruleset, rules[i].path, rights_of(rules[i].access, handled), read_only);
 		if (read_only) {
 			reads++;

@@ -21,6 +21,7 @@ enum vd_landlock_access {
 	VD_LANDLOCK_WRITE = 1u << 0, // every change beneath the path
 	VD_LANDLOCK_REMOVE = 1u << 1, // only removing files and directories beneath it
 	VD_LANDLOCK_READ = 1u << 2, // reading files and listing directories (a file: reading it)
+	VD_LANDLOCK_LIST = 1u << 3, // only listing directories beneath it: names, no file's bytes
 };
 
 struct vd_landlock_rule {
@@ -35,7 +36,8 @@ int vd_landlock_abi(void);
  * Confines the process to rules. With confine_reads, reading and executing
  * are confined too (in sanitizer builds /proc, /usr and the program's own
  * directory stay readable, for the runtime's reports). A WRITE or REMOVE
- * path must exist; a READ path that does not is left out. Sets
+ * path must exist; a READ or LIST path that does not is left out. Reads
+ * the time zone first (tzset), which glibc reads once, on first use. Sets
  * no_new_privs. False with a log line if the kernel has no Landlock (the
  * caller may go on: say so) or a rule cannot be made (the process is then
  * not confined).

@@ -55,7 +55,7 @@ void gclip_config_defaults(struct vd_gclip_config *config);
 /* NULL (logged) if the socket cannot be set up (e.g. another one serves it). */
 struct vd_gclip *gclip_create(const struct vd_gclip_config *config);
 void gclip_destroy(struct vd_gclip *gclip);
-/* Where it listens, and its policy file: for vmdesk-clipd's Landlock rules. */
+/* Where it listens, and its policy file: for vmdesk-clipd's and hostd's Landlock rules. */
 const char *gclip_socket_path(const struct vd_gclip *gclip);
 const char *gclip_policy_path(const struct vd_gclip *gclip);
 

@@ -102,6 +102,23 @@ def test_hostd_runs_the_global_clipboard():
 
 
 @suite.test
+def test_hostd_rereads_its_policy_under_landlock():
+	"""vmdesk-hostd confines its reads (Landlock) once started: a policy written
+	afterwards in its directory is still read, and its rule refuses the paste."""
+	with Desk(daemon=HostdClipboard) as d:
+		with open(d.clipd.policy, "w") as f:
+			f.write("# written after hostd started\nallow host -> *\ndeny a -> b\n")
+		text = unique("policy-later")
+		d.copy_in(d.a, text)
+		d.wait_paste(d.a, text)
+		r = d.clip("copy", "a")
+		assert r.returncode == 0, r
+		r = d.clip("paste", "b")
+		assert_refused(r, "denied", "%s:3" % d.clipd.policy)
+		assert "Permission denied" not in d.clipd.log(), d.clipd.log()
+
+
+@suite.test
 def test_host_to_vm():
 	"""No VM focused: copy takes the host clipboard (data-control); paste into a."""
 	with Desk() as d:

@@ -9,6 +9,7 @@ file for writing. Enforcing (the default), the daemon dies of SIGSYS; with
 death is the filter's doing.
 """
 
+import errno
 import os
 import re
 import shutil
@@ -24,10 +25,11 @@ from proxy import is_listening, proxy_binary, proxy_env, sanitizer_report
 # usage: sandbox.py SHIM.so VMDESK-CLIPD VMDESK-GUEST-WAYLAND VMDESK-GUESTD VMDESK-HOSTD
 # (tests/sandbox/meson.build)
 SHIM, CLIPD, BRIDGE, GUESTD, HOSTD = sys.argv[1:6]
-# vmdesk-hostd writes files (menu entries, icons, state, logs) by design: its
-# seccomp list allows opens for writing; Landlock confines them to its
-# directories, so a new file elsewhere is refused (EACCES), not killed
-CALLS = {"vmdesk-hostd": ("execve", "socket-inet", "fork", "open-new"),
+# vmdesk-hostd writes files (menu entries, icons, state, logs) and reads some
+# (VM definitions, images, fonts) by design: its seccomp list allows opens for
+# writing and reading; Landlock confines both to its directories, so a new
+# file elsewhere, or a user's file read, is refused (EACCES), not killed
+CALLS = {"vmdesk-hostd": ("execve", "socket-inet", "fork", "open-new", "read-file"),
          # vmdesk-proxy and vmdesk-clipd may read (fonts, a policy) and remove
          # (their socket) by seccomp; Landlock confines both: a user's file is
          # refused (EACCES)
@@ -36,7 +38,8 @@ CALLS = {"vmdesk-hostd": ("execve", "socket-inet", "fork", "open-new"),
 # the daemons that link GLib (pango, librsvg)
 GLIB_USERS = ("vmdesk-proxy", "vmdesk-hostd", "vmdesk-guestd")
 # what Landlock refuses (the call returns -1) rather than the filter killing
-LANDLOCK_CALLS = {"vmdesk-hostd": ("open-new",), "vmdesk-proxy": ("read-file", "unlink"),
+LANDLOCK_CALLS = {"vmdesk-hostd": ("open-new", "read-file"),
+                  "vmdesk-proxy": ("read-file", "unlink"),
                   "vmdesk-clipd": ("read-file", "unlink")}
 DEFAULT_CALLS = ("execve", "socket-inet", "open-new", "fork")
 # x86_64 numbers of what each shim call traps on (the audit line names them)
@@ -57,9 +60,12 @@ suite = tap.Suite()
 class Daemon:
 	"""A daemon with the shim preloaded, on a private socket in a temporary dir."""
 
-	def __init__(self, name, seccomp=None, call=None):
+	def __init__(self, name, seccomp=None, call=None, config_dir=None):
 		self.name = name
 		self.dir = tempfile.mkdtemp(prefix="vmdesk-sandbox-")
+		# vmdesk-hostd's VM definitions: the temporary dir (its $HOME), or a
+		# directory beneath it that need not exist yet
+		self.config_dir = os.path.join(self.dir, config_dir) if config_dir else self.dir
 		self.socket = os.path.join(self.dir, "sock")
 		self.new_file = os.path.join(self.dir, "new-file")
 		# a user's file, outside every directory of the daemon's
@@ -86,7 +92,7 @@ class Daemon:
 			# VM definitions and menu entries in the temporary dir
 			os.mkdir(os.path.join(self.dir, "run"))
 			self.socket = os.path.join(self.dir, "run", "sock")
-			self.argv = [HOSTD, "--socket", self.socket, "--config-dir", self.dir,
+			self.argv = [HOSTD, "--socket", self.socket, "--config-dir", self.config_dir,
 			             "--system-config-dir", "", "--display", "none", "--no-clipboard",
 			             "--no-notifications", "--no-tray", "--proxy", "none"] + extra
 		else:
@@ -221,7 +227,7 @@ def check_landlock_refuses(name, call):
 		         what="the shim's call", check=d._check)
 		if "offers no Landlock" in d.log():
 			tap.skip("this kernel offers no Landlock")
-		assert "vmdesk-shim: %s returned -1" % call in d.log(), d.log()
+		assert "vmdesk-shim: %s returned -1 (errno %d)" % (call, errno.EACCES) in d.log(), d.log()
 		assert not os.path.exists(d.new_file)
 		assert os.path.exists(d.victim)
 		if name == "vmdesk-hostd":
@@ -232,6 +238,51 @@ def check_landlock_refuses(name, call):
 		if name in ("vmdesk-proxy", "vmdesk-clipd"):
 			# what it must remove still goes: its socket and lock
 			assert sorted(os.listdir(d.dir)) == ["log"], os.listdir(d.dir)
+
+
+def write_definition(directory, vm):
+	os.makedirs(directory, exist_ok=True)
+	with open(os.path.join(directory, vm + ".conf"), "w") as f:
+		f.write("[vm]\ncolor = green\nagent = unix:/nonexistent/agent.sock\n")
+
+
+def test_hostd_reads_definitions_made_later():
+	"""Under Landlock hostd still reads what it needs: a definitions directory
+	made after it started, beneath its nearest existing parent (not $HOME), is
+	read when inotify tells of it, and so is the next definition added."""
+	daemon = Daemon("vmdesk-hostd", config_dir="defs/vms")
+	os.mkdir(os.path.join(daemon.dir, "defs"))
+	with daemon as d:
+		d.wait_filtered()
+		assert "does not exist" not in d.log(), d.log()
+		write_definition(d.config_dir, "later")
+		wait_for(lambda: "vm=later: new definition" in d.log(), timeout=20,
+		         what="the new definition", check=d._check)
+		write_definition(d.config_dir, "second")
+		wait_for(lambda: "vm=second: new definition" in d.log(), timeout=20,
+		         what="the second definition", check=d._check)
+		assert "Permission denied" not in d.log(), d.log()
+		stop_process(d.proc)
+		assert d.proc.returncode == 0, d.log()
+
+
+def test_hostd_reads_no_directory_made_later_in_home():
+	"""A definitions directory missing at startup whose nearest parent is $HOME
+	is not covered (that would open the whole home): hostd says so at startup,
+	and when the directory comes its reload is refused (EACCES, logged)
+	rather than reading $HOME."""
+	with Daemon("vmdesk-hostd", config_dir="vms") as d:
+		d.wait_filtered()
+		if "offers no Landlock" in d.log():
+			tap.skip("this kernel offers no Landlock")
+		assert "does not exist; made later, it is read after a restart" in d.log(), d.log()
+		write_definition(d.config_dir, "later")
+		os.kill(d.proc.pid, signal.SIGHUP)
+		wait_for(lambda: "VM definitions in %s: Permission denied" % d.config_dir in d.log(),
+		         timeout=20, what="the refused reload", check=d._check)
+		assert "vm=later" not in d.log(), d.log()
+		stop_process(d.proc)
+		assert d.proc.returncode == 0, d.log()
 
 
 def check_glib_warning_logged(name):
@@ -344,5 +395,7 @@ BINARIES.update({"vmdesk-proxy": proxy_binary(), "vmdesk-clipd": CLIPD,
 for program in ("vmdesk-proxy", "vmdesk-clipd", "vmdesk-guest-wayland", "vmdesk-guestd",
                 "vmdesk-hostd"):
 	add_tests(program)
+suite.test(test_hostd_reads_definitions_made_later)
+suite.test(test_hostd_reads_no_directory_made_later_in_home)
 
 suite.run()

@@ -13,9 +13,10 @@
  *   glib-warning g_log(G_LOG_LEVEL_WARNING) through the daemon's own GLib
  *                (returns -2 if it has none)
  * After the call (if it lived) the shim writes "vmdesk-shim: CALL returned R"
- * to stderr.
+ * to stderr, and " (errno E)" after it when R is negative.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,8 +30,12 @@ static char call[32];
 static char path[256];
 
 static void say(const char *what, long result) {
+	int err = errno; // the call's
 	char line[128];
-	int n = snprintf(line, sizeof(line), "vmdesk-shim: %s returned %ld\n", what, result);
+	int n = result < 0 ?
+		snprintf(line, sizeof(line), "vmdesk-shim: %s returned %ld (errno %d)\n", what, result,
+			err) :
+		snprintf(line, sizeof(line), "vmdesk-shim: %s returned %ld\n", what, result);
 	if (n > 0) {
 		(void)!write(STDERR_FILENO, line, (size_t)n);
 	}

@@ -419,18 +419,20 @@ static bool can_open(const char *dir, const char *rel, int flags) {
 }
 
 /*
- * In a child: reads confined to dir/in and the file dir/out/single, removals
- * to dir/rm, a missing path among the reads; 0 if all went as it should.
+ * In a child: reads confined to dir/in and the file dir/out/single, listing
+ * to dir/ls, removals to dir/rm, a missing path among the reads; 0 if all
+ * went as it should.
  */
 static int landlock_reads_child(const char *dir) {
-	char in[256], single[256], rm[256], missing[256], path[300];
+	char in[256], single[256], ls[256], rm[256], missing[256], path[300];
 	snprintf(in, sizeof(in), "%s/in", dir);
+	snprintf(ls, sizeof(ls), "%s/ls", dir);
 	snprintf(single, sizeof(single), "%s/out/single", dir);
 	snprintf(rm, sizeof(rm), "%s/rm", dir);
 	snprintf(missing, sizeof(missing), "%s/missing", dir);
 	const struct vd_landlock_rule rules[] = {
 		{in, VD_LANDLOCK_READ}, {single, VD_LANDLOCK_READ}, {missing, VD_LANDLOCK_READ},
-		{rm, VD_LANDLOCK_REMOVE},
+		{ls, VD_LANDLOCK_LIST}, {rm, VD_LANDLOCK_REMOVE},
 	};
 	if (!vd_landlock_confine(rules, sizeof(rules) / sizeof(rules[0]), true)) {
 		return 40;
@@ -440,6 +442,10 @@ static int landlock_reads_child(const char *dir) {
 	}
 	if (!can_open(dir, "out/single", O_RDONLY)) {
 		return 42; // a file of its own
+	}
+	if (!can_open(dir, "ls", O_RDONLY | O_DIRECTORY) || can_open(dir, "ls/file", O_RDONLY) ||
+			errno != EACCES) {
+		return 48; // a directory it may list, not read
 	}
 	if (can_open(dir, "out/file", O_RDONLY) || errno != EACCES ||
 			can_open(dir, "out", O_RDONLY | O_DIRECTORY) || errno != EACCES ||
@@ -472,7 +478,8 @@ static bool test_landlock_confines_reads(void) {
 	char dir[] = "/tmp/vd-landlock-XXXXXX";
 	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
 	CHECK(make_file(dir, "in", "file") && make_file(dir, "out", "file") &&
-		make_file(dir, "out", "single") && make_file(dir, "rm", "file"), "files");
+		make_file(dir, "out", "single") && make_file(dir, "ls", "file") &&
+		make_file(dir, "rm", "file"), "files");
 	int status = run_confined(landlock_reads_child, dir);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "confined child: status 0x%x",
 		status);
@@ -481,8 +488,8 @@ static bool test_landlock_confines_reads(void) {
 	CHECK(access(path, F_OK) == 0, "a file outside was removed");
 	snprintf(path, sizeof(path), "%s/rm/file", dir);
 	CHECK(access(path, F_OK) != 0, "the removal inside did not happen");
-	static const char *const leftovers[] = {"in/file", "out/file", "out/single", "in", "out",
-		"rm", ""};
+	static const char *const leftovers[] = {"in/file", "out/file", "out/single", "ls/file",
+		"in", "out", "ls", "rm", ""};
 	for (size_t i = 0; i < sizeof(leftovers) / sizeof(leftovers[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, leftovers[i]);
 		(void)(remove(path));
