@@ -40,6 +40,7 @@ AIMS = {
     "fuzz-color": ["decoration/color.c"],
     "fuzz-dbusmenu": ["guest/tray-menu.c"],
     "fuzz-hostd-channel": ["host/channel*.c"],
+    "fuzz-hostd-modules": ["host/notify*.c", "host/tray*.c", "decoration/icon.c"],
     "fuzz-link-*": ["protocols/link.c", "protocols/link-reader.c", "protocols/link-checks.c"],
     "fuzz-log": ["protocols/log.c"],
     "fuzz-notify-request": ["guest/notify-request.c"],
