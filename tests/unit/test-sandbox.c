@@ -46,9 +46,11 @@ enum action {
 	ACT_WAIT_PARENT,
 	ACT_OPEN_READ_RAW,
 	ACT_VSOCK_SOCKET,
+	ACT_ISATTY,
 };
 
 static pid_t parent; // set before the fork: getppid is not on every list
+static int null_fd = -1; // /dev/null, opened before the filter (ACT_ISATTY)
 
 static void *thread_main(void *data) {
 	return data;
@@ -112,6 +114,13 @@ static int act(enum action action) {
 		// allowed is what counts: without a vsock transport it fails, alive
 		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		return fd >= 0 || errno == EAFNOSUPPORT || errno == ENODEV ? 0 : 20;
+	case ACT_ISATTY: {
+		// glibc's stdio buffering a stream on /dev/null asks isatty (ioctl
+		// TCGETS): the answer is "no terminal", not a kill
+		errno = 0;
+		bool tty = isatty(null_fd);
+		return !tty && errno == ENOTTY ? 0 : 22;
+	}
 	case ACT_OPEN_READ_RAW:
 		return syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC) >= 0 ?
 			16 : 17;
@@ -497,6 +506,24 @@ static bool test_landlock_confines_reads(void) {
 	return true;
 }
 
+/* Every daemon survives an ioctl: it fails as on a file that is no terminal. */
+static bool test_ioctl_fails_without_a_kill(void) {
+	if (!vd_sandbox_available()) {
+		tap_skip("built without libseccomp");
+		return true;
+	}
+	const struct vd_sandbox_policy *policies[] = {proxy_sandbox_policy(0),
+		&clipd_sandbox_policy, hostd_sandbox_policy(getpid()),
+		guestd_sandbox_policy(false, getpid()), guest_wayland_sandbox_policy(false)};
+	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	CHECK(null_fd >= 0, "/dev/null: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+		CHECK_EXITS_0(policies[i], ACT_ISATTY);
+	}
+	close(null_fd);
+	return true;
+}
+
 static bool test_unknown_name_refused(void) {
 	if (!vd_sandbox_available()) {
 		tap_skip("built without libseccomp");
@@ -525,6 +552,7 @@ static const struct tap_case cases[] = {
 	TAP_CASE(test_hostd_allows_and_kills),
 	TAP_CASE(test_landlock_confines_writes),
 	TAP_CASE(test_landlock_confines_reads),
+	TAP_CASE(test_ioctl_fails_without_a_kill),
 	TAP_CASE(test_unknown_name_refused),
 };
 
