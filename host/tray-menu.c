@@ -476,20 +476,12 @@ static bool put_menu_property(DBusMessageIter *to, const char *name) {
 
 static void properties(struct vd_dbus *bus, DBusMessage *call) {
 	static const char *const names[] = {"Version", "TextDirection", "Status", "IconThemePath"};
-	/* read-only properties: Set (or anything else) is no Get */
-	if (dbus_message_has_member(call, "Set")) {
-		vd_dbus_reply_error(bus, call, DBUS_ERROR_PROPERTY_READ_ONLY, "read-only");
-		return;
-	}
-	if (!dbus_message_has_member(call, "Get") && !dbus_message_has_member(call, "GetAll")) {
-		vd_dbus_reply_error(bus, call, DBUS_ERROR_UNKNOWN_METHOD, "no such method");
-		return;
+	const char *iface, *name;
+	bool ok;
+	if (!vd_dbus_properties_call(bus, call, &iface, &name, &ok)) {
+		return; // read-only: Set (or anything else) is no Get
 	}
 	bool all = dbus_message_has_member(call, "GetAll");
-	const char *iface = "", *name = NULL;
-	bool ok = all ? dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_INVALID) :
-		dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_STRING, &name,
-			DBUS_TYPE_INVALID);
 	bool known = false;
 	for (size_t i = 0; name != NULL && i < 4; i++) {
 		known = known || strcmp(name, names[i]) == 0;

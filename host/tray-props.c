@@ -157,20 +157,12 @@ static bool put_prop(DBusMessageIter *to, const struct vd_tray_props *item, size
 
 static void handle_properties(const struct vd_tray_props *item, struct vd_dbus *bus,
 		DBusMessage *call) {
-	/* read-only properties: Set (or anything else) is no Get */
-	if (dbus_message_has_member(call, "Set")) {
-		vd_dbus_reply_error(bus, call, DBUS_ERROR_PROPERTY_READ_ONLY, "read-only");
-		return;
-	}
-	if (!dbus_message_has_member(call, "Get") && !dbus_message_has_member(call, "GetAll")) {
-		vd_dbus_reply_error(bus, call, DBUS_ERROR_UNKNOWN_METHOD, "no such method");
-		return;
+	const char *iface, *name;
+	bool ok;
+	if (!vd_dbus_properties_call(bus, call, &iface, &name, &ok)) {
+		return; // read-only: Set (or anything else) is no Get
 	}
 	bool all = dbus_message_has_member(call, "GetAll");
-	const char *iface = "", *name = NULL;
-	bool ok = all ? dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_INVALID) :
-		dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_STRING, &name,
-			DBUS_TYPE_INVALID);
 	size_t which = N_PROPS;
 	for (size_t i = 0; name != NULL && i < N_PROPS; i++) {
 		which = strcmp(name, prop_names[i]) == 0 ? i : which;

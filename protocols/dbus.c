@@ -489,6 +489,29 @@ struct vd_dbus_call *vd_dbus_request_name(struct vd_dbus *bus, const char *name,
 	return call;
 }
 
+bool vd_dbus_properties_call(struct vd_dbus *bus, DBusMessage *call, const char **iface,
+		const char **name, bool *args_ok) {
+	if (dbus_message_has_member(call, "Set")) {
+		vd_dbus_reply_error(bus, call, DBUS_ERROR_PROPERTY_READ_ONLY, "read-only");
+		return false;
+	}
+	bool all = dbus_message_has_member(call, "GetAll");
+	if (!all && !dbus_message_has_member(call, "Get")) {
+		vd_dbus_reply_error(bus, call, DBUS_ERROR_UNKNOWN_METHOD, "no such method");
+		return false;
+	}
+	*iface = "";
+	*name = NULL;
+	*args_ok = all ? dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, iface,
+			DBUS_TYPE_INVALID) :
+		dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, iface, DBUS_TYPE_STRING, name,
+			DBUS_TYPE_INVALID);
+	if (!all && !*args_ok) {
+		*name = NULL;
+	}
+	return true;
+}
+
 void vd_dbus_reply_error(struct vd_dbus *bus, DBusMessage *call, const char *name,
 		const char *fmt, ...) {
 	if (dbus_message_get_no_reply(call)) {

@@ -90,6 +90,15 @@ void vd_dbus_release_name(struct vd_dbus *bus, const char *name);
 /* An error reply to call, with a printf-style message. */
 void vd_dbus_reply_error(struct vd_dbus *bus, DBusMessage *call, const char *name,
 	const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * The start of an org.freedesktop.DBus.Properties call to an object whose
+ * properties are all read-only: Set is answered PropertyReadOnly, any member
+ * but Get and GetAll UnknownMethod, and false returned (answered). Else the
+ * call's interface and property name (NULL for GetAll) and whether its
+ * arguments parsed (*args_ok), for the caller to answer.
+ */
+bool vd_dbus_properties_call(struct vd_dbus *bus, DBusMessage *call, const char **iface,
+	const char **name, bool *args_ok);
 /* The answer to an org.freedesktop.DBus.Introspectable.Introspect call. */
 void vd_dbus_reply_introspect(struct vd_dbus *bus, DBusMessage *call, const char *xml);
 /* The name of an error reply's error, its first string argument in *text (or ""). */
