@@ -117,51 +117,23 @@ static void peer_close(struct fz_peer *peer) {
 	vd_link_reader_finish(&peer->reader);
 }
 
+/* A frame the clipboard sent: its id, if it has one, for SEL. */
+static void handle_peer_frame(void *data, const struct vd_link_header *header,
+		const uint8_t *payload, const struct vd_link_msg *msg) {
+	struct fz_peer *peer = data;
+	(void)payload;
+	(void)msg;
+	if (header->id != 0 && peer->nids < MAX_IDS) {
+		peer->ids[peer->nids++] = header->id;
+	}
+}
+
 /* What the clipboard sent this peer: every frame must decode as a server's. */
 static void peer_read(struct fz_peer *peer) {
-	while (peer->fd >= 0 && !peer->paused) {
-		size_t space;
-		uint8_t *p = vd_link_reader_space(&peer->reader, &space);
-		if (p == NULL) {
-			abort();
-		}
-		ssize_t n = recv(peer->fd, p, space, MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-			peer_close(peer); // the clipboard closed it
-			return;
-		}
-		if (n < 0) {
-			return;
-		}
-		bool drained = (size_t)n < space; // no second recv to learn that
-		vd_link_reader_commit(&peer->reader, (size_t)n);
-		for (;;) {
-			struct vd_link_header header;
-			const uint8_t *payload;
-			char err[512];
-			enum vd_link_next next = vd_link_reader_next(&peer->reader, &header, &payload,
-				err, sizeof(err));
-			if (next == VD_LINK_NEXT_NONE) {
-				break;
-			}
-			if (next == VD_LINK_NEXT_ERROR) {
-				fprintf(stderr, "fuzz-clipd: the clipboard sent a broken frame: %s\n", err);
-				abort();
-			}
-			struct vd_link_msg msg;
-			if (!vd_link_decode(&vd_link_host, VD_LINK_ROLE_SERVER, &header, payload, &msg,
-					err, sizeof(err))) {
-				fprintf(stderr, "fuzz-clipd: the clipboard sent: %s\n", err);
-				abort();
-			}
-			if (header.id != 0 && peer->nids < MAX_IDS) {
-				peer->ids[peer->nids++] = header.id;
-			}
-			vd_link_msg_finish(&msg);
-		}
-		if (drained) {
-			return;
-		}
+	if (peer->fd >= 0 && !peer->paused &&
+			lg_read_checked(peer->fd, &peer->reader, &vd_link_host, VD_LINK_ROLE_SERVER,
+				"fuzz-clipd: the clipboard", handle_peer_frame, peer) == LG_READ_CLOSED) {
+		peer_close(peer); // the clipboard closed it
 	}
 }
 

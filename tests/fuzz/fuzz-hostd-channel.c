@@ -135,51 +135,24 @@ static void guest_write(const void *data, size_t len) {
 	}
 }
 
+/* A frame hostd sent: its id, if it has one, for SEL. */
+static void handle_guest_frame(void *data, const struct vd_link_header *header,
+		const uint8_t *payload, const struct vd_link_msg *msg) {
+	(void)data;
+	(void)payload;
+	(void)msg;
+	if (header->id != 0 && fz.nids < MAX_IDS) {
+		fz.ids[fz.nids++] = header->id;
+	}
+}
+
 /* What hostd sent the guest: every frame must decode as the host's. true: it read some. */
 static bool guest_read(void) {
-	bool any = false;
-	while (fz.guest >= 0 && !fz.paused) {
-		size_t space;
-		uint8_t *p = vd_link_reader_space(&fz.reader, &space);
-		if (p == NULL) {
-			abort();
-		}
-		ssize_t n = recv(fz.guest, p, space, MSG_DONTWAIT);
-		if (n <= 0) {
-			break;
-		}
-		any = true;
-		bool drained = (size_t)n < space; // no second recv to learn that
-		vd_link_reader_commit(&fz.reader, (size_t)n);
-		for (;;) {
-			struct vd_link_header header;
-			const uint8_t *payload;
-			char err[512];
-			enum vd_link_next next = vd_link_reader_next(&fz.reader, &header, &payload, err,
-				sizeof(err));
-			if (next == VD_LINK_NEXT_NONE) {
-				break;
-			}
-			if (next == VD_LINK_NEXT_ERROR) {
-				fprintf(stderr, "fuzz-hostd-channel: hostd sent a broken frame: %s\n", err);
-				abort();
-			}
-			struct vd_link_msg msg;
-			if (!vd_link_decode(&vd_link_guest, VD_LINK_ROLE_HOST, &header, payload, &msg, err,
-					sizeof(err))) {
-				fprintf(stderr, "fuzz-hostd-channel: hostd sent: %s\n", err);
-				abort();
-			}
-			if (header.id != 0 && fz.nids < MAX_IDS) {
-				fz.ids[fz.nids++] = header.id;
-			}
-			vd_link_msg_finish(&msg);
-		}
-		if (drained) {
-			break;
-		}
+	if (fz.guest < 0 || fz.paused) {
+		return false;
 	}
-	return any;
+	return lg_read_checked(fz.guest, &fz.reader, &vd_link_guest, VD_LINK_ROLE_HOST,
+		"fuzz-hostd-channel: hostd", handle_guest_frame, NULL) == LG_READ_SOME;
 }
 
 /*

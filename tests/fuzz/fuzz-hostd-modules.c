@@ -328,64 +328,37 @@ static void guest_write(struct guest *g, const void *data, size_t len) {
 	}
 }
 
+/* A frame hostd sent a guest: about the guest's own ids, never a spoofed action. */
+static void handle_guest_frame(void *data, const struct vd_link_header *header,
+		const uint8_t *payload, const struct vd_link_msg *msg) {
+	struct guest *g = data;
+	if (msg->type >= VD_LINK_NOTIFY) { // the modules' (HELLO has a random nonce)
+		uint64_t h = digest_bytes(payload, header->length);
+		h ^= (uint64_t)msg->type << 48 ^ header->id;
+		fz.digest = (fz.digest ^ h) * 0x100000001b3ull;
+	}
+	bool about_own = msg->type != VD_LINK_NOTIFY_CLOSED &&
+		msg->type != VD_LINK_NOTIFY_ACTION && msg->type != VD_LINK_TRAY_EVENT &&
+		msg->type != VD_LINK_TRAY_MENU_EVENT;
+	if (!about_own && !sent_by(g, header->id)) {
+		fprintf(stderr, "fuzz-hostd-modules: %s heard of id %u (%s), which it never "
+			"used\n", g->conf.name, header->id,
+			vd_link_type_name(&vd_link_guest, msg->type));
+		abort();
+	}
+	if (msg->type == VD_LINK_NOTIFY_ACTION &&
+			strcmp(msg->body.notify_action.key, HP_SPOOFED_KEY) == 0) {
+		fprintf(stderr, "fuzz-hostd-modules: an action not from the server reached "
+			"%s\n", g->conf.name);
+		abort();
+	}
+}
+
 /* What hostd sent the guest: frames that decode as the host's, about the guest's own ids. */
 static void guest_read(struct guest *g) {
-	while (g->fd >= 0 && !g->paused) {
-		size_t space;
-		uint8_t *p = vd_link_reader_space(&g->reader, &space);
-		if (p == NULL) {
-			abort();
-		}
-		ssize_t n = recv(g->fd, p, space, MSG_DONTWAIT);
-		if (n <= 0) {
-			return;
-		}
-		bool drained = (size_t)n < space;
-		vd_link_reader_commit(&g->reader, (size_t)n);
-		for (;;) {
-			struct vd_link_header header;
-			const uint8_t *payload;
-			char err[512];
-			enum vd_link_next next = vd_link_reader_next(&g->reader, &header, &payload, err,
-				sizeof(err));
-			if (next == VD_LINK_NEXT_NONE) {
-				break;
-			}
-			if (next == VD_LINK_NEXT_ERROR) {
-				fprintf(stderr, "fuzz-hostd-modules: hostd sent a broken frame: %s\n", err);
-				abort();
-			}
-			struct vd_link_msg msg;
-			if (!vd_link_decode(&vd_link_guest, VD_LINK_ROLE_HOST, &header, payload, &msg, err,
-					sizeof(err))) {
-				fprintf(stderr, "fuzz-hostd-modules: hostd sent: %s\n", err);
-				abort();
-			}
-			if (msg.type >= VD_LINK_NOTIFY) { // the modules' (HELLO has a random nonce)
-				uint64_t h = digest_bytes(payload, header.length);
-				h ^= (uint64_t)msg.type << 48 ^ header.id;
-				fz.digest = (fz.digest ^ h) * 0x100000001b3ull;
-			}
-			bool about_own = msg.type != VD_LINK_NOTIFY_CLOSED &&
-				msg.type != VD_LINK_NOTIFY_ACTION && msg.type != VD_LINK_TRAY_EVENT &&
-				msg.type != VD_LINK_TRAY_MENU_EVENT;
-			if (!about_own && !sent_by(g, header.id)) {
-				fprintf(stderr, "fuzz-hostd-modules: %s heard of id %u (%s), which it never "
-					"used\n", g->conf.name, header.id,
-					vd_link_type_name(&vd_link_guest, msg.type));
-				abort();
-			}
-			if (msg.type == VD_LINK_NOTIFY_ACTION &&
-					strcmp(msg.body.notify_action.key, HP_SPOOFED_KEY) == 0) {
-				fprintf(stderr, "fuzz-hostd-modules: an action not from the server reached "
-					"%s\n", g->conf.name);
-				abort();
-			}
-			vd_link_msg_finish(&msg);
-		}
-		if (drained) {
-			return;
-		}
+	if (g->fd >= 0 && !g->paused) {
+		lg_read_checked(g->fd, &g->reader, &vd_link_guest, VD_LINK_ROLE_HOST,
+			"fuzz-hostd-modules: hostd", handle_guest_frame, g);
 	}
 }
 

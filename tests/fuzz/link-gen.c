@@ -1,5 +1,8 @@
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "tests/fuzz/link-gen.h"
 
@@ -447,4 +450,52 @@ void lg_generate_after_type(struct fz_rng *rng, struct fz_writer *w) {
 	fz_put_tag(w, FZ_SEL, (uint8_t)fz_below(rng, 4));
 	fz_put_tag(w, FZ_SMALL, fz_below(rng, 8) == 0 ? (uint8_t)fz_below(rng, 32) : 0);
 	fz_random_values(rng, w, 6);
+}
+
+enum lg_read lg_read_checked(int fd, struct vd_link_reader *reader, const struct vd_link_set *set,
+		int role, const char *who, lg_frame_fn frame, void *data) {
+	enum lg_read result = LG_READ_NOTHING;
+	for (;;) {
+		size_t space;
+		uint8_t *p = vd_link_reader_space(reader, &space);
+		if (p == NULL) {
+			abort();
+		}
+		ssize_t n = recv(fd, p, space, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			return LG_READ_CLOSED;
+		}
+		if (n < 0) {
+			return result;
+		}
+		result = LG_READ_SOME;
+		bool drained = (size_t)n < space; // no second recv to learn that
+		vd_link_reader_commit(reader, (size_t)n);
+		for (;;) {
+			struct vd_link_header header;
+			const uint8_t *payload;
+			char err[512];
+			enum vd_link_next next = vd_link_reader_next(reader, &header, &payload, err,
+				sizeof(err));
+			if (next == VD_LINK_NEXT_NONE) {
+				break;
+			}
+			struct vd_link_msg msg;
+			if (next == VD_LINK_NEXT_ERROR) {
+				fprintf(stderr, "%s: a broken frame: %s\n", who, err);
+				abort();
+			}
+			if (!vd_link_decode(set, role, &header, payload, &msg, err, sizeof(err))) {
+				fprintf(stderr, "%s: a frame that does not decode: %s\n", who, err);
+				abort();
+			}
+			if (frame != NULL) {
+				frame(data, &header, payload, &msg);
+			}
+			vd_link_msg_finish(&msg);
+		}
+		if (drained) {
+			return result;
+		}
+	}
 }

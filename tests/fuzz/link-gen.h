@@ -48,6 +48,25 @@ bool lg_build(const struct vd_link_set *set, int role, struct fz_reader *r,
  * an id naming one of the requests seen, a shape now and then, fields. */
 void lg_generate_after_type(struct fz_rng *rng, struct fz_writer *w);
 
+/* A peer of the code under test reads what it was sent: lg_read_checked. */
+enum lg_read {
+	LG_READ_NOTHING, // nothing was there
+	LG_READ_SOME, // read all there was
+	LG_READ_CLOSED, // the end of the stream, or an error
+};
+
+/* Each frame read, decoded (msg is finished after the call). */
+typedef void (*lg_frame_fn)(void *data, const struct vd_link_header *header,
+	const uint8_t *payload, const struct vd_link_msg *msg);
+
+/*
+ * Reads what fd has, without blocking, into reader, and decodes each whole
+ * frame as sent by role of set: a frame that does not decode is a finding
+ * (abort, with who and why on stderr). frame (may be NULL) sees each one.
+ */
+enum lg_read lg_read_checked(int fd, struct vd_link_reader *reader, const struct vd_link_set *set,
+	int role, const char *who, lg_frame_fn frame, void *data);
+
 /* Appends raw bytes. */
 bool lg_put(struct vd_link_buf *out, const void *data, size_t len);
 
