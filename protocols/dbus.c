@@ -17,6 +17,7 @@ struct vd_dbus_call {
 	DBusPendingCall *pending;
 	vd_dbus_reply reply;
 	void *data;
+	void *owned; // the wrapper's own data (RequestName's), freed with the call
 };
 
 struct vd_dbus {
@@ -205,6 +206,7 @@ static void toggle_timeout(DBusTimeout *timeout, void *data) {
 static void call_free(struct vd_dbus_call *call) {
 	wl_list_remove(&call->link);
 	dbus_pending_call_unref(call->pending);
+	free(call->owned);
 	free(call);
 }
 
@@ -213,11 +215,13 @@ static void handle_pending(DBusPendingCall *pending, void *data) {
 	struct vd_dbus *bus = call->bus;
 	DBusMessage *reply = dbus_pending_call_steal_reply(pending);
 	vd_dbus_reply fn = call->reply;
-	void *fn_data = call->data;
+	void *fn_data = call->data, *owned = call->owned;
+	call->owned = NULL; // freed after fn, which may use it
 	call_free(call);
 	if (reply != NULL && !bus->dead) {
 		fn(reply, fn_data);
 	}
+	free(owned);
 	if (reply != NULL) {
 		dbus_message_unref(reply);
 	}
@@ -457,8 +461,7 @@ struct name_request {
 };
 
 static void handle_name_reply(DBusMessage *reply, void *data) {
-	struct name_request req = *(struct name_request *)data;
-	free(data);
+	struct name_request req = *(struct name_request *)data; // freed with the call
 	dbus_uint32_t code = 0;
 	if (dbus_message_get_type(reply) != DBUS_MESSAGE_TYPE_METHOD_RETURN ||
 			!dbus_message_get_args(reply, NULL, DBUS_TYPE_UINT32, &code, DBUS_TYPE_INVALID)) {
@@ -479,6 +482,9 @@ struct vd_dbus_call *vd_dbus_request_name(struct vd_dbus *bus, const char *name,
 			DBUS_TYPE_UINT32, &f, DBUS_TYPE_INVALID)) {
 		*req = (struct name_request){result, data};
 		call = vd_dbus_call(bus, msg, 10000, handle_name_reply, req);
+		if (call != NULL) {
+			call->owned = req; // a call cancelled before its reply frees it too
+		}
 	}
 	if (msg != NULL) {
 		dbus_message_unref(msg);
