@@ -209,14 +209,22 @@ def input_frame(t):
     return seed
 
 
-def clipboard(t):
-    seed = Seed(t)
-    start(seed, ("wl_data_device_manager", "zwp_primary_selection_device_manager_v1"))
+def focused_window(seed, extra):
+    """A window with a buffer whose client's keyboard has focus; returns the
+    flags of events to every keyboard (one serial for all)."""
+    start(seed, extra)
     window(seed)
     buffer(seed)
     bcast = fr.F_BROADCAST | fr.F_MIRROR
     seed.req("wl_seat", "get_keyboard", NEW)
     seed.evt("wl_keyboard", "enter", s(0), s(0), fr.blob(b""), kind=bcast)
+    return bcast
+
+
+def clipboard(t):
+    seed = Seed(t)
+    bcast = focused_window(seed, ("wl_data_device_manager",
+                                  "zwp_primary_selection_device_manager_v1"))
     seed.req("wl_data_device_manager", "get_data_device", NEW, s(0))
     seed.req("wl_data_device_manager", "create_data_source", NEW)
     seed.req("wl_data_source", "offer", text("text/plain;charset=utf-8"))
@@ -271,12 +279,8 @@ def global_clipboard(t):
     selection (the proxy reads it from the client's source), then pastes into
     the VM (the proxy owns the selection and writes it to a client)."""
     seed = Seed(t)
-    start(seed, ("wl_data_device_manager", "zwp_primary_selection_device_manager_v1"))
-    window(seed)
-    buffer(seed)
-    bcast = fr.F_BROADCAST | fr.F_MIRROR
-    seed.req("wl_seat", "get_keyboard", NEW)
-    seed.evt("wl_keyboard", "enter", s(0), s(0), fr.blob(b""), kind=bcast)
+    bcast = focused_window(seed, ("wl_data_device_manager",
+                                  "zwp_primary_selection_device_manager_v1"))
     seed.evt("wl_keyboard", "key", s(0), n(10), n(30), n(1), kind=bcast)
     seed.req("wl_data_device_manager", "get_data_device", NEW, s(0))
     seed.req("wl_data_device_manager", "create_data_source", NEW)
