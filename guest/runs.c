@@ -484,7 +484,7 @@ struct vd_guest_runs *vd_guest_runs_create(struct wl_event_loop *loop,
 	runs->lost = lost;
 	runs->data = data;
 	wl_list_init(&runs->list);
-	runs->spawner = vd_spawner_create(loop, handle_exited, handle_lost, runs);
+	runs->spawner = vd_spawner_create(loop, handle_exited, handle_lost, runs, NULL);
 	if (runs->spawner == NULL) {
 		free(runs);
 		return NULL;

@@ -175,7 +175,8 @@ static void handle_spawner_lost(void *data) {
 	}
 }
 
-struct vd_children *vd_children_create(struct wl_event_loop *loop) {
+struct vd_children *vd_children_create(struct wl_event_loop *loop,
+		const struct vd_spawner_guard *guard) {
 	struct vd_children *children = calloc(1, sizeof(*children));
 	if (children == NULL) {
 		vd_log(VD_ERROR, "out of memory");
@@ -184,7 +185,7 @@ struct vd_children *vd_children_create(struct wl_event_loop *loop) {
 	children->loop = loop;
 	wl_list_init(&children->running);
 	children->spawner = vd_spawner_create(loop, handle_spawner_exited, handle_spawner_lost,
-		children);
+		children, guard);
 	if (children->spawner == NULL) {
 		free(children);
 		return NULL;
@@ -235,6 +236,9 @@ bool vd_child_spawn(struct vd_child *child, struct vd_children *children, char *
 		if (err_no == EPIPE || err_no == EAGAIN) {
 			snprintf(err, err_size, "cannot start %s: %s", argv[0],
 				err_no == EPIPE ? "vmdesk-hostd's spawner is gone" : strerror(err_no));
+		} else if (err_no == EPERM) {
+			snprintf(err, err_size, "vmdesk-hostd's spawner refused to start %s: it is not a "
+				"command of a VM definition (its log says why)", argv[0]);
 		} else {
 			snprintf(err, err_size, "cannot execute %s: %s", path, strerror(err_no));
 		}

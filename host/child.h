@@ -36,11 +36,15 @@ struct vd_child {
 	int status; // after the exit: the status, 128 + signal, or -1 (unknown)
 };
 
+struct vd_spawner_guard;
+
 /*
  * Forks the spawner (before threads, connections and the filter) whose
- * reports end hostd's children. NULL with a log line if it cannot.
+ * reports end hostd's children; guard (host/spawn-guard.h; NULL: none)
+ * says what it starts. NULL with a log line if it cannot.
  */
-struct vd_children *vd_children_create(struct wl_event_loop *loop);
+struct vd_children *vd_children_create(struct wl_event_loop *loop,
+	const struct vd_spawner_guard *guard);
 /* The spawner ends; children still running run on. Accepts NULL. */
 void vd_children_destroy(struct vd_children *children);
 /* The spawner's pid (0 once it is gone): the one process hostd reaps itself. */

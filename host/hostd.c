@@ -20,6 +20,7 @@
 #include "host/menu.h"
 #include "host/notify.h"
 #include "host/sandbox-hostd.h"
+#include "host/spawn-guard.h"
 #include "host/tray.h"
 #include "host/vms.h"
 #include "host/vmstate.h"
@@ -480,6 +481,17 @@ static bool resolve_places(struct options *o, struct places *p) {
 	return true;
 }
 
+/* The VM definitions' directories (2 at most), the system's first: the user's override. */
+static size_t definition_dirs(const struct options *o, const struct places *p,
+		const char **dirs) {
+	size_t n = 0;
+	if (o->system_dir != NULL && o->system_dir[0] != '\0') {
+		dirs[n++] = o->system_dir;
+	}
+	dirs[n++] = p->user_dir;
+	return n;
+}
+
 /* The bus modules that ride on the channels: notifications and tray items. */
 static void start_bus_modules(struct hostd *hostd, const struct options *o,
 		struct vd_channel_config *channel_config) {
@@ -549,11 +561,7 @@ static bool hostd_start(struct hostd *hostd, const struct options *o, const stru
 	};
 	start_bus_modules(hostd, o, &channel_config);
 	const char *dirs[2];
-	size_t ndirs = 0;
-	if (o->system_dir != NULL && o->system_dir[0] != '\0') {
-		dirs[ndirs++] = o->system_dir;
-	}
-	dirs[ndirs++] = p->user_dir;
+	size_t ndirs = definition_dirs(o, p, dirs);
 	hostd->vms = vd_vms_create(&channel_config, dirs, ndirs);
 	if (hostd->vms == NULL) {
 		vd_log(VD_ERROR, "out of memory");
@@ -619,10 +627,7 @@ static void confine_files(struct hostd *hostd, const struct options *o, const st
 	if (hostd->menu != NULL) {
 		files.nmenu_dirs = vd_menu_make_dirs(hostd->menu, files.menu_dirs);
 	}
-	if (o->system_dir != NULL && o->system_dir[0] != '\0') {
-		files.config_dirs[files.nconfig_dirs++] = o->system_dir;
-	}
-	files.config_dirs[files.nconfig_dirs++] = p->user_dir;
+	files.nconfig_dirs = definition_dirs(o, p, files.config_dirs);
 	if (hostd->gclip != NULL) {
 		files.policy_path = gclip_policy_path(hostd->gclip);
 		files.xdg_runtime_dir = xdg_runtime != NULL && xdg_runtime[0] == '/' ? xdg_runtime : NULL;
@@ -665,9 +670,23 @@ int main(int argc, char *argv[]) {
 		return 1;
 	}
 	int status = 1;
-	/* first, before connections and signal masks: what runs programs for hostd */
-	hostd.children = vd_children_create(hostd.loop);
+	/*
+	 * First, before connections and signal masks: what runs programs for
+	 * hostd, and starts only those it works out itself (host/spawn-guard.h).
+	 */
+	static struct vd_spawn_guard guard;
+	const char *dirs[2];
+	size_t ndirs = definition_dirs(&opts, &places, dirs);
+	char apps_dir[PATH_MAX];
+	bool menu = opts.menu_enabled && vd_menu_apps_dir(apps_dir, sizeof(apps_dir));
+	if (!vd_spawn_guard_init(&guard, &opts.env, dirs, ndirs, menu ? apps_dir : NULL)) {
+		vd_log(VD_ERROR, "a VM definition directory's path is too long");
+		wl_event_loop_destroy(hostd.loop);
+		return 1;
+	}
+	hostd.children = vd_children_create(hostd.loop, &guard.hook);
 	if (hostd.children == NULL) {
+		vd_spawn_guard_finish(&guard);
 		wl_event_loop_destroy(hostd.loop);
 		return 1;
 	}
@@ -702,6 +721,7 @@ out:
 		}
 	}
 	vd_children_destroy(hostd.children);
+	vd_spawn_guard_finish(&guard);
 	wl_event_loop_destroy(hostd.loop);
 	return status;
 }

@@ -113,6 +113,16 @@ static void icon_name_of(const char *vm, const char *id, char *out, size_t size)
 	format(out, size, "vmdesk.%s.%.*s", vm, (int)(len > 8 ? len - 8 : len), id);
 }
 
+const char *const vd_menu_db_programs[VD_MENU_DB_PROGRAMS] = {
+	"/usr/bin/update-desktop-database", "/usr/local/bin/update-desktop-database",
+};
+
+bool vd_menu_apps_dir(char *out, size_t size) {
+	char data[PATH_MAX - 64];
+	return base_dir(data, sizeof(data), "XDG_DATA_HOME", ".local/share") &&
+		format(out, size, "%s/applications", data);
+}
+
 struct vd_menu *vd_menu_create(struct vd_children *children, const char *cli_path) {
 	char data[PATH_MAX - 64], config[PATH_MAX - 64];
 	if (!base_dir(data, sizeof(data), "XDG_DATA_HOME", ".local/share") ||
@@ -125,7 +135,7 @@ struct vd_menu *vd_menu_create(struct vd_children *children, const char *cli_pat
 	}
 	menu->children = children;
 	vd_child_init(&menu->db);
-	format(menu->apps_dir, sizeof(menu->apps_dir), "%s/applications", data);
+	vd_menu_apps_dir(menu->apps_dir, sizeof(menu->apps_dir));
 	format(menu->icons_dir, sizeof(menu->icons_dir), "%s/icons/hicolor", data);
 	format(menu->directories_dir, sizeof(menu->directories_dir), "%s/desktop-directories",
 		data);
@@ -664,9 +674,6 @@ static void handle_db_exited(struct vd_child *child, void *data) {
 }
 
 static void update_database(struct vd_menu *menu) {
-	static const char *const candidates[] = {
-		"/usr/bin/update-desktop-database", "/usr/local/bin/update-desktop-database",
-	};
 	if (vd_child_running(&menu->db)) {
 		menu->db_again = true; // once more when the running one ends
 		return;
@@ -674,11 +681,11 @@ static void update_database(struct vd_menu *menu) {
 	if (menu->children == NULL) {
 		return;
 	}
-	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-		if (access(candidates[i], X_OK) != 0) {
+	for (size_t i = 0; i < VD_MENU_DB_PROGRAMS; i++) {
+		if (access(vd_menu_db_programs[i], X_OK) != 0) {
 			continue;
 		}
-		char *argv[] = {(char *)candidates[i], "-q", menu->apps_dir, NULL};
+		char *argv[] = {(char *)vd_menu_db_programs[i], "-q", menu->apps_dir, NULL};
 		char err[256];
 		if (!vd_child_spawn(&menu->db, menu->children, argv, -1, handle_db_exited, menu, err,
 				sizeof(err))) {

@@ -38,6 +38,12 @@ struct vd_menu_snapshot;
 struct vd_children;
 /* children: what runs update-desktop-database (NULL: nothing is run). */
 struct vd_menu *vd_menu_create(struct vd_children *children, const char *cli_path);
+
+/* Where the menu's entries go ($XDG_DATA_HOME/applications); false without a home. */
+bool vd_menu_apps_dir(char *out, size_t size);
+/* The update-desktop-database the menu runs over it ("PROGRAM -q DIR"): the first there. */
+#define VD_MENU_DB_PROGRAMS 2
+extern const char *const vd_menu_db_programs[VD_MENU_DB_PROGRAMS];
 /*
  * Creates the directories the menu writes in (applications, icons/hicolor,
  * desktop-directories, menus/applications-merged) and puts those it could

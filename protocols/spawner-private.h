@@ -62,7 +62,10 @@ bool spawner_send_all(int fd, const void *buf, size_t len, const int *fds, size_
 bool spawner_recv_all(int fd, void *buf, size_t len, int *fds, size_t max_fds, size_t *nfds,
 	bool *fds_bad);
 
+struct vd_spawner_guard;
+
 /* The spawner process: serves req and reports on ev until the daemon goes. */
-void spawner_main(int req, int ev) __attribute__((noreturn));
+void spawner_main(int req, int ev, const struct vd_spawner_guard *guard)
+	__attribute__((noreturn));
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <wayland-server-core.h>
 
+#include "protocols/log.h"
 #include "protocols/spawner-private.h"
 #include "protocols/spawner.h"
 
@@ -31,6 +32,7 @@ struct tracked {
 
 struct spawner_state {
 	int req, ev;
+	const struct vd_spawner_guard *guard; // NULL: anything the daemon asks
 	struct wl_event_source *ev_source; // writable while reports wait
 	struct tracked children[VD_SPAWNER_MAX_CHILDREN];
 	size_t nchildren;
@@ -197,6 +199,28 @@ static bool split_strings(char *buf, uint32_t size, uint32_t argc, uint32_t envc
 	return true;
 }
 
+/* The guard's word on a framed request (a refusal is logged, with the program). */
+static bool guard_allows(struct spawner_state *s, const struct request *req, char **argv,
+		char **env, const int stdio[3]) {
+	if (s->guard == NULL) {
+		return true;
+	}
+	struct vd_spawn spawn = {
+		.argv = argv,
+		.env = (const char *const *)env,
+		.env_count = req->envc,
+		.flags = req->flags,
+		.fds = {stdio[0], stdio[1], stdio[2]},
+	};
+	char why[512] = "";
+	if (s->guard->allow(&spawn, s->guard->data, why, sizeof(why))) {
+		return true;
+	}
+	vd_log(VD_WARN, "refused to start %.200s%s (%u arguments): %s", argv[0],
+		strlen(argv[0]) > 200 ? "..." : "", req->argc, why);
+	return false;
+}
+
 /* One request; false if it could not be framed (the spawner then ends). */
 static bool serve_request(struct spawner_state *s) {
 	struct request req;
@@ -263,6 +287,10 @@ static bool serve_request(struct spawner_state *s) {
 			} else if (req.inherit_mask & (1u << i)) {
 				stdio[i] = VD_SPAWN_INHERIT;
 			}
+		}
+		if (!guard_allows(s, &req, argv, env, stdio)) {
+			reply.err = EPERM;
+			break;
 		}
 		reply.err = spawn_program(s, &req, argv, env, stdio, &reply);
 		if (reply.err == 0 && (req.flags & VD_SPAWN_PIDFD)) {
@@ -368,7 +396,7 @@ static int handle_spawner_events(int fd, uint32_t mask, void *data) {
 	return 0;
 }
 
-void spawner_main(int req, int ev) {
+void spawner_main(int req, int ev, const struct vd_spawner_guard *guard) {
 	// it owns its two sockets, and nothing else of the daemon
 	close_all_but(req, ev);
 	int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -393,6 +421,7 @@ void spawner_main(int req, int ev) {
 	static struct spawner_state s;
 	s.req = req;
 	s.ev = ev;
+	s.guard = guard;
 	/* a loop of its own (a new epoll: the daemon's stays the daemon's) */
 	struct wl_event_loop *loop = wl_event_loop_create();
 	if (loop == NULL ||

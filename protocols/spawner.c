@@ -139,7 +139,7 @@ static int handle_events(int fd, uint32_t mask, void *data) {
 }
 
 struct vd_spawner *vd_spawner_create(struct wl_event_loop *loop, vd_spawner_exited exited,
-		vd_spawner_lost lost, void *data) {
+		vd_spawner_lost lost, void *data, const struct vd_spawner_guard *guard) {
 	struct vd_spawner *spawner = calloc(1, sizeof(*spawner));
 	int req[2] = {-1, -1}, ev[2] = {-1, -1};
 	if (spawner == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, req) < 0 ||
@@ -154,7 +154,7 @@ struct vd_spawner *vd_spawner_create(struct wl_event_loop *loop, vd_spawner_exit
 		goto fail;
 	}
 	if (pid == 0) {
-		spawner_main(req[1], ev[1]);
+		spawner_main(req[1], ev[1], guard);
 	}
 	close(req[1]);
 	close(ev[1]);

@@ -61,12 +61,27 @@ typedef void (*vd_spawner_exited)(pid_t pid, int status, void *data);
 typedef void (*vd_spawner_lost)(void *data);
 
 /*
+ * The spawner's own say over what it starts. The daemon may be the one a
+ * peer took over (it parses what a VM sends): a spawner that ran any argv
+ * would hand that peer everything the user can do. allow() runs in the
+ * spawner, on its copy of the daemon's memory at the fork (so data must be
+ * filled in before vd_spawner_create and never change), for every spawn
+ * request once it is framed; false refuses the request with EPERM and why
+ * is logged. It may read files the daemon cannot change (its definitions).
+ */
+struct vd_spawner_guard {
+	bool (*allow)(const struct vd_spawn *spawn, void *data, char *why, size_t why_size);
+	void *data;
+};
+
+/*
  * Forks the spawner. Call it early, before threads and connections, and
- * before vd_sandbox_enter(). exited() and lost() run from loop. NULL with a
- * log line if it cannot.
+ * before vd_sandbox_enter(). exited() and lost() run from loop. guard NULL:
+ * it starts whatever the daemon asks (vmdesk-guestd: the guest's programs
+ * are the host's to name). NULL with a log line if it cannot.
  */
 struct vd_spawner *vd_spawner_create(struct wl_event_loop *loop, vd_spawner_exited exited,
-	vd_spawner_lost lost, void *data);
+	vd_spawner_lost lost, void *data, const struct vd_spawner_guard *guard);
 /* Closes the spawner's sockets (it ends) and reaps it. Accepts NULL. */
 void vd_spawner_destroy(struct vd_spawner *spawner);
 /* The spawner's pid: the one process the daemon waits for. */
@@ -77,7 +92,7 @@ int vd_spawner_request_fd(const struct vd_spawner *spawner);
 /*
  * Starts a program and returns once it runs (or exec failed): true with
  * *result, or false with *err_no (ENOENT, EACCES, ... of exec; EAGAIN when
- * too many run; EPIPE when the spawner is gone). The fds stay the caller's.
+ * too many run; EPERM when its guard refused it; EPIPE when the spawner is gone). The fds stay the caller's.
  */
 bool vd_spawner_spawn(struct vd_spawner *spawner, const struct vd_spawn *spawn,
 	struct vd_spawn_result *result, int *err_no);

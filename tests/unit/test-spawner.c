@@ -48,7 +48,7 @@ static void handle_lost(void *data) {
 static bool test_wait_fds_env_and_status(void) {
 	struct wl_event_loop *loop = wl_event_loop_create();
 	struct ended e = {0};
-	struct vd_spawner *s = vd_spawner_create(loop, handle_exited, handle_lost, &e);
+	struct vd_spawner *s = vd_spawner_create(loop, handle_exited, handle_lost, &e, NULL);
 	CHECK(s != NULL, "no spawner");
 	int out[2];
 	CHECK(pipe2(out, O_CLOEXEC) == 0, "pipe");
@@ -81,7 +81,7 @@ static bool test_wait_fds_env_and_status(void) {
 static bool test_exec_failures(void) {
 	struct wl_event_loop *loop = wl_event_loop_create();
 	struct ended e = {0};
-	struct vd_spawner *s = vd_spawner_create(loop, handle_exited, handle_lost, &e);
+	struct vd_spawner *s = vd_spawner_create(loop, handle_exited, handle_lost, &e, NULL);
 	struct vd_spawn_result r;
 	int err = 0;
 	char *missing[] = {"/nonexistent/program", NULL};
@@ -124,7 +124,7 @@ static bool test_exec_failures(void) {
 static bool test_detached_and_signals(void) {
 	struct wl_event_loop *loop = wl_event_loop_create();
 	struct ended e = {0};
-	struct vd_spawner *s = vd_spawner_create(loop, handle_exited, handle_lost, &e);
+	struct vd_spawner *s = vd_spawner_create(loop, handle_exited, handle_lost, &e, NULL);
 	struct vd_spawn_result r;
 	int err = 0;
 	char *argv[] = {"sleep", "100", NULL};
@@ -169,7 +169,7 @@ static int raw(struct vd_spawner *s, const struct request *req, const void *body
 static bool test_malformed_requests(void) {
 	struct wl_event_loop *loop = wl_event_loop_create();
 	struct ended e = {0};
-	struct vd_spawner *s = vd_spawner_create(loop, handle_exited, handle_lost, &e);
+	struct vd_spawner *s = vd_spawner_create(loop, handle_exited, handle_lost, &e, NULL);
 	static const char two[] = "/bin/true\0x=1";
 	struct request req = {.type = REQUEST_SPAWN, .argc = 1, .envc = 1, .size = sizeof(two)};
 	CHECK(raw(s, &req, two, sizeof(two)) == 0, "a good raw request refused");
@@ -216,7 +216,7 @@ static bool test_malformed_requests(void) {
 	vd_spawner_destroy(s);
 	// an unknown type ends it too
 	e = (struct ended){0};
-	s = vd_spawner_create(loop, handle_exited, handle_lost, &e);
+	s = vd_spawner_create(loop, handle_exited, handle_lost, &e, NULL);
 	CHECK(raw(s, &(struct request){.type = 77}, NULL, 0) == -1, "type 77 answered");
 	DISPATCH_UNTIL(loop, e.lost);
 	CHECK(e.lost, "not noticed");

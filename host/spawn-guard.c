@@ -1,0 +1,179 @@
+#define LOG_TAG "spawn-guard"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/menu.h"
+#include "host/spawn-guard.h"
+#include "host/vmconf.h"
+#include "protocols/log.h"
+
+/*
+ * Runs in vmdesk-hostd's spawner (host/spawn-guard.h): every command is
+ * compared whole, argv[0] included, as bytes, with the commands the
+ * spawner works out itself.
+ */
+
+/* argv joined with NULs, each string's NUL kept (so {"a", "b"} is not {"a\0b"}). */
+static char *join(char *const *argv, size_t *len) {
+	size_t total = 0;
+	for (size_t i = 0; argv[i] != NULL; i++) {
+		total += strlen(argv[i]) + 1;
+	}
+	char *bytes = malloc(total > 0 ? total : 1);
+	if (bytes == NULL) {
+		return NULL;
+	}
+	size_t pos = 0;
+	for (size_t i = 0; argv[i] != NULL; i++) {
+		size_t n = strlen(argv[i]) + 1;
+		memcpy(bytes + pos, argv[i], n);
+		pos += n;
+	}
+	*len = total;
+	return bytes;
+}
+
+static bool known(const struct vd_spawn_guard *guard, const char *bytes, size_t len) {
+	for (size_t i = 0; i < guard->nknown; i++) {
+		if (guard->known[i].len == len && memcmp(guard->known[i].bytes, bytes, len) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Adds a command the guard worked out (past the cap, over the oldest). */
+static void learn(struct vd_spawn_guard *guard, char *const *argv) {
+	if (argv == NULL || argv[0] == NULL) {
+		return;
+	}
+	size_t len;
+	char *bytes = join(argv, &len);
+	if (bytes == NULL) {
+		return; // not known: refused, which is safe
+	}
+	if (known(guard, bytes, len)) {
+		free(bytes);
+		return;
+	}
+	struct vd_spawn_known k = { .bytes = bytes, .len = len };
+	if (guard->nknown < VD_SPAWN_GUARD_MAX_KNOWN) {
+		guard->known[guard->nknown++] = k;
+		return;
+	}
+	free(guard->known[guard->oldest].bytes);
+	guard->known[guard->oldest] = k;
+	guard->oldest = (guard->oldest + 1) % VD_SPAWN_GUARD_MAX_KNOWN;
+}
+
+static void learn_cmd(struct vd_spawn_guard *guard, const struct vd_vmm_cmd *cmd) {
+	if (cmd->argc > 0) {
+		learn(guard, cmd->argv);
+	}
+}
+
+/* The commands of every VM vmdesk starts, from the definitions as they are now. */
+static void learn_definitions(struct vd_spawn_guard *guard) {
+	/* the daemon logged the definitions' warnings and errors already */
+	enum vd_log_level level = vd_log_get_level();
+	vd_log_set_level(VD_SILENT);
+	struct vd_vmconf *confs = NULL;
+	size_t n = vd_vmconf_load_dirs(guard->config_dirs, guard->nconfig_dirs, &confs);
+	for (size_t i = 0; i < n; i++) {
+		const struct vd_vmconf *conf = &confs[i];
+		struct vd_launch *l = malloc(sizeof(*l));
+		char err[512];
+		if (!conf->machine.defined || conf->error[0] != '\0' || l == NULL ||
+				!vd_launch_prepare(l, conf, &guard->env, err, sizeof(err))) {
+			free(l);
+			continue;
+		}
+		learn_cmd(guard, &l->plan.vmm);
+		for (size_t h = 0; h < l->plan.helper_count; h++) {
+			learn_cmd(guard, &l->plan.helpers[h]);
+		}
+		learn_cmd(guard, &l->plan.powerdown);
+		learn_cmd(guard, &l->plan.force_stop);
+		learn_cmd(guard, &l->proxy);
+		vd_launch_finish(l);
+		free(l);
+	}
+	free(confs);
+	vd_log_set_level(level);
+}
+
+static void learn_menu(struct vd_spawn_guard *guard) {
+	if (guard->apps_dir[0] == '\0') {
+		return;
+	}
+	for (size_t i = 0; i < VD_MENU_DB_PROGRAMS; i++) {
+		char *argv[] = {(char *)vd_menu_db_programs[i], "-q", guard->apps_dir, NULL};
+		learn(guard, argv);
+	}
+}
+
+bool vd_spawn_guard_init(struct vd_spawn_guard *guard, const struct vd_launch_env *env,
+		const char *const *config_dirs, size_t nconfig_dirs, const char *apps_dir) {
+	*guard = (struct vd_spawn_guard){ .env = *env };
+	if (nconfig_dirs > VD_SPAWN_GUARD_MAX_DIRS) {
+		return false;
+	}
+	for (size_t i = 0; i < nconfig_dirs; i++) {
+		guard->config_dirs[i] = config_dirs[i];
+	}
+	guard->nconfig_dirs = nconfig_dirs;
+	if (apps_dir != NULL) {
+		int n = snprintf(guard->apps_dir, sizeof(guard->apps_dir), "%s", apps_dir);
+		if (n < 0 || (size_t)n >= sizeof(guard->apps_dir)) {
+			return false;
+		}
+	}
+	guard->hook = (struct vd_spawner_guard){ .allow = vd_spawn_guard_allow, .data = guard };
+	/* what runs now is known before the fork; the spawner learns later changes itself */
+	learn_menu(guard);
+	learn_definitions(guard);
+	return true;
+}
+
+void vd_spawn_guard_finish(struct vd_spawn_guard *guard) {
+	for (size_t i = 0; i < guard->nknown; i++) {
+		free(guard->known[i].bytes);
+	}
+	guard->nknown = 0;
+	guard->oldest = 0;
+}
+
+bool vd_spawn_guard_allow(const struct vd_spawn *spawn, void *data, char *why,
+		size_t why_size) {
+	struct vd_spawn_guard *guard = data;
+	const uint32_t ours = VD_SPAWN_PIDFD | VD_SPAWN_SEARCH_PATH;
+	if (spawn->env_count > 0) {
+		snprintf(why, why_size, "vmdesk-hostd's programs get no environment additions");
+		return false;
+	}
+	if ((spawn->flags & ~ours) != 0) {
+		snprintf(why, why_size, "vmdesk-hostd's programs are never detached or started in "
+			"$HOME (flags 0x%x)", spawn->flags);
+		return false;
+	}
+	size_t len;
+	char *bytes = join(spawn->argv, &len);
+	if (bytes == NULL) {
+		snprintf(why, why_size, "out of memory");
+		return false;
+	}
+	bool ok = known(guard, bytes, len);
+	if (!ok) {
+		learn_menu(guard);
+		learn_definitions(guard);
+		ok = known(guard, bytes, len);
+	}
+	free(bytes);
+	if (!ok) {
+		snprintf(why, why_size, "not a command of a VM definition or of the menu (the "
+			"spawner works them out itself; was vmdesk-hostd taken over?)");
+	}
+	return ok;
+}
