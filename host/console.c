@@ -22,11 +22,12 @@ struct vd_console {
 	struct wl_event_loop *loop;
 	char path[108];
 	bool host_listens;
+	bool keep; // the connection is kept for the VM's life (host_listens, or a log)
 	struct vd_listener listener; // host_listens: crosvm connects here
 	struct wl_event_source *listen_source;
 	int fd; // the console's connection; -1 none
 	struct wl_event_source *source;
-	int log_fd; // host_listens: output while nobody is attached; -1 none
+	int log_fd; // every byte of output; -1 none
 	bool paused;
 	uint8_t *in; // input not yet written
 	size_t in_len;
@@ -110,10 +111,11 @@ static int handle_fd(int fd, uint32_t mask, void *data) {
 			end_client(console, "the VMM closed the console");
 			return 0;
 		}
+		if (console->log_fd >= 0) {
+			(void)!write(console->log_fd, buf, (size_t)n);
+		}
 		if (console->client != NULL) {
 			console->client->output(console->client_data, buf, (size_t)n);
-		} else if (console->log_fd >= 0) {
-			(void)!write(console->log_fd, buf, (size_t)n);
 		}
 	}
 	update_mask(console);
@@ -148,6 +150,22 @@ static int handle_accept(int fd, uint32_t mask, void *data) {
 	return 0;
 }
 
+static int connect_console(const char *path) {
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		return -1;
+	}
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 struct vd_console *vd_console_create(struct wl_event_loop *loop, const char *socket_path,
 		bool host_listens, const char *log_path, char *err, size_t err_size) {
 	struct vd_console *console = calloc(1, sizeof(*console));
@@ -168,10 +186,26 @@ struct vd_console *vd_console_create(struct wl_event_loop *loop, const char *soc
 		free(console);
 		return NULL;
 	}
-	if (host_listens) {
-		if (log_path != NULL && log_path[0] != '\0') {
-			console->log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (log_path != NULL && log_path[0] != '\0') {
+		console->log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+		if (console->log_fd < 0) {
+			vd_log_errno(VD_WARN, "console log %s", log_path);
 		}
+	}
+	console->keep = host_listens || console->log_fd >= 0;
+	if (!host_listens && console->keep) {
+		/* the VMM listens: connect now and stay, so that all of its output is logged */
+		int fd = connect_console(socket_path);
+		if (fd < 0) {
+			vd_log_errno(VD_WARN, "console %s (tried again at `vmdesk console`)", socket_path);
+		} else if (!watch_conn(console, fd)) {
+			snprintf(err, err_size, "out of memory");
+			vd_console_destroy(console, NULL);
+			return NULL;
+		}
+	}
+	if (host_listens) {
 		if (!vd_listen_unix(&console->listener, socket_path, err, err_size)) {
 			vd_console_destroy(console, NULL);
 			return NULL;
@@ -204,29 +238,13 @@ void vd_console_destroy(struct vd_console *console, const char *reason) {
 	free(console);
 }
 
-static int connect_console(const char *path) {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		return -1;
-	}
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
 bool vd_console_attach(struct vd_console *console, const struct vd_console_client *client,
 		void *data, char *err, size_t err_size) {
 	if (console->client != NULL) {
 		snprintf(err, err_size, "the console is in use by another vmdesk console");
 		return false;
 	}
-	if (!console->host_listens) {
+	if (!console->host_listens && console->fd < 0) {
 		int fd = connect_console(console->path);
 		if (fd < 0) {
 			snprintf(err, err_size, "cannot reach the console at %s: %s", console->path,
@@ -252,8 +270,8 @@ void vd_console_detach(struct vd_console *console) {
 	console->client = NULL;
 	console->client_data = NULL;
 	console->paused = false;
-	if (!console->host_listens) {
-		close_conn(console); // QEMU serves the next one
+	if (!console->keep) {
+		close_conn(console); // the VMM serves the next one
 	} else {
 		console->in_len = 0;
 		update_mask(console);
@@ -265,7 +283,7 @@ void vd_console_input(struct vd_console *console, const uint8_t *bytes, size_t l
 		return;
 	}
 	if (len > INPUT_MAX - console->in_len) {
-		if (!console->host_listens) {
+		if (!console->keep) {
 			close_conn(console);
 		}
 		console->in_len = 0;

@@ -8,12 +8,14 @@
 
 /*
  * A running VM's serial console, relayed to one `vmdesk console` at a time
- * (the launcher's console module). QEMU and cloud-hypervisor listen on the
- * console socket: the relay connects while a client is attached (QEMU logs
- * the output to console.log meanwhile). crosvm connects to it instead, once:
- * here hostd listens before crosvm starts, keeps crosvm's connection for
- * the VM's life and appends what comes while nobody is attached to the
- * log. Bytes pass unchanged both ways; nothing here parses them.
+ * (the launcher's console module), and logged. QEMU and cloud-hypervisor
+ * listen on the console socket; crosvm connects to it instead, once, so
+ * hostd listens before crosvm starts. Either way, with a log, hostd keeps
+ * the connection for the VM's life and appends all of the output to the
+ * log (hostd writes it, never the VMM: the VM's run directory is hostd's
+ * to change, so a VMM that wrote a file there by name could be sent
+ * anywhere by a symlink); without one, it connects while a client is
+ * attached. Bytes pass unchanged both ways; nothing here parses them.
  */
 
 struct vd_console;
@@ -28,8 +30,9 @@ struct vd_console_client {
 };
 
 /*
- * host_listens: listen on socket_path now (crosvm); else connect to it when
- * a client attaches. log_path: where crosvm's console output goes ("" none).
+ * host_listens: listen on socket_path now (crosvm); else connect to it now
+ * with a log, or when a client attaches. log_path: where the console's
+ * output goes ("" none).
  */
 struct vd_console *vd_console_create(struct wl_event_loop *loop, const char *socket_path,
 	bool host_listens, const char *log_path, char *err, size_t err_size);

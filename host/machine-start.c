@@ -59,8 +59,8 @@ static void vmm_ready(struct vd_machine *m) {
 	machine_say(m, "VMM ready: its sockets are up in %s", m->dir);
 	if (!m->host_listens_console) {
 		char err[256];
-		m->console = vd_console_create(m->config.loop, m->console_socket, false, "", err,
-			sizeof(err));
+		m->console = vd_console_create(m->config.loop, m->console_socket, false,
+			m->console_log, err, sizeof(err));
 		if (m->console == NULL) {
 			vd_log(VD_WARN, "vm=%s: no console: %s", m->name, err);
 		}
@@ -356,8 +356,8 @@ bool vd_machine_adopt(struct vd_machine *machine, const char *run_dir) {
 		machine_spawn_proxy(m);
 	}
 	if (!m->host_listens_console) {
-		m->console = vd_console_create(m->config.loop, m->console_socket, false, "", err,
-			sizeof(err));
+		m->console = vd_console_create(m->config.loop, m->console_socket, false,
+			m->console_log, err, sizeof(err));
 	} else {
 		vd_log(VD_WARN, "vm=%s: crosvm's console connection ended with the hostd that started "
 			"it: no console until the VM restarts", m->name);

@@ -44,41 +44,27 @@ static void add_qemu_escaped(struct vmm_builder *b, const char *prefix, const ch
 /* --- QEMU ---------------------------------------------------------------------------- */
 
 /* "-chardev socket,id=ID,path=PATH,server=on,wait=off": QEMU listens on PATH. */
-static void qemu_socket_chardev(struct vmm_builder *b, const char *id, const char *path,
-	const char *extra) {
+static void qemu_socket_chardev(struct vmm_builder *b, const char *id, const char *path) {
 	char *escaped = qemu_escape(path);
 	if (escaped == NULL) {
 		b->oom = true;
 		return;
 	}
 	VMM_ADD(b, &b->plan->vmm, "-chardev");
-	VMM_ADD(b, &b->plan->vmm, "socket,id=%s,path=%s,server=on,wait=off%s", id, escaped, extra);
+	VMM_ADD(b, &b->plan->vmm, "socket,id=%s,path=%s,server=on,wait=off", id, escaped);
 	free(escaped);
 }
 
 static void qemu_serial_port(struct vmm_builder *b, const char *id, const char *path,
 	const char *name) {
-	qemu_socket_chardev(b, id, path, "");
+	qemu_socket_chardev(b, id, path);
 	VMM_ADD(b, &b->plan->vmm, "-device");
 	VMM_ADD(b, &b->plan->vmm, "virtserialport,bus=vmdesk-serial.0,chardev=%s,name=%s", id, name);
 }
 
+/* The console: QEMU listens; hostd connects and logs it (host/console.h), never QEMU. */
 static void qemu_console(struct vmm_builder *b) {
-	const struct vd_vmm_sockets *s = b->launch->sockets;
-	if (s->console_log[0] == '\0') {
-		qemu_socket_chardev(b, "console", s->console, "");
-	} else {
-		char *log = qemu_escape(s->console_log);
-		char *extra = NULL;
-		if (log == NULL || asprintf(&extra, ",logfile=%s,logappend=on", log) < 0) {
-			b->oom = true;
-			extra = NULL;
-		} else {
-			qemu_socket_chardev(b, "console", s->console, extra);
-		}
-		free(extra);
-		free(log);
-	}
+	qemu_socket_chardev(b, "console", b->launch->sockets->console);
 	VMM_ADD(b, &b->plan->vmm, "-serial");
 	VMM_ADD(b, &b->plan->vmm, "chardev:console");
 }
@@ -151,7 +137,7 @@ bool vmm_build_qemu(struct vmm_builder *b) {
 		add_qemu_escaped(b, "file=", l->overlay.disk, ",if=virtio,format=raw,discard=unmap");
 	}
 	qemu_console(b);
-	qemu_socket_chardev(b, "control", s->control, "");
+	qemu_socket_chardev(b, "control", s->control);
 	VMM_ADD(b, c, "-mon");
 	VMM_ADD(b, c, "chardev=control,mode=control");
 	VMM_ADD(b, c, "-device");

@@ -100,7 +100,7 @@ struct vd_vmm_sockets {
 	char vsock[VD_ADDR_PATH_MAX]; // cloud-hypervisor's hybrid vsock (+ "_PORT" for guest->host)
 	char proxy[VD_ADDR_PATH_MAX]; // cross-domain: the VM's vmdesk-proxy listens here
 	char fs_prefix[VD_ADDR_PATH_MAX]; // virtiofsd sockets: PREFIX0.sock, PREFIX1.sock, ...
-	char console_log[PATH_MAX]; // QEMU: the console's output is also appended here ("" = no)
+	char console_log[PATH_MAX]; // hostd appends the console's output here (host/console.h)
 };
 
 /*

@@ -332,15 +332,26 @@ def runs_reach_the_guest():
 
 @suite.test
 def console_relays_and_detaches_on_ctrl_bracket():
+    # hostd connected when the VM started, and logs all of the console itself
+    log = os.path.join(run_dir, "work", "console.log")
+
+    def logged():
+        try:
+            with open(log, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return b""
+    wait_for(lambda: b"fake console of work" in logged(), "the console's greeting logged")
     with Terminal([os.environ["VMDESK_CLI"], "console", "work"], bench.env) as t:
         t.expect(rb"Connected to VM work \(detach: Ctrl-\]\)")
-        t.expect(rb"fake console of work")
         assert t.echo_off(), "the terminal is not in raw mode"
         # a second console is refused while this one is attached
         r = bench.cli("console", "work")
         assert r.returncode == 1 and b"in use" in r.stderr, r
         t.send(b"typed-into-the-console")
         t.expect(rb"typed-into-the-console")
+        # what an attached console sees is logged too
+        wait_for(lambda: b"typed-into-the-console" in logged(), "the echo logged")
         t.send(b"\x1d")
         assert t.wait() == 0, t.text()
         assert "Detached from VM work" in t.text(), t.text()
