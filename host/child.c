@@ -14,58 +14,12 @@
 
 #include "host/child.h"
 #include "protocols/log.h"
+#include "protocols/proc.h"
 #include "protocols/spawner.h"
 
 void vd_child_init(struct vd_child *child) {
 	*child = (struct vd_child){.pidfd = -1, .status = -1};
 	wl_list_init(&child->link);
-}
-
-bool vd_proc_start_time(pid_t pid, unsigned long long *start) {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		return false;
-	}
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0) {
-		return false;
-	}
-	buf[n] = '\0';
-	/* "pid (comm) state ppid ...": comm may hold anything, so start after its last ')' */
-	char *p = strrchr(buf, ')');
-	if (p == NULL) {
-		return false;
-	}
-	p++;
-	/* fields 3..22: state is field 3, starttime field 22 */
-	for (int field = 3; field <= 22; field++) {
-		while (*p == ' ') {
-			p++;
-		}
-		if (*p == '\0') {
-			return false;
-		}
-		if (field == 3 && *p == 'Z') {
-			return false; // a zombie: gone already
-		}
-		if (field == 22) {
-			char *end;
-			errno = 0;
-			unsigned long long v = strtoull(p, &end, 10);
-			if (errno != 0 || end == p) {
-				return false;
-			}
-			*start = v;
-			return true;
-		}
-		while (*p != ' ' && *p != '\0') {
-			p++;
-		}
-	}
-	return false;
 }
 
 bool vd_child_find_program(const char *name, char *out, size_t size) {
@@ -250,30 +204,37 @@ bool vd_child_spawn(struct vd_child *child, struct vd_children *children, char *
 	child->exited = exited;
 	child->data = data;
 	child->children = children;
+	child->start = result.start; // 0: ended already, its report is on the way
 	wl_list_insert(&children->running, &child->link);
-	if (!vd_proc_start_time(child->pid, &child->start)) {
-		child->start = 0; // ended already: its report is on the way
-	}
 	return true;
 }
 
-bool vd_child_adopt(struct vd_child *child, struct wl_event_loop *loop, pid_t pid,
+bool vd_children_start_time(struct vd_children *children, pid_t pid,
+		unsigned long long *start) {
+	int err_no;
+	if (children != NULL && children->spawner != NULL) {
+		return vd_spawner_start_time(children->spawner, pid, start, &err_no);
+	}
+	return vd_proc_start_time(pid, start); // refused under Landlock: not found
+}
+
+bool vd_child_adopt(struct vd_child *child, struct vd_children *children, pid_t pid,
 		unsigned long long start, vd_child_exited exited, void *data) {
 	vd_child_init(child);
 	unsigned long long now;
-	if (pid <= 1 || !vd_proc_start_time(pid, &now) || now != start) {
+	if (pid <= 1 || !vd_children_start_time(children, pid, &now) || now != start) {
 		return false;
 	}
 	child->pidfd = pidfd_open(pid, 0);
 	/* the pidfd names whatever has pid now: check again that it is the same process */
-	if (child->pidfd < 0 || !vd_proc_start_time(pid, &now) || now != start) {
+	if (child->pidfd < 0 || !vd_children_start_time(children, pid, &now) || now != start) {
 		vd_child_finish(child);
 		return false;
 	}
 	child->pid = pid;
 	child->start = start;
 	child->ours = false;
-	if (!watch(child, loop, exited, data)) {
+	if (!watch(child, children->loop, exited, data)) {
 		vd_child_finish(child);
 		return false;
 	}

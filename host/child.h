@@ -63,7 +63,7 @@ bool vd_child_spawn(struct vd_child *child, struct vd_children *children, char *
 	int out_fd, vd_child_exited exited, void *data, char *err, size_t err_size);
 
 /* Watches a process started earlier (by another hostd). False if pid is gone or another one. */
-bool vd_child_adopt(struct vd_child *child, struct wl_event_loop *loop, pid_t pid,
+bool vd_child_adopt(struct vd_child *child, struct vd_children *children, pid_t pid,
 	unsigned long long start, vd_child_exited exited, void *data);
 
 bool vd_child_running(const struct vd_child *child);
@@ -71,8 +71,12 @@ void vd_child_signal(struct vd_child *child, int signo);
 /* Stops watching (the process runs on) and empties the child. */
 void vd_child_finish(struct vd_child *child);
 
-/* The start time of pid (clock ticks since boot); false if there is no such process. */
-bool vd_proc_start_time(pid_t pid, unsigned long long *start);
+/*
+ * The start time of pid (protocols/proc.h), asked of the spawner: hostd
+ * itself reads no /proc once confined. False if there is no such process.
+ */
+bool vd_children_start_time(struct vd_children *children, pid_t pid,
+	unsigned long long *start);
 
 /* argv[0] as execv would run it: itself if it has a '/', else the first match in PATH. */
 bool vd_child_find_program(const char *name, char *out, size_t size);

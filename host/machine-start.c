@@ -138,7 +138,8 @@ static bool clear_dir(struct vd_machine *m, char *err, size_t err_size) {
 	char why[PATH_MAX + 64];
 	if (vd_vmstate_read(m->dir, &st, why, sizeof(why))) {
 		unsigned long long start;
-		bool alive = vd_proc_start_time(st.vmm_pid, &start) && start == st.vmm_start;
+		bool alive = vd_children_start_time(m->config.children, st.vmm_pid, &start) &&
+			start == st.vmm_start;
 		pid_t pid = st.vmm_pid;
 		vd_vmstate_finish(&st);
 		if (alive) {
@@ -291,19 +292,19 @@ bool vd_machine_adopt(struct vd_machine *machine, const char *run_dir) {
 		vd_vmstate_remove_dir(m->dir);
 		return false;
 	}
-	if (!vd_child_adopt(&m->vmm, m->config.loop, st.vmm_pid, st.vmm_start, machine_vmm_exited,
+	if (!vd_child_adopt(&m->vmm, m->config.children, st.vmm_pid, st.vmm_start, machine_vmm_exited,
 			m)) {
 		vd_log(VD_INFO, "vm=%s: its VMM (pid %d) ended while no vmdesk-hostd ran; cleaning up",
 			m->name, (int)st.vmm_pid);
 		/* what is left of that run goes: the proxy and the helpers, if still there */
 		struct vd_child c;
-		if (st.proxy_pid != 0 && vd_child_adopt(&c, m->config.loop, st.proxy_pid,
+		if (st.proxy_pid != 0 && vd_child_adopt(&c, m->config.children, st.proxy_pid,
 				st.proxy_start, machine_proxy_exited, m)) {
 			vd_child_signal(&c, SIGTERM);
 			vd_child_finish(&c);
 		}
 		for (size_t i = 0; i < st.nhelpers; i++) {
-			if (vd_child_adopt(&c, m->config.loop, st.helper_pid[i], st.helper_start[i],
+			if (vd_child_adopt(&c, m->config.children, st.helper_pid[i], st.helper_start[i],
 					machine_helper_exited, m)) {
 				vd_child_signal(&c, SIGTERM);
 				vd_child_finish(&c);
@@ -340,7 +341,7 @@ bool vd_machine_adopt(struct vd_machine *machine, const char *run_dir) {
 	bool agent_ok = vd_addr_parse(st.agent, false, &m->agent, err, sizeof(err));
 	m->nhelpers = 0;
 	for (size_t i = 0; i < st.nhelpers; i++) {
-		if (vd_child_adopt(&m->helpers[m->nhelpers], m->config.loop, st.helper_pid[i],
+		if (vd_child_adopt(&m->helpers[m->nhelpers], m->config.children, st.helper_pid[i],
 				st.helper_start[i], machine_helper_exited, m)) {
 			m->nhelpers++;
 		} else {
@@ -349,7 +350,7 @@ bool vd_machine_adopt(struct vd_machine *machine, const char *run_dir) {
 		}
 	}
 	m->state = VD_MACHINE_STARTING; // running again once its agent answers
-	if (st.proxy_pid != 0 && vd_child_adopt(&m->proxy, m->config.loop, st.proxy_pid,
+	if (st.proxy_pid != 0 && vd_child_adopt(&m->proxy, m->config.children, st.proxy_pid,
 			st.proxy_start, machine_proxy_exited, m)) {
 		vd_log(VD_INFO, "vm=%s: its proxy (pid %d) runs on", m->name, (int)st.proxy_pid);
 	} else {

@@ -235,12 +235,10 @@ void hostd_sandbox_confine_files(const struct hostd_sandbox_files *f) {
 		// there when hostd started before it (clipboard.c)
 		rules[n++] = (struct vd_landlock_rule){f->xdg_runtime_dir, VD_LANDLOCK_LIST};
 	}
-	// the start time of each program it starts, and of a VMM a previous
-	// hostd left in a run directory (child.c, machine-start.c:
-	// /proc/PID/stat). No narrower rule can say "stat": measured on 6.18,
-	// another process's mem and what its fd/, cwd and root lead to stay
-	// refused, but its environ, cmdline and maps are readable (README)
-	rules[n++] = (struct vd_landlock_rule){"/proc", VD_LANDLOCK_READ};
+	// no /proc: no rule could narrow it to /proc/PID/stat (another process's
+	// environ, cmdline and maps would be readable), so the start times of
+	// programs and of a VMM a previous hostd left come from the spawner
+	// (child.c: vd_children_start_time)
 	// control.c names the user it refuses (getpwuid): the first lookup,
 	// now, reads nsswitch.conf and loads the NSS modules; later ones read
 	// /etc/passwd (and ask the others over their sockets)

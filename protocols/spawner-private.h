@@ -25,6 +25,7 @@
 enum request_type {
 	REQUEST_SPAWN = 1,
 	REQUEST_SIGNAL = 2,
+	REQUEST_START_TIME = 3, // of a process (any: a start time tells nothing else)
 };
 
 struct request {
@@ -34,7 +35,7 @@ struct request {
 	uint32_t envc; // SPAWN
 	uint32_t fd_mask; // SPAWN: which of stdin, stdout, stderr come as fds, in order
 	uint32_t inherit_mask; // SPAWN: which of them are the spawner's own (else /dev/null)
-	int32_t pid; // SIGNAL
+	int32_t pid; // SIGNAL, START_TIME
 	int32_t signo; // SIGNAL
 	uint32_t size; // SPAWN: bytes of NUL-terminated strings that follow (argv, then env)
 };
@@ -44,6 +45,7 @@ struct reply {
 	int32_t pid;
 	int32_t pgid;
 	uint32_t has_pidfd; // the pidfd comes with the reply (SCM_RIGHTS)
+	uint64_t start; // SPAWN, START_TIME: the process's start time (protocols/proc.h); 0 none
 };
 
 struct event {

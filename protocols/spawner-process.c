@@ -15,6 +15,7 @@
 #include <wayland-server-core.h>
 
 #include "protocols/log.h"
+#include "protocols/proc.h"
 #include "protocols/spawner-private.h"
 #include "protocols/spawner.h"
 
@@ -251,6 +252,17 @@ static bool serve_request(struct spawner_state *s) {
 		}
 		break;
 	}
+	case REQUEST_START_TIME: {
+		unsigned long long start;
+		if (!fds_ok || nfds != 0 || req.pid <= 0) {
+			reply.err = EINVAL;
+		} else if (!vd_proc_start_time(req.pid, &start)) {
+			reply.err = ESRCH;
+		} else {
+			reply.start = start;
+		}
+		break;
+	}
 	case REQUEST_SPAWN: {
 		// the frame: the strings' size is checked before anything is read
 		if (req.size == 0 || req.size > VD_SPAWNER_MAX_STRINGS) {
@@ -293,6 +305,10 @@ static bool serve_request(struct spawner_state *s) {
 			break;
 		}
 		reply.err = spawn_program(s, &req, argv, env, stdio, &reply);
+		unsigned long long start;
+		if (reply.err == 0 && vd_proc_start_time(reply.pid, &start)) {
+			reply.start = start; // else it ended already: its report is on the way
+		}
 		if (reply.err == 0 && (req.flags & VD_SPAWN_PIDFD)) {
 			pidfd = pidfd_open(reply.pid, 0);
 			reply.has_pidfd = pidfd >= 0;

@@ -272,8 +272,25 @@ bool vd_spawner_spawn(struct vd_spawner *spawner, const struct vd_spawn *spawn,
 		*err_no = reply.err;
 		return false;
 	}
-	*result = (struct vd_spawn_result){.pid = reply.pid, .pgid = reply.pgid, .pidfd = pidfd};
+	*result = (struct vd_spawn_result){.pid = reply.pid, .start = reply.start, .pgid = reply.pgid,
+		.pidfd = pidfd};
 	return true;
+}
+
+bool vd_spawner_start_time(struct vd_spawner *spawner, pid_t pid, unsigned long long *start,
+		int *err_no) {
+	struct request req = {.type = REQUEST_START_TIME, .pid = pid};
+	struct reply reply;
+	size_t got = 0;
+	bool fds_bad = false;
+	if (!spawner_send_all(spawner->req, &req, sizeof(req), NULL, 0) ||
+			!spawner_recv_all(spawner->req, &reply, sizeof(reply), NULL, 0, &got, &fds_bad)) {
+		*err_no = EPIPE;
+		return false;
+	}
+	*err_no = reply.err;
+	*start = reply.start;
+	return reply.err == 0;
 }
 
 bool vd_spawner_signal(struct vd_spawner *spawner, pid_t pid, int signo, bool group,

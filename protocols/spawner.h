@@ -49,6 +49,7 @@ struct vd_spawn {
 
 struct vd_spawn_result {
 	pid_t pid;
+	unsigned long long start; // its start time (protocols/proc.h); 0 if it ended already
 	pid_t pgid; // its process group (its own, or the detaching process's)
 	int pidfd; // VD_SPAWN_PIDFD only, else -1 (the caller owns it)
 };
@@ -96,6 +97,14 @@ int vd_spawner_request_fd(const struct vd_spawner *spawner);
  */
 bool vd_spawner_spawn(struct vd_spawner *spawner, const struct vd_spawn *spawn,
 	struct vd_spawn_result *result, int *err_no);
+
+/*
+ * The start time of any process (protocols/proc.h), read by the spawner:
+ * for a daemon that may not read /proc itself. False with *err_no (ESRCH:
+ * no such process; EPIPE: the spawner is gone).
+ */
+bool vd_spawner_start_time(struct vd_spawner *spawner, pid_t pid, unsigned long long *start,
+	int *err_no);
 
 /*
  * Sends signo to a program the spawner started and has not reaped, or

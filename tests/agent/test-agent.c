@@ -10,6 +10,7 @@
 
 #include "guest/apps.h"
 #include "host/child.h"
+#include "protocols/proc.h"
 #include "host/menu.h"
 #include "host/vmconf.h"
 #include "host/vmstate.h"

@@ -60,7 +60,7 @@ suite = tap.Suite()
 class Daemon:
 	"""A daemon with the shim preloaded, on a private socket in a temporary dir."""
 
-	def __init__(self, name, seccomp=None, call=None, config_dir=None):
+	def __init__(self, name, seccomp=None, call=None, config_dir=None, shim_path=None):
 		self.name = name
 		self.dir = tempfile.mkdtemp(prefix="vmdesk-sandbox-")
 		# vmdesk-hostd's VM definitions: the temporary dir (its $HOME), or a
@@ -108,7 +108,8 @@ class Daemon:
 		env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
 		if call:
 			env["VD_SHIM_CALL"] = call
-			env["VD_SHIM_PATH"] = self.new_file if call == "open-new" else self.victim
+			env["VD_SHIM_PATH"] = shim_path or (self.new_file if call == "open-new" else
+			                                    self.victim)
 		self.env = env
 		self.proc = None
 
@@ -238,6 +239,30 @@ def check_landlock_refuses(name, call):
 		if name in ("vmdesk-proxy", "vmdesk-clipd"):
 			# what it must remove still goes: its socket and lock
 			assert sorted(os.listdir(d.dir)) == ["log"], os.listdir(d.dir)
+
+
+@suite.test
+def hostd_reads_no_other_process_in_proc():
+	"""/proc is not among hostd's places (its start times come from its spawner):
+	the environment of the user's other programs (tokens in a shell's) is refused."""
+	env = dict(os.environ, VMDESK_SANDBOX_TOKEN="not-for-the-vm")
+	other = subprocess.Popen(["sleep", "60"], env=env)
+	try:
+		with Daemon("vmdesk-hostd", call="read-file",
+		            shim_path="/proc/%d/environ" % other.pid) as d:
+			d.wait_filtered()
+			os.kill(d.proc.pid, signal.SIGUSR2)
+			wait_for(lambda: "vmdesk-shim: read-file returned" in d.log(), timeout=20,
+			         what="the shim's call", check=d._check)
+			if "offers no Landlock" in d.log():
+				tap.skip("this kernel offers no Landlock")
+			assert "vmdesk-shim: read-file returned -1 (errno %d)" % errno.EACCES in d.log(), \
+				d.log()
+			stop_process(d.proc)
+			assert d.proc.returncode == 0, d.log()
+	finally:
+		other.kill()
+		other.wait()
 
 
 def write_definition(directory, vm):

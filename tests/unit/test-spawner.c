@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "protocols/proc.h"
 #include "protocols/spawner-private.h"
 #include "protocols/spawner.h"
 #include "tests/unit/tap.h"
@@ -72,6 +73,36 @@ static bool test_wait_fds_env_and_status(void) {
 	CHECK(e.count == 1 && e.pid == r.pid && WIFEXITED(e.status) && WEXITSTATUS(e.status) == 3,
 		"exit of %d: count %d pid %d status 0x%x", r.pid, e.count, e.pid, e.status);
 	// it ran in a session of its own: not ours
+	CHECK(!e.lost, "spawner lost");
+	vd_spawner_destroy(s);
+	wl_event_loop_destroy(loop);
+	return true;
+}
+
+/* Start times come from the spawner, for a daemon that reads no /proc itself. */
+static bool test_start_times(void) {
+	struct wl_event_loop *loop = wl_event_loop_create();
+	struct ended e = {0};
+	struct vd_spawner *s = vd_spawner_create(loop, handle_exited, handle_lost, &e, NULL);
+	CHECK(s != NULL, "no spawner");
+	unsigned long long mine, theirs, again;
+	int err = 0;
+	CHECK(vd_proc_start_time(getpid(), &mine), "our own start time");
+	CHECK(vd_spawner_start_time(s, getpid(), &theirs, &err) && theirs == mine,
+		"the spawner says %llu, /proc %llu (%s)", theirs, mine, strerror(err));
+	char *argv[] = {"sleep", "10", NULL};
+	struct vd_spawn req = {.argv = argv, .flags = VD_SPAWN_SEARCH_PATH, .fds = {-1, -1, -1}};
+	struct vd_spawn_result r;
+	CHECK(vd_spawner_spawn(s, &req, &r, &err), "spawn: %s", strerror(err));
+	CHECK(vd_proc_start_time(r.pid, &again) && r.start == again && r.start >= mine,
+		"the program's start time %llu, /proc %llu", r.start, again);
+	CHECK(vd_spawner_signal(s, r.pid, SIGKILL, false, &err), "kill: %s", strerror(err));
+	DISPATCH_UNTIL(loop, e.count == 1);
+	CHECK(e.count == 1, "not reaped");
+	CHECK(!vd_spawner_start_time(s, r.pid, &again, &err) && err == ESRCH, "a reaped pid: %s",
+		strerror(err));
+	CHECK(!vd_spawner_start_time(s, 0, &again, &err) && err == EINVAL, "pid 0: %s",
+		strerror(err));
 	CHECK(!e.lost, "spawner lost");
 	vd_spawner_destroy(s);
 	wl_event_loop_destroy(loop);
@@ -228,6 +259,7 @@ static bool test_malformed_requests(void) {
 static const struct tap_case cases[] = {
 	TAP_CASE(test_wait_fds_env_and_status),
 	TAP_CASE(test_exec_failures),
+	TAP_CASE(test_start_times),
 	TAP_CASE(test_detached_and_signals),
 	TAP_CASE(test_malformed_requests),
 };
