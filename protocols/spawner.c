@@ -277,20 +277,27 @@ bool vd_spawner_spawn(struct vd_spawner *spawner, const struct vd_spawn *spawn,
 	return true;
 }
 
-bool vd_spawner_start_time(struct vd_spawner *spawner, pid_t pid, unsigned long long *start,
-		int *err_no) {
-	struct request req = {.type = REQUEST_START_TIME, .pid = pid};
-	struct reply reply;
+/* A request that comes with no fds and is answered without one. */
+static bool round_trip(struct vd_spawner *spawner, const struct request *req,
+		struct reply *reply, int *err_no) {
 	size_t got = 0;
 	bool fds_bad = false;
-	if (!spawner_send_all(spawner->req, &req, sizeof(req), NULL, 0) ||
-			!spawner_recv_all(spawner->req, &reply, sizeof(reply), NULL, 0, &got, &fds_bad)) {
+	if (!spawner_send_all(spawner->req, req, sizeof(*req), NULL, 0) ||
+			!spawner_recv_all(spawner->req, reply, sizeof(*reply), NULL, 0, &got, &fds_bad)) {
 		*err_no = EPIPE;
 		return false;
 	}
-	*err_no = reply.err;
+	*err_no = reply->err;
+	return reply->err == 0;
+}
+
+bool vd_spawner_start_time(struct vd_spawner *spawner, pid_t pid, unsigned long long *start,
+		int *err_no) {
+	struct request req = {.type = REQUEST_START_TIME, .pid = pid};
+	struct reply reply = {0};
+	bool ok = round_trip(spawner, &req, &reply, err_no);
 	*start = reply.start;
-	return reply.err == 0;
+	return ok;
 }
 
 bool vd_spawner_signal(struct vd_spawner *spawner, pid_t pid, int signo, bool group,
@@ -298,13 +305,5 @@ bool vd_spawner_signal(struct vd_spawner *spawner, pid_t pid, int signo, bool gr
 	struct request req = {.type = REQUEST_SIGNAL, .flags = group ? 1 : 0, .pid = pid,
 		.signo = signo};
 	struct reply reply;
-	size_t got = 0;
-	bool fds_bad = false;
-	if (!spawner_send_all(spawner->req, &req, sizeof(req), NULL, 0) ||
-			!spawner_recv_all(spawner->req, &reply, sizeof(reply), NULL, 0, &got, &fds_bad)) {
-		*err_no = EPIPE;
-		return false;
-	}
-	*err_no = reply.err;
-	return reply.err == 0;
+	return round_trip(spawner, &req, &reply, err_no);
 }
