@@ -66,6 +66,13 @@ bool spawner_recv_all(int fd, void *buf, size_t len, int *fds, size_t max_fds, s
 
 struct vd_spawner_guard;
 
+/*
+ * Serves the requests on req, without a loop, until one cannot be framed
+ * or the stream ends: the request path alone, for tests/fuzz/fuzz-spawner.c
+ * (its guard refuses every spawn, so nothing is forked).
+ */
+void spawner_serve_all(int req, int ev, const struct vd_spawner_guard *guard);
+
 /* The spawner process: serves req and reports on ev until the daemon goes. */
 void spawner_main(int req, int ev, const struct vd_spawner_guard *guard)
 	__attribute__((noreturn));

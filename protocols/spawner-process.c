@@ -412,6 +412,13 @@ static int handle_spawner_events(int fd, uint32_t mask, void *data) {
 	return 0;
 }
 
+void spawner_serve_all(int req, int ev, const struct vd_spawner_guard *guard) {
+	static struct spawner_state s;
+	s = (struct spawner_state){.req = req, .ev = ev, .guard = guard};
+	while (serve_request(&s)) {
+	}
+}
+
 void spawner_main(int req, int ev, const struct vd_spawner_guard *guard) {
 	// it owns its two sockets, and nothing else of the daemon
 	close_all_but(req, ev);
