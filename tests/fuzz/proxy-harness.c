@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -930,6 +931,8 @@ void fz_harness_global_init(const char *name) {
 		return;
 	}
 	program = name;
+	/* as vmdesk-proxy's main: a write to a peer that left is EPIPE, not the end */
+	signal(SIGPIPE, SIG_IGN);
 	/* FUZZ_VERBOSE=1: the proxy's log */
 	vd_log_init(name, getenv("FUZZ_VERBOSE") != NULL ? VD_DEBUG : VD_SILENT);
 	const char *env = getenv("FUZZ_PROXY_ORACLE");
