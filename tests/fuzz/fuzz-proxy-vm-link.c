@@ -314,6 +314,14 @@ static void note_frame(struct vl_harness *v, const uint8_t *data, size_t len) {
 	case VD_LINK_WL_ACK:
 		if (c != NULL) {
 			uint32_t bytes = msg.body.wl_ack.bytes;
+			if (bytes > c->host_unacked) {
+				/*
+				 * More than the guest got: the proxy may take it for bytes still
+				 * in flight (or refuse it) and then send past what the checks
+				 * count as the window. The guest broke the rule, not the proxy.
+				 */
+				v->dirty = true;
+			}
 			c->host_unacked -= bytes < c->host_unacked ? bytes : c->host_unacked;
 		}
 		break;
@@ -712,6 +720,7 @@ static void do_control(struct vl_harness *v, const struct fz_record *rec) {
 			/* the bridge starts over: its clients are gone, the host's old frames
 			 * may still come until it answers */
 			vl_channels_forget(v);
+			v->session_window = 0; // the proxy takes the next WL_LIMITS
 			v->nonce++;
 			vl_send_hello(v, 0);
 			v->dirty = true;

@@ -205,6 +205,11 @@ void vl_send_hello(struct vl_harness *v, uint64_t peer) {
 }
 
 void vl_send_limits(struct vl_harness *v, uint32_t window) {
+	if (v->session_window == 0) {
+		v->session_window = window;
+	} else {
+		v->dirty = true; // WL_LIMITS twice: the proxy ends the link
+	}
 	struct vd_link_msg msg = {.type = VD_LINK_WL_LIMITS};
 	msg.body.wl_limits = (struct vd_link_wl_limits){.window = window,
 		.pipe_window = v->pipe_window};
@@ -254,6 +259,8 @@ static void link_connect(struct vl_harness *v) {
 	v->echoed = 0;
 	v->dirty = false;
 	v->paused = false;
+	v->session_window = 0;
+	v->hello_seen = false;
 }
 
 void vl_link_start(struct vl_harness *v) {
@@ -301,7 +308,11 @@ static void handle_hello(struct vl_harness *v, const struct vd_link_hello *hello
 		/* the proxy starts a session with us (first contact, or it resynchronised) */
 		vl_channels_forget(v);
 		v->dirty = false;
+		if (v->hello_seen) {
+			v->session_window = 0; // a resynchronised session waits for WL_LIMITS again
+		}
 	}
+	v->hello_seen = true;
 	if (hello->peer_nonce != v->nonce || v->echoed != hello->nonce) {
 		vl_send_hello(v, hello->nonce);
 		v->dirty = false;
@@ -377,10 +388,10 @@ static void channel_frame(struct vl_harness *v, const struct vd_link_msg *msg) {
 	switch (msg->type) {
 	case VD_LINK_WL_DATA: {
 		uint32_t len = msg->body.wl_data.data_len;
-		if (strict && (uint64_t)c->host_unacked + len > v->window) {
+		if (strict && (uint64_t)c->host_unacked + len > v->session_window) {
 			fz_violation(NULL, "the proxy's VM link sent %s on channel %u: %llu bytes "
 				"unacknowledged, the guest's window is %u", type, msg->id,
-				(unsigned long long)c->host_unacked + len, v->window);
+				(unsigned long long)c->host_unacked + len, v->session_window);
 		}
 		c->host_unacked += len;
 		if (s != NULL && !c->wl_dirty) {

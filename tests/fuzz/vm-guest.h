@@ -98,6 +98,13 @@ struct vl_harness {
 	 */
 	bool dirty;
 	uint32_t window, pipe_window; // ours (WL_LIMITS)
+	/*
+	 * The window the proxy took: that of the first WL_LIMITS of the link or of
+	 * its last new session (0: none yet). A control record may announce another
+	 * than ours, and a second WL_LIMITS ends the link (the checks stop).
+	 */
+	uint32_t session_window;
+	bool hello_seen; // the proxy's first HELLO on this link came
 	struct vl_channel channels[VL_CHANNELS];
 	size_t nchannels;
 	uint32_t last_channel;
