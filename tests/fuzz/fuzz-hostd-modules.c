@@ -45,6 +45,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -582,6 +583,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 	(void)argv;
 	/* FUZZ_VERBOSE=1: hostd's log */
 	vd_log_init("fuzz-hostd-modules", getenv("FUZZ_VERBOSE") != NULL ? VD_DEBUG : VD_SILENT);
+	/* as vmdesk-hostd's main: a write to a peer that left is EPIPE, not the end */
+	signal(SIGPIPE, SIG_IGN);
 	const char *tmp = getenv("TMPDIR");
 	snprintf(fz.dir, sizeof(fz.dir), "%s/fuzz-hostd-modules.XXXXXX",
 		tmp != NULL && tmp[0] == '/' && strlen(tmp) < 32 ? tmp : "/tmp");
