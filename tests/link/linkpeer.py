@@ -72,7 +72,13 @@ class Peer:
 				self.received.append(frame)
 				if frame[0] == v.WL_PING and self.answer_pings:
 					seq = v.decode(SET, frame[0], frame[2])["seq"]
-					self.send("wl_pong", seq=seq)
+					try:
+						self.send("wl_pong", seq=seq)
+					except (ConnectionResetError, BrokenPipeError):
+						# the proxy closed the link after what it read (a protocol
+						# error, say) before our answer to its ping
+						self.closed = True
+						return
 			deadline = time.monotonic()
 
 	def wait(self, predicate, timeout=10, what="a frame"):
