@@ -67,7 +67,7 @@ struct vd_channel {
 	bool in_snapshot;
 	uint32_t snap_count, snap_received, snap_refused;
 	struct app_list snap;
-	struct vd_menu_snapshot *menu_snapshot;
+	bool menu_open; // a snapshot of this VM is open in the menu writer
 	struct vd_rate snap_rate; // snapshots allowed (kept across links)
 
 	bool idle_known, idle;

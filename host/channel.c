@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "host/channel-private.h"
-#include "host/menu.h"
+#include "host/menu-writer.h"
 #include "protocols/backoff.h"
 #include "protocols/clock.h"
 #include "protocols/link-conn.h"
@@ -139,8 +139,10 @@ static void modules_down(struct vd_channel *channel) {
 
 static void snapshot_clear(struct vd_channel *channel) {
 	app_list_clear(&channel->snap);
-	vd_menu_snapshot_abort(channel->menu_snapshot);
-	channel->menu_snapshot = NULL;
+	if (channel->menu_open) {
+		vd_menu_writer_abort(channel->config.menu, channel->conf.name);
+		channel->menu_open = false;
+	}
 	channel->in_snapshot = false;
 }
 
@@ -166,8 +168,8 @@ static void handle_apps_begin(struct vd_channel *channel, const struct vd_link_a
 	channel->snap_received = 0;
 	channel->snap_refused = 0;
 	if (channel->config.menu != NULL) {
-		channel->menu_snapshot = vd_menu_snapshot_begin(channel->config.menu,
-			channel->conf.name, channel->conf.color);
+		vd_menu_writer_begin(channel->config.menu, channel->conf.name);
+		channel->menu_open = true;
 	}
 }
 
@@ -191,13 +193,8 @@ static void handle_app(struct vd_channel *channel, const struct vd_link_app *app
 		refuse_app(channel, why);
 		return;
 	}
-	char err[PATH_MAX + 128];
-	if (channel->menu_snapshot != NULL &&
-			!vd_menu_snapshot_add(channel->menu_snapshot, app, err, sizeof(err))) {
-		char why[PATH_MAX + 400];
-		snprintf(why, sizeof(why), "%s: %s", app->id, err);
-		refuse_app(channel, why);
-		return;
+	if (channel->menu_open) {
+		vd_menu_writer_add(channel->config.menu, channel->conf.name, app);
 	}
 	app_list_add(&channel->snap, app->id, app->name);
 }
@@ -214,9 +211,9 @@ static void handle_apps_end(struct vd_channel *channel) {
 	channel->snap = (struct app_list){0};
 	channel->apps_known = true;
 	channel->in_snapshot = false;
-	if (channel->menu_snapshot != NULL) {
-		vd_menu_snapshot_commit(channel->menu_snapshot);
-		channel->menu_snapshot = NULL;
+	if (channel->menu_open) {
+		vd_menu_writer_commit(channel->config.menu, channel->conf.name);
+		channel->menu_open = false;
 	}
 	vd_log(VD_INFO, "vm=%s: %zu applications (%u refused)", channel->conf.name,
 		channel->apps.count, channel->snap_refused);

@@ -18,7 +18,7 @@
  * address hostd dialled, never by what its guest says.
  */
 
-struct vd_menu;
+struct vd_menu_writer;
 struct vd_channel;
 struct vd_run;
 
@@ -42,7 +42,7 @@ struct vd_channel_config {
 	struct wl_event_loop *loop;
 	struct vd_channel_module modules[VD_CHANNEL_MAX_MODULES];
 	size_t nmodules;
-	struct vd_menu *menu; // may be NULL: no menu entries
+	struct vd_menu_writer *menu; // may be NULL: no menu entries
 	int connect_timeout_ms; // connect and handshake
 	uint32_t retry_max_ms;
 	int request_timeout_ms; // for RUN_STARTED

@@ -17,6 +17,7 @@
 #include "host/clipboard/clipboard.h"
 #include "host/control.h"
 #include "host/launcher.h"
+#include "host/menu-writer.h"
 #include "host/menu.h"
 #include "host/notify.h"
 #include "host/sandbox-hostd.h"
@@ -44,7 +45,7 @@ struct hostd {
 	bool quit;
 	bool leaving; // a first SIGTERM: the launcher powers the VMs off
 	struct vd_launcher *launcher; // NULL until set up
-	struct vd_menu *menu; // NULL: --no-menu, or no XDG directories
+	struct vd_menu_writer *menu; // NULL: --no-menu, or no XDG directories
 	struct vd_vms *vms;
 	struct vd_control *control;
 	struct vd_gclip *gclip; // NULL: --no-clipboard, or it could not start
@@ -545,10 +546,15 @@ static bool hostd_start(struct hostd *hostd, const struct options *o, const stru
 		return false;
 	}
 	if (o->menu_enabled) {
-		hostd->menu = vd_menu_create(hostd->children, o->cli);
-		if (hostd->menu == NULL) {
-			vd_log(VD_WARN, "no XDG_DATA_HOME/HOME: menu integration disabled");
-		}
+		/* the one process that writes the menu's files (host/menu-writer.h) */
+		const char *dirs[2];
+		struct vd_menu_writer_config menu_config = {
+			.cli_path = o->cli,
+			.config_dirs = dirs,
+			.nconfig_dirs = definition_dirs(o, p, dirs),
+			.seccomp = o->seccomp,
+		};
+		hostd->menu = vd_menu_writer_create(hostd->loop, hostd->children, &menu_config);
 	}
 	struct vd_channel_config channel_config = {
 		.loop = hostd->loop,
@@ -624,9 +630,6 @@ static void confine_files(struct hostd *hostd, const struct options *o, const st
 			vd_log(VD_WARN, "state directory: %s", err);
 		}
 	}
-	if (hostd->menu != NULL) {
-		files.nmenu_dirs = vd_menu_make_dirs(hostd->menu, files.menu_dirs);
-	}
 	files.nconfig_dirs = definition_dirs(o, p, files.config_dirs);
 	if (hostd->gclip != NULL) {
 		files.policy_path = gclip_policy_path(hostd->gclip);
@@ -646,7 +649,7 @@ static void hostd_finish(struct hostd *hostd) {
 	vd_vms_destroy(hostd->vms); // the channels tell the modules below that they go
 	vd_host_notify_destroy(hostd->notify);
 	vd_host_tray_destroy(hostd->tray);
-	vd_menu_destroy(hostd->menu);
+	vd_menu_writer_destroy(hostd->menu);
 }
 
 int main(int argc, char *argv[]) {
@@ -702,8 +705,9 @@ int main(int argc, char *argv[]) {
 	if (opts.seccomp == VD_SECCOMP_ENFORCE) {
 		confine_files(&hostd, &opts, &places);
 	}
-	if (!vd_sandbox_enter(hostd_sandbox_policy(vd_children_spawner_pid(hostd.children)),
-			opts.seccomp)) {
+	pid_t menu_writer = hostd.menu != NULL ? vd_menu_writer_pid(hostd.menu) : 0;
+	if (!vd_sandbox_enter(hostd_sandbox_policy(vd_children_spawner_pid(hostd.children),
+			menu_writer), opts.seccomp)) {
 		goto out;
 	}
 	while (!hostd.quit) {

@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host/child.h"
 #include "host/menu.h"
 #include "protocols/log.h"
 #include "protocols/names.h"
@@ -21,15 +20,11 @@ static const int icon_sizes[] = {16, 22, 24, 32, 48, 64, 96, 128, 256};
 #define MAX_ENTRY_FILE 8192
 
 struct vd_menu {
-	struct vd_children *children; // NULL: update-desktop-database is not run
 	char apps_dir[PATH_MAX];
 	char icons_dir[PATH_MAX]; // .../icons/hicolor
 	char directories_dir[PATH_MAX];
 	char menus_dir[PATH_MAX];
 	char exec[PATH_MAX]; // the vmdesk command, as written in Exec lines
-	/* update-desktop-database, run without waiting for it */
-	struct vd_child db;
-	bool db_again; // another change came while it ran
 };
 
 struct staged {
@@ -123,7 +118,7 @@ bool vd_menu_apps_dir(char *out, size_t size) {
 		format(out, size, "%s/applications", data);
 }
 
-struct vd_menu *vd_menu_create(struct vd_children *children, const char *cli_path) {
+struct vd_menu *vd_menu_create(const char *cli_path) {
 	char data[PATH_MAX - 64], config[PATH_MAX - 64];
 	if (!base_dir(data, sizeof(data), "XDG_DATA_HOME", ".local/share") ||
 			!base_dir(config, sizeof(config), "XDG_CONFIG_HOME", ".config")) {
@@ -133,8 +128,6 @@ struct vd_menu *vd_menu_create(struct vd_children *children, const char *cli_pat
 	if (menu == NULL) {
 		return NULL;
 	}
-	menu->children = children;
-	vd_child_init(&menu->db);
 	vd_menu_apps_dir(menu->apps_dir, sizeof(menu->apps_dir));
 	format(menu->icons_dir, sizeof(menu->icons_dir), "%s/icons/hicolor", data);
 	format(menu->directories_dir, sizeof(menu->directories_dir), "%s/desktop-directories",
@@ -165,7 +158,6 @@ void vd_menu_destroy(struct vd_menu *menu) {
 	if (menu == NULL) {
 		return;
 	}
-	vd_child_finish(&menu->db); // it runs on: it is quick
 	free(menu);
 }
 
@@ -584,8 +576,6 @@ static size_t remove_entries(const struct vd_menu *menu, const char *vm, char **
 	return removed;
 }
 
-static void update_database(struct vd_menu *menu);
-
 void vd_menu_snapshot_commit(struct vd_menu_snapshot *snapshot) {
 	struct vd_menu *menu = snapshot->menu;
 	const char *vm = snapshot->vm;
@@ -622,7 +612,6 @@ void vd_menu_snapshot_commit(struct vd_menu_snapshot *snapshot) {
 	vd_log(VD_INFO, "vm=%s: menu has %zu entries (%zu removed)", vm, nids, removed);
 	free(ids);
 	vd_menu_snapshot_abort(snapshot);
-	update_database(menu);
 }
 
 static void remove_submenus(const char *dir, const char *suffix, char **vms, size_t nvms) {
@@ -650,47 +639,12 @@ static void remove_submenus(const char *dir, const char *suffix, char **vms, siz
 	closedir(d);
 }
 
-void vd_menu_prune(struct vd_menu *menu, char **vms, size_t nvms) {
+size_t vd_menu_prune(struct vd_menu *menu, char **vms, size_t nvms) {
 	size_t removed = remove_entries(menu, NULL, vms, nvms);
 	remove_submenus(menu->menus_dir, ".menu", vms, nvms);
 	remove_submenus(menu->directories_dir, ".directory", vms, nvms);
 	if (removed > 0) {
 		vd_log(VD_INFO, "removed %zu menu entries of VMs that no longer exist", removed);
-		update_database(menu);
 	}
-}
-
-/* ---- update-desktop-database, on the loop ---- */
-
-static void handle_db_exited(struct vd_child *child, void *data) {
-	struct vd_menu *menu = data;
-	if (child->status != 0) {
-		vd_log(VD_WARN, "update-desktop-database %s", child->how);
-	}
-	if (menu->db_again) {
-		menu->db_again = false;
-		update_database(menu);
-	}
-}
-
-static void update_database(struct vd_menu *menu) {
-	if (vd_child_running(&menu->db)) {
-		menu->db_again = true; // once more when the running one ends
-		return;
-	}
-	if (menu->children == NULL) {
-		return;
-	}
-	for (size_t i = 0; i < VD_MENU_DB_PROGRAMS; i++) {
-		if (access(vd_menu_db_programs[i], X_OK) != 0) {
-			continue;
-		}
-		char *argv[] = {(char *)vd_menu_db_programs[i], "-q", menu->apps_dir, NULL};
-		char err[256];
-		if (!vd_child_spawn(&menu->db, menu->children, argv, -1, handle_db_exited, menu, err,
-				sizeof(err))) {
-			vd_log(VD_WARN, "%s", err);
-		}
-		return;
-	}
+	return removed;
 }

@@ -34,10 +34,12 @@
 struct vd_menu;
 struct vd_menu_snapshot;
 
-/* Directories from $XDG_DATA_HOME / $XDG_CONFIG_HOME / $HOME; NULL without them. */
-struct vd_children;
-/* children: what runs update-desktop-database (NULL: nothing is run). */
-struct vd_menu *vd_menu_create(struct vd_children *children, const char *cli_path);
+/*
+ * Directories from $XDG_DATA_HOME / $XDG_CONFIG_HOME / $HOME; NULL without
+ * them. cli_path: the vmdesk command of the Exec lines. In vmdesk-hostd
+ * only its menu writer (host/menu-writer.h) has one.
+ */
+struct vd_menu *vd_menu_create(const char *cli_path);
 
 /* Where the menu's entries go ($XDG_DATA_HOME/applications); false without a home. */
 bool vd_menu_apps_dir(char *out, size_t size);
@@ -69,8 +71,11 @@ void vd_menu_snapshot_commit(struct vd_menu_snapshot *snapshot);
 /* Drops the staged entries; accepts NULL. */
 void vd_menu_snapshot_abort(struct vd_menu_snapshot *snapshot);
 
-/* Removes every entry, icon and submenu of VMs not in vms (entries of older versions too). */
-void vd_menu_prune(struct vd_menu *menu, char **vms, size_t nvms);
+/*
+ * Removes every entry, icon and submenu of VMs not in vms (entries of older
+ * versions too); returns the number of entries removed.
+ */
+size_t vd_menu_prune(struct vd_menu *menu, char **vms, size_t nvms);
 
 /* Keeps the freedesktop main categories of a Categories value (";"-terminated). */
 void vd_menu_filter_categories(const char *in, char *out, size_t size);

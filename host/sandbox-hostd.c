@@ -19,16 +19,16 @@
 /*
  * The reviewed list of system calls vmdesk-hostd makes after startup
  * (README, "Sandbox"). It parses what the VMs' agents send on their
- * channels (programs, menus and icons, notifications, tray items) and what
- * the vmdesk command and the proxies send on the control socket. It never
+ * channels (programs, application lists, notifications, tray items) and
+ * what the vmdesk command and the proxies send on the control socket; the
+ * menu's files are its menu writer's (sandbox-menu-writer.c). It never
  * execs, forks or signals by pid: its spawner starts, and reports the end
  * of, every program; the VMs' processes are signalled through pidfds. No
  * socket but AF_UNIX and AF_VSOCK (agents, QMP, consoles, the session bus,
  * the compositor). What it must keep, and a filter cannot narrow to
- * directories: creating and writing files (menu entries, icons, state
- * files, VM logs, run directories and sockets), and reading some (VM
- * definitions, images, the clipboard policy, fonts): Landlock narrows
- * both (below).
+ * directories: creating and writing files (state files, VM logs, run
+ * directories and sockets), and reading some (VM definitions, images, the
+ * clipboard policy, fonts): Landlock narrows both (below).
  */
 
 static struct vd_sandbox_rule rules[] = {
@@ -50,9 +50,9 @@ static struct vd_sandbox_rule rules[] = {
 	VD_SANDBOX_ALLOW(recvfrom),
 	VD_SANDBOX_ALLOW(getsockname),
 	VD_SANDBOX_ALLOW(getpeername),
-	// files: VM definitions and images read; menu entries, icons, menus,
-	// state files, VM logs and run directories written (created, renamed
-	// into place, removed); the proxies' sockets appear; inotify
+	// files: VM definitions and images read; state files, VM logs and run
+	// directories written (created, renamed into place, removed); the
+	// proxies' sockets appear; inotify
 	VD_SANDBOX_ALLOW(openat),
 	VD_SANDBOX_ALLOW(statx),
 	VD_SANDBOX_ALLOW(fstatfs),
@@ -63,7 +63,7 @@ static struct vd_sandbox_rule rules[] = {
 	VD_SANDBOX_ALLOW(faccessat2),
 	VD_SANDBOX_ALLOW(mkdir),
 	VD_SANDBOX_ALLOW(rename),
-	VD_SANDBOX_ALLOW(unlinkat), // remove(): a VM's menu folder and icons
+	VD_SANDBOX_ALLOW(unlinkat), // a VM's run directory's files (vmstate.c)
 	VD_SANDBOX_ALLOW(rmdir),
 	VD_SANDBOX_ALLOW(fchmod),
 	VD_SANDBOX_ALLOW(fsync),
@@ -86,7 +86,9 @@ static struct vd_sandbox_rule rules[] = {
 	VD_SANDBOX_ALLOW(geteuid),
 	VD_SANDBOX_ALLOW(getgid),
 	VD_SANDBOX_ALLOW(getegid),
-	// at exit: the spawner, and only it, is reaped (set below, kept last)
+	// at exit: the spawner and the menu writer, and only they, are reaped
+	// (set below, kept last)
+	VD_SANDBOX_ALLOW_IF(wait4, VD_SANDBOX_ARG_EQ(0, 0)),
 	VD_SANDBOX_ALLOW_IF(wait4, VD_SANDBOX_ARG_EQ(0, 0)),
 };
 
@@ -98,15 +100,16 @@ static const struct vd_sandbox_policy policy = {
 	.rule_count = RULE_COUNT,
 };
 
-const struct vd_sandbox_policy *hostd_sandbox_policy(pid_t spawner) {
-	rules[RULE_COUNT - 1].args[0].value = (uint64_t)spawner;
+const struct vd_sandbox_policy *hostd_sandbox_policy(pid_t spawner, pid_t menu_writer) {
+	rules[RULE_COUNT - 2].args[0].value = (uint64_t)spawner;
+	rules[RULE_COUNT - 1].args[0].value = (uint64_t)(menu_writer > 0 ? menu_writer : spawner);
 	return &policy;
 }
 
 /* ---- Landlock: what hostd may read and change ---- */
 
 #define MAX_FONT_PATHS 64
-#define MAX_RULES (12 + VD_MENU_DIRS + MAX_FONT_PATHS)
+#define MAX_RULES (12 + MAX_FONT_PATHS)
 
 /* Whether dir is path or one of its parents. */
 static bool holds(const char *dir, const char *path) {
@@ -167,7 +170,7 @@ static bool shared_dir(const char *dir) {
  * $HOME or /etc never are. Then false: dir is read after a restart of
  * hostd, and the log says so.
  */
-static bool read_place(const char *what, const char *dir, char *out) {
+bool hostd_sandbox_read_place(const char *what, const char *dir, char *out) {
 	char path[PATH_MAX];
 	int len = snprintf(path, sizeof(path), "%s", dir);
 	if (len <= 0 || (size_t)len >= sizeof(path) || path[0] != '/') {
@@ -206,28 +209,26 @@ void hostd_sandbox_confine_files(const struct hostd_sandbox_files *f) {
 		rules[n++] = (struct vd_landlock_rule){f->state_dir,
 			VD_LANDLOCK_WRITE | VD_LANDLOCK_READ};
 	}
-	for (size_t i = 0; i < f->nmenu_dirs; i++) {
-		// menu entries, icons, menus: read back to be compared, pruned
-		rules[n++] = (struct vd_landlock_rule){f->menu_dirs[i],
-			VD_LANDLOCK_WRITE | VD_LANDLOCK_READ};
-	}
+	// not the menu's directories: only the menu writer (menu-writer.h) may
+	// change them, or an Exec line of hostd's own would run on a click
 	/* read only */
 	char places[4][PATH_MAX];
 	size_t nplaces = 0;
 	for (size_t i = 0; i < f->nconfig_dirs; i++) {
 		// the VM definitions (vmconf.c), reread on SIGHUP and on inotify's word
-		if (read_place("VM definitions", f->config_dirs[i], places[nplaces])) {
+		if (hostd_sandbox_read_place("VM definitions", f->config_dirs[i], places[nplaces])) {
 			rules[n++] = (struct vd_landlock_rule){places[nplaces++], VD_LANDLOCK_READ};
 		}
 	}
 	// guest images: IMAGE/image.conf at each start of a VM (launch.c)
-	if (f->images_dir != NULL && read_place("images", f->images_dir, places[nplaces])) {
+	if (f->images_dir != NULL &&
+			hostd_sandbox_read_place("images", f->images_dir, places[nplaces])) {
 		rules[n++] = (struct vd_landlock_rule){places[nplaces++], VD_LANDLOCK_READ};
 	}
 	char policy_dir[PATH_MAX];
 	// the global clipboard's policy, reread when it changes (clipboard/policy.c)
 	if (f->policy_path != NULL && vd_path_dir(f->policy_path, policy_dir, sizeof(policy_dir)) &&
-			read_place("clipboard policy", policy_dir, places[nplaces])) {
+			hostd_sandbox_read_place("clipboard policy", policy_dir, places[nplaces])) {
 		rules[n++] = (struct vd_landlock_rule){places[nplaces++], VD_LANDLOCK_READ};
 	}
 	if (f->xdg_runtime_dir != NULL) {

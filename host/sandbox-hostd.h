@@ -3,7 +3,6 @@
 
 #include <sys/types.h>
 
-#include "host/menu.h"
 #include "protocols/sandbox.h"
 
 /*
@@ -12,18 +11,17 @@
  * launcher, notifications, tray, global clipboard) are set up. Every
  * program it runs (VMMs, helpers, proxies, update-desktop-database) starts
  * in its spawner (host/child.h), forked before the filter: hostd itself
- * never execs or forks. spawner: the spawner's pid, the one process it
- * waits for (at exit).
+ * never execs or forks. spawner, menu_writer: the pids of the spawner and
+ * of the menu writer (host/menu-writer.h; 0: none), the processes it waits
+ * for (at exit).
  */
-const struct vd_sandbox_policy *hostd_sandbox_policy(pid_t spawner);
+const struct vd_sandbox_policy *hostd_sandbox_policy(pid_t spawner, pid_t menu_writer);
 
 /* Where vmdesk-hostd reads and writes once started; NULL or 0: none. */
 struct hostd_sandbox_files {
 	const char *run_dir; // $XDG_RUNTIME_DIR/vmdesk: sockets, the VMs' run directories
 	const char *socket_path; // the control socket (and its lock)
 	const char *state_dir; // $XDG_STATE_HOME/vmdesk: the VMs' logs (made)
-	const char *menu_dirs[VD_MENU_DIRS]; // the menu's (made)
-	size_t nmenu_dirs;
 	const char *config_dirs[2]; // the VM definitions: the system's, the user's
 	size_t nconfig_dirs;
 	const char *images_dir; // guest images: image.conf at each start
@@ -44,5 +42,12 @@ struct hostd_sandbox_files {
  * on.
  */
 void hostd_sandbox_confine_files(const struct hostd_sandbox_files *files);
+
+/*
+ * Where to read dir beneath under Landlock (into out, PATH_MAX bytes): dir,
+ * or if it does not exist yet its nearest existing parent that holds no
+ * other program's files. False (logged) if there is none.
+ */
+bool hostd_sandbox_read_place(const char *what, const char *dir, char *out);
 
 #endif

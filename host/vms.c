@@ -8,7 +8,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#include "host/menu.h"
+#include "host/menu-writer.h"
 #include "host/vms.h"
 #include "protocols/log.h"
 
@@ -47,19 +47,11 @@ static void watch_dirs(struct vd_vms *vms) {
 	}
 }
 
+/* The writer prunes by the definitions, as it reads them itself. */
 static void prune_menu(struct vd_vms *vms) {
-	if (vms->config.menu == NULL) {
-		return;
+	if (vms->config.menu != NULL) {
+		vd_menu_writer_prune(vms->config.menu);
 	}
-	char **names = calloc(vms->count + 1, sizeof(char *));
-	if (names == NULL) {
-		return;
-	}
-	for (size_t i = 0; i < vms->count; i++) {
-		names[i] = (char *)vd_channel_conf(vms->channels[i])->name;
-	}
-	vd_menu_prune(vms->config.menu, names, vms->count);
-	free(names);
 }
 
 /* Loads the definitions; keeps the channel of every VM whose definition did not change. */

@@ -15,7 +15,7 @@
  * others keep theirs.
  */
 
-struct vd_menu;
+struct vd_menu_writer;
 struct vd_vms;
 
 /* dirs: definition directories, later ones overriding earlier ones. */

@@ -145,6 +145,11 @@ bool vd_link_check_msg_app(const void *body, char *err, size_t err_size) {
 	return rgba_ok("icon", m->icon_width, m->icon_height, m->icon_len, err, err_size);
 }
 
+bool vd_link_check_msg_menu_app(const void *body, char *err, size_t err_size) {
+	const struct vd_link_menu_app *m = body;
+	return rgba_ok("icon", m->icon_width, m->icon_height, m->icon_len, err, err_size);
+}
+
 bool vd_link_check_msg_notify(const void *body, char *err, size_t err_size) {
 	const struct vd_link_notify *m = body;
 	if (m->expire_ms != VD_LINK_NOTIFY_EXPIRE_DEFAULT && m->expire_ms > VD_LINK_MAX_EXPIRE_MS) {

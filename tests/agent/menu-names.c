@@ -14,7 +14,7 @@
 
 int main(int argc, char *argv[]) {
 	struct wl_event_loop *loop = wl_event_loop_create();
-	struct vd_menu *menu = vd_menu_create(NULL, "/usr/bin/vmdesk");
+	struct vd_menu *menu = vd_menu_create("/usr/bin/vmdesk");
 	if (menu == NULL) {
 		fprintf(stderr, "menu-names: no XDG directories\n");
 		return 1;

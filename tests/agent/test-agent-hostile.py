@@ -290,6 +290,7 @@ def bad_entries_are_refused_one_by_one():
     mark = log_mark()
     assert fake.run(snapshot_scenario(snapshot(apps), "vm=bad: 1 applications"))
     wait_new_log(mark, "vm=bad: 1 applications (8 refused)")
+    wait_new_log(mark, "vm=bad: menu has 1 entries")  # the menu writer is done
     log = bench.hostd_output()[mark:]
     for text in ("APP: invalid name", "APP: invalid id", "icon of 1024 bytes is not 64x64 RGBA",
                  "icon length 262148 over 262144"):
@@ -310,6 +311,7 @@ def shell_syntax_is_inert():
     mark = log_mark()
     assert fake.run(snapshot_scenario(snapshot(apps), "vm=bad: 1 applications"))
     wait_new_log(mark, "vm=bad: 1 applications (0 refused)")
+    wait_new_log(mark, "vm=bad: menu has 1 entries")
     path = os.path.join(apps_dir, "vmdesk.bad.shell.desktop")
     with open(path) as f:
         entry = f.read()
@@ -329,6 +331,7 @@ def icons_are_pixels_framed_by_the_host():
                                                     width=32, height=32)]),
                                       "vm=bad: 1 applications"))
     wait_new_log(mark, "vm=bad: 1 applications (0 refused)")
+    wait_new_log(mark, "vm=bad: menu has 1 entries")
     icons = glob.glob(os.path.join(bench.data, "icons/hicolor/32x32/apps/vmdesk.bad.px.png"))
     assert len(icons) == 1, icons
     out = subprocess.run(["convert", icons[0], "-format", "%[fx:int(255*p{0,0}.r)],"
@@ -374,6 +377,7 @@ def menu_bytes_per_vm_are_capped():
     mark = log_mark()
     rss_before = hostd_rss_kb()
     assert fake.run(snapshot_scenario(frames, "vm=bad: 90 applications"), timeout=240)
+    wait_new_log(mark, "vm=bad: menu has 90 entries", timeout=120)
     log = bench.hostd_output()[mark:]
     assert "icons over 16 MiB: the rest get none" in log, log[-2000:]
     icons = glob.glob(os.path.join(bench.data, "icons/hicolor/256x256/apps/vmdesk.bad.big-*"))
@@ -401,6 +405,8 @@ def one_vm_cannot_squat_another_vms_entry():
     bench.hostd.send_signal(signal.SIGHUP)
     wait_new_log(mark, "vm=work: 1 applications", timeout=30)
     wait_new_log(mark, "vm=work-banking: 1 applications", timeout=30)
+    wait_new_log(mark, "vm=work: menu has 1 entries", timeout=30)
+    wait_new_log(mark, "vm=work-banking: menu has 1 entries", timeout=30)
     assert fake.done.wait(30) and second.done.wait(30)
     entries = os.listdir(apps_dir)
     assert "vmdesk.work.banking-mail.desktop" in entries, entries

@@ -313,6 +313,116 @@ def test_hostd_reads_no_directory_made_later_in_home():
 		assert d.proc.returncode == 0, d.log()
 
 
+def menu_writer_pid(hostd):
+	"""The pid of hostd's menu writer (its child named vmdesk-menu), once it named itself."""
+	def find():
+		for entry in os.listdir("/proc"):
+			if not entry.isdigit():
+				continue
+			try:
+				with open("/proc/%s/status" % entry) as f:
+					fields = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+			except OSError:
+				continue
+			if fields.get("Name") == "vmdesk-menu" and fields.get("PPid") == str(hostd.proc.pid):
+				return int(entry)
+		return None
+	wait_for(lambda: find() is not None, timeout=20, what="hostd's menu writer",
+	         check=hostd._check)
+	return find()
+
+
+def proc_status(pid, field):
+	with open("/proc/%d/status" % pid) as f:
+		for line in f:
+			key, _, value = line.partition(":")
+			if key == field:
+				return value.strip()
+	return None
+
+
+def test_hostd_writes_no_menu_entry():
+	"""hostd has no access to the menu's directories (only its menu writer
+	does): a desktop entry of its own in ~/.local/share/applications, whose
+	Exec line would run on the user's click, is refused (EACCES), and the
+	directory is there (made by the writer)."""
+	daemon = Daemon("vmdesk-hostd", call="open-new")
+	evil = os.path.join(daemon.dir, "applications", "vmdesk.evil.desktop")
+	daemon.env["VD_SHIM_PATH"] = evil
+	with daemon as d:
+		d.wait_filtered()
+		menu_writer_pid(d)
+		os.kill(d.proc.pid, signal.SIGUSR2)
+		wait_for(lambda: "vmdesk-shim: open-new returned" in d.log(), timeout=20,
+		         what="the shim's call", check=d._check)
+		if "offers no Landlock" in d.log():
+			tap.skip("this kernel offers no Landlock")
+		assert "vmdesk-shim: open-new returned -1 (errno %d)" % errno.EACCES in d.log(), d.log()
+		assert not os.path.exists(evil)
+		assert os.path.isdir(os.path.join(d.dir, "applications")), os.listdir(d.dir)
+		stop_process(d.proc)
+		assert d.proc.returncode == 0, d.log()
+
+
+def test_menu_writer_runs_filtered():
+	"""hostd's menu writer has its own filter (no_new_privs, Seccomp: 2), and
+	ends with hostd."""
+	with Daemon("vmdesk-hostd") as d:
+		d.wait_filtered()
+		pid = menu_writer_pid(d)
+		wait_for(lambda: proc_status(pid, "Seccomp") == "2", timeout=20,
+		         what="the menu writer's filter", check=d._check)
+		assert proc_status(pid, "NoNewPrivs") == "1"
+		stop_process(d.proc)
+		assert d.proc.returncode == 0, d.log()
+		assert not os.path.exists("/proc/%d" % pid), "the menu writer outlived hostd"
+		assert not sanitizer_report(d.log()), d.log()
+
+
+def check_menu_writer_call(call, shim_path=None):
+	"""The shim makes hostd's menu writer attempt call; hostd's log says how it went."""
+	daemon = Daemon("vmdesk-hostd", call=call)
+	daemon.env["VD_SHIM_PROCESS"] = "vmdesk-menu"
+	if shim_path is not None:
+		daemon.env["VD_SHIM_PATH"] = shim_path(daemon)
+	with daemon as d:
+		d.wait_filtered()
+		pid = menu_writer_pid(d)
+		wait_for(lambda: proc_status(pid, "Seccomp") == "2", timeout=20,
+		         what="the menu writer's filter", check=d._check)
+		os.kill(pid, signal.SIGUSR2)
+		wait_for(lambda: "vmdesk-shim: %s returned" % call in d.log() or
+		         "the menu writer (pid %d) is gone" % pid in d.log(), timeout=20,
+		         what="the shim's call in the menu writer", check=d._check)
+		log = d.log()
+		stop_process(d.proc)
+		assert d.proc.returncode == 0, d.log()
+		return d, log
+
+
+def test_menu_writer_execve_kills():
+	"""A forbidden call kills the menu writer (SIGSYS); hostd lives on and says so."""
+	d, log = check_menu_writer_call("execve")
+	assert "killed by signal %d" % signal.SIGSYS in log, log
+	assert "vmdesk-shim:" not in log, log
+
+
+def test_menu_writer_socket_inet_kills():
+	d, log = check_menu_writer_call("socket-inet")
+	assert "killed by signal %d" % signal.SIGSYS in log, log
+
+
+def test_menu_writer_writes_only_in_the_menu_dirs():
+	"""Landlock: the writer may create files only in the menu's directories;
+	one elsewhere is refused (EACCES) and the writer lives on."""
+	d, log = check_menu_writer_call("open-new",
+	                                lambda d: os.path.join(d.victim_dir, "vmdesk.desktop"))
+	if "offers no Landlock" in log:
+		tap.skip("this kernel offers no Landlock")
+	assert "vmdesk-shim: open-new returned -1 (errno %d)" % errno.EACCES in log, log
+	assert "the menu writer" not in log or "is gone" not in log, log
+
+
 def check_glib_warning_logged(name):
 	"""A GLib message after startup (pango's, when a font fails to load) goes to
 	the daemon's log: GLib's own writer would first ask whether stderr is the
@@ -425,5 +535,10 @@ for program in ("vmdesk-proxy", "vmdesk-clipd", "vmdesk-guest-wayland", "vmdesk-
 	add_tests(program)
 suite.test(test_hostd_reads_definitions_made_later)
 suite.test(test_hostd_reads_no_directory_made_later_in_home)
+suite.test(test_hostd_writes_no_menu_entry)
+suite.test(test_menu_writer_runs_filtered)
+suite.test(test_menu_writer_execve_kills)
+suite.test(test_menu_writer_socket_inet_kills)
+suite.test(test_menu_writer_writes_only_in_the_menu_dirs)
 
 suite.run()

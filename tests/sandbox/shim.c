@@ -14,6 +14,10 @@
  *                (returns -2 if it has none)
  * After the call (if it lived) the shim writes "vmdesk-shim: CALL returned R"
  * to stderr, and " (errno E)" after it when R is negative.
+ *
+ * With VD_SHIM_PROCESS=NAME the handler is set, instead, in the process that
+ * names itself NAME (prctl PR_SET_NAME) once it has: vmdesk-hostd's menu
+ * writer ("vmdesk-menu"), a fork that resets its signals first.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -22,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -87,15 +93,43 @@ static void handle_usr2(int sig) {
 	say(call, r);
 }
 
+static char process[16];
+
+static void set_handler(void) {
+	struct sigaction sa = { .sa_handler = handle_usr2, .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
+}
+
+int prctl(int option, ...) {
+	va_list ap;
+	va_start(ap, option);
+	unsigned long a[4];
+	for (int i = 0; i < 4; i++) {
+		a[i] = va_arg(ap, unsigned long);
+	}
+	va_end(ap);
+	int (*real)(int, ...) = (int (*)(int, ...))dlsym(RTLD_NEXT, "prctl");
+	int r = real(option, a[0], a[1], a[2], a[3]);
+	if (option == PR_SET_NAME && process[0] != '\0' && call[0] != '\0' &&
+			strncmp((const char *)a[0], process, sizeof(process) - 1) == 0) {
+		set_handler();
+	}
+	return r;
+}
+
 __attribute__((constructor)) static void shim_init(void) {
 	const char *c = getenv("VD_SHIM_CALL");
 	const char *p = getenv("VD_SHIM_PATH");
+	const char *in = getenv("VD_SHIM_PROCESS");
 	if (c == NULL) {
 		return;
 	}
 	snprintf(call, sizeof(call), "%s", c);
 	snprintf(path, sizeof(path), "%s", p != NULL ? p : "/tmp/vmdesk-shim-file");
-	struct sigaction sa = { .sa_handler = handle_usr2, .sa_flags = SA_RESTART };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR2, &sa, NULL);
+	if (in != NULL) {
+		snprintf(process, sizeof(process), "%s", in);
+		return;
+	}
+	set_handler();
 }

@@ -24,6 +24,7 @@
 #include "guest/wayland/sandbox-guest-wayland.h"
 #include "host/clipboard/sandbox-clipd.h"
 #include "host/sandbox-hostd.h"
+#include "host/sandbox-menu-writer.h"
 #include "protocols/landlock.h"
 #include "protocols/log.h"
 #include "protocols/sandbox.h"
@@ -303,7 +304,7 @@ static bool test_hostd_allows_and_kills(void) {
 		return true;
 	}
 	// the parent stands in for the spawner: the one process it may wait for
-	const struct vd_sandbox_policy *p = hostd_sandbox_policy(getpid());
+	const struct vd_sandbox_policy *p = hostd_sandbox_policy(getpid(), 0);
 	CHECK_EXITS_0(p, ACT_NOTHING);
 	CHECK_EXITS_0(p, ACT_UNIX_SOCKET);
 	CHECK_EXITS_0(p, ACT_VSOCK_SOCKET);
@@ -320,7 +321,32 @@ static bool test_hostd_allows_and_kills(void) {
 		CHECK_KILLED(p, ACT_FORK); // its spawner starts every program
 		CHECK_KILLED(p, ACT_CLONE3_THREAD); // one thread: not even those
 		CHECK_KILLED(p, ACT_KILL_PARENT); // the VMs' processes: by pidfd only
-		CHECK_KILLED(hostd_sandbox_policy(getpid() + 1), ACT_WAIT_PARENT);
+		CHECK_KILLED(hostd_sandbox_policy(getpid() + 1, getpid() + 2), ACT_WAIT_PARENT);
+	}
+	// the menu writer's pid is the second process it may wait for
+	CHECK_EXITS_0(hostd_sandbox_policy(getpid() + 1, getpid()), ACT_WAIT_PARENT);
+	return true;
+}
+
+static bool test_menu_writer_allows_and_kills(void) {
+	if (!vd_sandbox_available()) {
+		tap_skip("built without libseccomp");
+		return true;
+	}
+	const struct vd_sandbox_policy *p = menu_writer_sandbox_policy();
+	CHECK_EXITS_0(p, ACT_NOTHING);
+	CHECK_EXITS_0(p, ACT_OPEN_READ);
+	CHECK_EXITS_0(p, ACT_OPEN_DIR);
+	// entries, icons, submenus: writing files is its job (Landlock says where)
+	int s = run_sandboxed(p, ACT_OPEN_WRITE);
+	CHECK(WIFEXITED(s) && WEXITSTATUS(s) == 5, "the menu writer cannot write a file: 0x%x", s);
+	CHECK_KILLED(p, ACT_UNIX_SOCKET); // its one socket is made before the fork
+	CHECK_KILLED(p, ACT_INET_SOCKET);
+	CHECK_KILLED(p, ACT_EXECVE);
+	if (!vd_sandbox_sanitizer_build()) {
+		CHECK_KILLED(p, ACT_FORK);
+		CHECK_KILLED(p, ACT_KILL_PARENT);
+		CHECK_KILLED(p, ACT_WAIT_PARENT);
 	}
 	return true;
 }
@@ -513,7 +539,7 @@ static bool test_ioctl_fails_without_a_kill(void) {
 		return true;
 	}
 	const struct vd_sandbox_policy *policies[] = {proxy_sandbox_policy(0),
-		&clipd_sandbox_policy, hostd_sandbox_policy(getpid()),
+		&clipd_sandbox_policy, hostd_sandbox_policy(getpid(), 0), menu_writer_sandbox_policy(),
 		guestd_sandbox_policy(false, getpid()), guest_wayland_sandbox_policy(false)};
 	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	CHECK(null_fd >= 0, "/dev/null: %s", strerror(errno));
@@ -550,6 +576,7 @@ static const struct tap_case cases[] = {
 	TAP_CASE(test_guest_wayland_allows_and_kills),
 	TAP_CASE(test_guestd_allows_and_kills),
 	TAP_CASE(test_hostd_allows_and_kills),
+	TAP_CASE(test_menu_writer_allows_and_kills),
 	TAP_CASE(test_landlock_confines_writes),
 	TAP_CASE(test_landlock_confines_reads),
 	TAP_CASE(test_ioctl_fails_without_a_kill),
