@@ -222,12 +222,20 @@ bool vd_child_adopt(struct vd_child *child, struct vd_children *children, pid_t 
 		unsigned long long start, vd_child_exited exited, void *data) {
 	vd_child_init(child);
 	unsigned long long now;
-	if (pid <= 1 || !vd_children_start_time(children, pid, &now) || now != start) {
+	int err_no;
+	/*
+	 * hostd opens no pidfd itself (its filter has no pidfd_open): the spawner
+	 * opens it, for a process its guard allows (host/spawn-guard.h), and
+	 * reads the start time after, which must be the one recorded
+	 */
+	if (pid <= 1 || children == NULL || children->spawner == NULL ||
+			!vd_children_start_time(children, pid, &now) || now != start) {
+		return false; // gone (a stale state file names another process: no word of it)
+	}
+	if (!vd_spawner_adopt(children->spawner, pid, &child->pidfd, &now, &err_no)) {
 		return false;
 	}
-	child->pidfd = pidfd_open(pid, 0);
-	/* the pidfd names whatever has pid now: check again that it is the same process */
-	if (child->pidfd < 0 || !vd_children_start_time(children, pid, &now) || now != start) {
+	if (now != start) {
 		vd_child_finish(child);
 		return false;
 	}

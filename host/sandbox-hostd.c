@@ -72,9 +72,9 @@ static struct vd_sandbox_rule rules[] = {
 	VD_SANDBOX_ALLOW(inotify_init1),
 	VD_SANDBOX_ALLOW(inotify_add_watch),
 	VD_SANDBOX_ALLOW(inotify_rm_watch),
-	// the VMs' processes, by pidfd only: opened (adopted after a restart)
-	// and signalled; never a kill() by pid
-	VD_SANDBOX_ALLOW(pidfd_open),
+	// the VMs' processes, by pidfd only, signalled; never a kill() by pid.
+	// No pidfd_open: the spawner opens the pidfds, of the programs it starts
+	// and of those a previous hostd left that its guard allows
 	VD_SANDBOX_ALLOW(pidfd_send_signal),
 	// memory: memfds (the global clipboard's); glibc's qsort() sizes its
 	// buffer by the machine's memory. One thread: no clone at all

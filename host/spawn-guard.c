@@ -1,8 +1,10 @@
 #define LOG_TAG "spawn-guard"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "host/menu.h"
 #include "host/spawn-guard.h"
@@ -130,7 +132,8 @@ bool vd_spawn_guard_init(struct vd_spawn_guard *guard, const struct vd_launch_en
 			return false;
 		}
 	}
-	guard->hook = (struct vd_spawner_guard){ .allow = vd_spawn_guard_allow, .data = guard };
+	guard->hook = (struct vd_spawner_guard){ .allow = vd_spawn_guard_allow,
+		.adopt = vd_spawn_guard_adopt, .data = guard };
 	/* what runs now is known before the fork; the spawner learns later changes itself */
 	learn_menu(guard);
 	learn_definitions(guard);
@@ -174,6 +177,66 @@ bool vd_spawn_guard_allow(const struct vd_spawn *spawn, void *data, char *why,
 	if (!ok) {
 		snprintf(why, why_size, "not a command of a VM definition or of the menu (the "
 			"spawner works them out itself; was vmdesk-hostd taken over?)");
+	}
+	return ok;
+}
+
+/* Whether cmdline ends with a known command: a program's whole argv, or a script's after
+ * its interpreter (the kernel puts the interpreter, and its argument, first). */
+static bool known_suffix(const struct vd_spawn_guard *guard, const char *cmdline, size_t len) {
+	for (size_t i = 0; i < guard->nknown; i++) {
+		size_t klen = guard->known[i].len;
+		if (klen <= len && memcmp(cmdline + len - klen, guard->known[i].bytes, klen) == 0 &&
+				(klen == len || cmdline[len - klen - 1] == '\0')) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The real path of a command's program: argv[0], or found in PATH if it has no '/'. */
+static bool program_path(const char *program, char *real) {
+	if (strchr(program, '/') != NULL) {
+		return realpath(program, real) != NULL;
+	}
+	const char *path = getenv("PATH");
+	path = path != NULL ? path : "/usr/local/bin:/usr/bin:/bin";
+	while (*path != '\0') {
+		size_t n = strcspn(path, ":");
+		char candidate[PATH_MAX];
+		int w = snprintf(candidate, sizeof(candidate), "%.*s/%s", (int)n, path, program);
+		if (n > 0 && w > 0 && (size_t)w < sizeof(candidate) && access(candidate, X_OK) == 0 &&
+				realpath(candidate, real) != NULL) {
+			return true;
+		}
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
+
+/* Whether exe is the program of a known command (a VMM whose definition changed since). */
+static bool known_program(const struct vd_spawn_guard *guard, const char *exe) {
+	for (size_t i = 0; i < guard->nknown; i++) {
+		char real[PATH_MAX];
+		if (program_path(guard->known[i].bytes, real) && strcmp(real, exe) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+bool vd_spawn_guard_adopt(const char *exe, const char *cmdline, size_t cmdline_len, void *data,
+		char *why, size_t why_size) {
+	struct vd_spawn_guard *guard = data;
+	bool ok = known_suffix(guard, cmdline, cmdline_len) || known_program(guard, exe);
+	if (!ok) {
+		learn_menu(guard);
+		learn_definitions(guard);
+		ok = known_suffix(guard, cmdline, cmdline_len) || known_program(guard, exe);
+	}
+	if (!ok) {
+		snprintf(why, why_size, "it runs no command and no program of a VM definition (a "
+			"state file naming another process: was vmdesk-hostd taken over?)");
 	}
 	return ok;
 }

@@ -56,5 +56,15 @@ void vd_spawn_guard_finish(struct vd_spawn_guard *guard);
 /* The guard's verdict (struct vd_spawner_guard.allow; data is the guard). */
 bool vd_spawn_guard_allow(const struct vd_spawn *spawn, void *data, char *why,
 	size_t why_size);
+/*
+ * Whether hostd may adopt a process a previous hostd left (struct
+ * vd_spawner_guard.adopt): its argv ends with a command the guard knows
+ * (the whole argv of a program, or a script's after its interpreter), or
+ * it runs the program of one (a VMM whose definition changed since it
+ * started). Anything else, the user's other processes among them, is
+ * refused: hostd, which has no pidfd_open of its own, can signal no other.
+ */
+bool vd_spawn_guard_adopt(const char *exe, const char *cmdline, size_t cmdline_len, void *data,
+	char *why, size_t why_size);
 
 #endif

@@ -2,6 +2,7 @@
 #define PROTOCOLS_PROC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /*
@@ -12,5 +13,14 @@
 
 /* False if there is no such process (or it is a zombie), or /proc cannot be read. */
 bool vd_proc_start_time(pid_t pid, unsigned long long *start);
+
+/*
+ * The process's argv as the kernel keeps it (/proc/PID/cmdline: each
+ * argument ends in NUL) into buf; false if it cannot be read, is empty or
+ * does not fit in size bytes.
+ */
+bool vd_proc_cmdline(pid_t pid, char *buf, size_t size, size_t *len);
+/* The program the process runs (/proc/PID/exe, without " (deleted)"). */
+bool vd_proc_exe(pid_t pid, char *out, size_t size);
 
 #endif

@@ -26,6 +26,7 @@ enum request_type {
 	REQUEST_SPAWN = 1,
 	REQUEST_SIGNAL = 2,
 	REQUEST_START_TIME = 3, // of a process (any: a start time tells nothing else)
+	REQUEST_ADOPT = 4, // a pidfd of a process the guard allows, with its start time
 };
 
 struct request {
@@ -35,7 +36,7 @@ struct request {
 	uint32_t envc; // SPAWN
 	uint32_t fd_mask; // SPAWN: which of stdin, stdout, stderr come as fds, in order
 	uint32_t inherit_mask; // SPAWN: which of them are the spawner's own (else /dev/null)
-	int32_t pid; // SIGNAL, START_TIME
+	int32_t pid; // SIGNAL, START_TIME, ADOPT
 	int32_t signo; // SIGNAL
 	uint32_t size; // SPAWN: bytes of NUL-terminated strings that follow (argv, then env)
 };
@@ -45,7 +46,7 @@ struct reply {
 	int32_t pid;
 	int32_t pgid;
 	uint32_t has_pidfd; // the pidfd comes with the reply (SCM_RIGHTS)
-	uint64_t start; // SPAWN, START_TIME: the process's start time (protocols/proc.h); 0 none
+	uint64_t start; // SPAWN, START_TIME, ADOPT: the process's start time (protocols/proc.h); 0 none
 };
 
 struct event {

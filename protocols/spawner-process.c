@@ -222,6 +222,52 @@ static bool guard_allows(struct spawner_state *s, const struct request *req, cha
 	return false;
 }
 
+/* The longest argv of a process to adopt (a VMM's runs to a few KB). */
+#define MAX_ADOPT_CMDLINE (256u * 1024u)
+
+/*
+ * A pidfd of pid, if the guard allows what it runs. The pidfd is opened
+ * first and what the process runs read after: if the pid was reused in
+ * between, the pidfd names a process that ended (harmless to signal) and
+ * the start time is the new one's, which the daemon compares with its own.
+ */
+static int adopt_process(struct spawner_state *s, pid_t pid, struct reply *reply,
+		int *pidfd) {
+	int fd = pidfd_open(pid, 0);
+	if (fd < 0) {
+		return errno == EINVAL ? ESRCH : errno;
+	}
+	int err = 0;
+	unsigned long long start;
+	char exe[PATH_MAX];
+	char *cmdline = malloc(MAX_ADOPT_CMDLINE);
+	size_t len = 0;
+	if (cmdline == NULL) {
+		err = ENOMEM;
+	} else if (!vd_proc_start_time(pid, &start) || !vd_proc_exe(pid, exe, sizeof(exe)) ||
+			!vd_proc_cmdline(pid, cmdline, MAX_ADOPT_CMDLINE, &len)) {
+		err = ESRCH; // gone, or nothing a guard could judge
+	} else if (s->guard != NULL) {
+		char why[512] = "";
+		if (s->guard->adopt == NULL ||
+				!s->guard->adopt(exe, cmdline, len, s->guard->data, why, sizeof(why))) {
+			vd_log(VD_WARN, "refused to adopt pid %d (%.200s): %s", (int)pid, exe,
+				s->guard->adopt == NULL ? "this daemon adopts nothing" : why);
+			err = EPERM;
+		}
+	}
+	free(cmdline);
+	if (err != 0) {
+		close(fd);
+		return err;
+	}
+	reply->pid = pid;
+	reply->start = start;
+	reply->has_pidfd = 1;
+	*pidfd = fd;
+	return 0;
+}
+
 /* One request; false if it could not be framed (the spawner then ends). */
 static bool serve_request(struct spawner_state *s) {
 	struct request req;
@@ -263,6 +309,13 @@ static bool serve_request(struct spawner_state *s) {
 		}
 		break;
 	}
+	case REQUEST_ADOPT:
+		if (!fds_ok || nfds != 0 || req.pid <= 1) {
+			reply.err = EINVAL;
+		} else {
+			reply.err = adopt_process(s, req.pid, &reply, &pidfd);
+		}
+		break;
 	case REQUEST_SPAWN: {
 		// the frame: the strings' size is checked before anything is read
 		if (req.size == 0 || req.size > VD_SPAWNER_MAX_STRINGS) {

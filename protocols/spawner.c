@@ -307,3 +307,31 @@ bool vd_spawner_signal(struct vd_spawner *spawner, pid_t pid, int signo, bool gr
 	struct reply reply;
 	return round_trip(spawner, &req, &reply, err_no);
 }
+
+bool vd_spawner_adopt(struct vd_spawner *spawner, pid_t pid, int *pidfd,
+		unsigned long long *start, int *err_no) {
+	struct request req = {.type = REQUEST_ADOPT, .pid = pid};
+	struct reply reply = {0};
+	int fd = -1;
+	size_t got = 0;
+	bool fds_bad = false;
+	*pidfd = -1;
+	if (!spawner_send_all(spawner->req, &req, sizeof(req), NULL, 0) ||
+			!spawner_recv_all(spawner->req, &reply, sizeof(reply), &fd, 1, &got, &fds_bad)) {
+		if (fd >= 0) {
+			close(fd);
+		}
+		*err_no = EPIPE;
+		return false;
+	}
+	if (reply.err != 0 || fd < 0) {
+		if (fd >= 0) {
+			close(fd);
+		}
+		*err_no = reply.err != 0 ? reply.err : EPROTO;
+		return false;
+	}
+	*pidfd = fd;
+	*start = reply.start;
+	return true;
+}

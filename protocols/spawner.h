@@ -72,6 +72,14 @@ typedef void (*vd_spawner_lost)(void *data);
  */
 struct vd_spawner_guard {
 	bool (*allow)(const struct vd_spawn *spawn, void *data, char *why, size_t why_size);
+	/*
+	 * Whether the daemon may have a pidfd of a process it did not start
+	 * (one a previous daemon left): exe is the program it runs
+	 * (/proc/PID/exe), cmdline its argv, each argument ending in NUL, of
+	 * cmdline_len bytes. NULL: never.
+	 */
+	bool (*adopt)(const char *exe, const char *cmdline, size_t cmdline_len, void *data,
+		char *why, size_t why_size);
 	void *data;
 };
 
@@ -105,6 +113,18 @@ bool vd_spawner_spawn(struct vd_spawner *spawner, const struct vd_spawn *spawn,
  */
 bool vd_spawner_start_time(struct vd_spawner *spawner, pid_t pid, unsigned long long *start,
 	int *err_no);
+
+/*
+ * A pidfd of a process the spawner did not start (a program a previous
+ * daemon left running), opened by the spawner if its guard allows that
+ * process (no guard: any), with its start time read after the pidfd was
+ * opened: if the pid was reused in between, the pidfd names a process that
+ * ended, and the start time the new one's, which the caller compares with
+ * the one it recorded. False with *err_no (ESRCH: no such process; EPERM:
+ * the guard refused it; EPIPE: the spawner is gone). The caller owns *pidfd.
+ */
+bool vd_spawner_adopt(struct vd_spawner *spawner, pid_t pid, int *pidfd,
+	unsigned long long *start, int *err_no);
 
 /*
  * Sends signo to a program the spawner started and has not reaped, or

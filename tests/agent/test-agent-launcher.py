@@ -555,6 +555,39 @@ def a_state_file_of_another_process_is_not_adopted():
         sleeper.wait()
 
 
+def start_time(pid):
+    """Field 22 of /proc/PID/stat, as protocols/proc.c reads it."""
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[19])
+
+
+@suite.test
+def a_forged_state_file_gets_no_pidfd_of_another_process():
+    # A hostd a VM took over could write a state file naming any of the user's
+    # processes with its true start time; the next hostd would adopt it and
+    # signal it at stop. Its spawner opens the pidfds now, and only of what a
+    # definition runs (host/spawn-guard.h).
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        d = os.path.join(run_dir, "work")
+        os.makedirs(d, mode=0o700)
+        with open(os.path.join(d, "state"), "w") as f:
+            start = start_time(sleeper.pid)
+            f.write("vmdesk-vmstate 1\nvmm=qemu\nvmm-pid=%d\nvmm-start=%d\nproxy-pid=%d\n"
+                    "proxy-start=%d\nstarted=0\nagent=unix:/x\nagent-serial=0\ncontrol=qmp\n"
+                    % (sleeper.pid, start, sleeper.pid, start))
+        mark = len(bench.hostd_output())
+        bench.start_hostd(hostd_args(["--on-exit", "stop"]))  # it adopts before it listens
+        vm_state = state("work")
+        bench.stop_hostd()  # --on-exit stop: what it adopted, it stops
+        assert sleeper.poll() is None, "hostd signalled a process that is not the VM's"
+        assert vm_state == "stopped", vm_state
+        assert "refused to adopt pid %d" % sleeper.pid in bench.hostd_output()[mark:]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
 @suite.test
 def a_lost_spawner_refuses_starts_and_hostd_goes_on():
     """hostd's spawner starts every program (README, "Sandbox"): if it dies, starts

@@ -55,7 +55,17 @@ static bool checking_guard(const struct vd_spawn *spawn, void *data, char *why,
 	return false;
 }
 
-static const struct vd_spawner_guard guard = {.allow = checking_guard};
+/* Adoptions: what the reader read of the process is whole; refused (nothing is signalled). */
+static bool checking_adopt(const char *exe, const char *cmdline, size_t len, void *data,
+		char *why, size_t why_size) {
+	if (exe[0] == '\0' || len == 0 || cmdline[len - 1] != '\0') {
+		abort();
+	}
+	snprintf(why, why_size, "fuzzing");
+	return false;
+}
+
+static const struct vd_spawner_guard guard = {.allow = checking_guard, .adopt = checking_adopt};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
 	vd_log_init("fuzz-spawner", VD_SILENT);

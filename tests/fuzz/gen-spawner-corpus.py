@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of fuzz-spawner (tests/fuzz/fuzz-spawner.c): the
 spawner's requests (protocols/spawner-private.h) as vmdesk-hostd sends them
-(spawns with fds and an environment, signals, start times, several in one
-stream) and as a hostd a VM took over might (a size of 0 or past the cap,
+(spawns with fds and an environment, signals, start times, adoptions,
+several in one stream) and as a hostd a VM took over might (a size of 0 or past the cap,
 more strings than counted, an environment entry without a name, fds that
 do not match the mask, unknown types and flags). Byte 0 of an input is the
 number of fds that go with the first bytes.
@@ -17,7 +17,7 @@ import sys
 root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
 out = os.path.join(root, "fuzz-spawner")
 
-SPAWN, SIGNAL, START_TIME = 1, 2, 3
+SPAWN, SIGNAL, START_TIME, ADOPT = 1, 2, 3, 4
 PIDFD, SEARCH_PATH, DETACH, CHDIR_HOME = 1, 2, 4, 8
 
 
@@ -49,6 +49,9 @@ SEEDS = {
     "inherit": (1, spawn(["true"], fd_mask=1, inherit_mask=6)),
     "signal": (0, request(SIGNAL, 1, pid=1234, signo=15)),
     "start-time": (0, request(START_TIME, pid=1)),
+    # a VMM a previous hostd left (its pid: often one that runs, a kernel
+    # thread, or none)
+    "adopt": (0, request(ADOPT, pid=2) + request(ADOPT, pid=7) + request(ADOPT, pid=300)),
     "stream": (2, spawn(QEMU, fd_mask=6) + request(SIGNAL, pid=42, signo=9) +
                request(START_TIME, pid=42) + spawn(["true"])),
     # what a hostd a VM took over may send
@@ -66,6 +69,8 @@ SEEDS = {
     "signal-range": (0, request(SIGNAL, pid=-1, signo=65)),
     "signal-fds": (1, request(SIGNAL, pid=1, signo=0)),
     "start-time-zero": (0, request(START_TIME, pid=0)),
+    "adopt-init": (0, request(ADOPT, pid=1) + request(ADOPT, pid=-1)),
+    "adopt-fds": (2, request(ADOPT, pid=2)),
     "type-unknown": (0, request(9)),
     "cut-header": (0, request(SPAWN)[:20]),
 }

@@ -48,6 +48,7 @@ enum action {
 	ACT_OPEN_READ_RAW,
 	ACT_VSOCK_SOCKET,
 	ACT_ISATTY,
+	ACT_PIDFD_OPEN,
 };
 
 static pid_t parent; // set before the fork: getppid is not on every list
@@ -108,6 +109,8 @@ static int act(enum action action) {
 		// opendir()'s flags: O_DIRECTORY is no write flag (glibc's __O_TMPFILE has it)
 		return syscall(SYS_openat, AT_FDCWD, "/proc/self",
 			O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_DIRECTORY) >= 0 ? 0 : 18;
+	case ACT_PIDFD_OPEN:
+		return syscall(SYS_pidfd_open, parent, 0) >= 0 ? 20 : 21;
 	case ACT_WAIT_PARENT:
 		// not our child: ECHILD, if the call is allowed at all
 		return wait4(parent, NULL, WNOHANG, NULL) < 0 && errno == ECHILD ? 0 : 19;
@@ -321,6 +324,9 @@ static bool test_hostd_allows_and_kills(void) {
 		CHECK_KILLED(p, ACT_FORK); // its spawner starts every program
 		CHECK_KILLED(p, ACT_CLONE3_THREAD); // one thread: not even those
 		CHECK_KILLED(p, ACT_KILL_PARENT); // the VMs' processes: by pidfd only
+		// and the pidfds come from its spawner: a state file naming another of
+		// the user's processes gets no pidfd of it
+		CHECK_KILLED(p, ACT_PIDFD_OPEN);
 		CHECK_KILLED(hostd_sandbox_policy(getpid() + 1, getpid() + 2), ACT_WAIT_PARENT);
 	}
 	// the menu writer's pid is the second process it may wait for

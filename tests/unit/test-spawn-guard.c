@@ -232,11 +232,65 @@ static bool test_a_real_spawner_refuses(void) {
 	return true;
 }
 
+/* The known command's argv, NUL-joined as /proc/PID/cmdline holds it, after prefix. */
+static size_t cmdline_of(char *const *argv, const char *prefix, size_t prefix_len, char *out,
+		size_t size) {
+	size_t pos = prefix_len;
+	memcpy(out, prefix, prefix_len);
+	for (size_t i = 0; argv[i] != NULL; i++) {
+		size_t n = strlen(argv[i]) + 1;
+		if (pos + n > size) {
+			abort();
+		}
+		memcpy(out + pos, argv[i], n);
+		pos += n;
+	}
+	return pos;
+}
+
+static bool test_adopt_only_what_a_definition_runs(void) {
+	struct vd_spawn_guard *guard = guard_create();
+	struct vd_launch *l = launch_of("work");
+	char why[512], cmdline[8192];
+	// the VMM as started (its program is /bin/true here, whose real path exe is)
+	char exe[4096];
+	CHECK(realpath("/bin/true", exe) != NULL, "realpath");
+	size_t len = cmdline_of(l->plan.vmm.argv, "", 0, cmdline, sizeof(cmdline));
+	CHECK(vd_spawn_guard_adopt("/usr/bin/sleep", cmdline, len, guard, why, sizeof(why)),
+		"the VMM's argv: %s", why);
+	// a script: the kernel puts its interpreter first
+	len = cmdline_of(l->plan.vmm.argv, "/usr/bin/python3\0", 17, cmdline, sizeof(cmdline));
+	CHECK(vd_spawn_guard_adopt("/usr/bin/python3.11", cmdline, len, guard, why, sizeof(why)),
+		"a script's argv: %s", why);
+	// the VMM's program with other arguments (its definition changed since it started)
+	char *changed[] = {"/bin/true", "-m", "4096", NULL};
+	len = cmdline_of(changed, "", 0, cmdline, sizeof(cmdline));
+	CHECK(vd_spawn_guard_adopt(exe, cmdline, len, guard, why, sizeof(why)),
+		"the VMM's program: %s", why);
+	// the user's other processes: never
+	char *sleeper[] = {"sleep", "60", NULL};
+	len = cmdline_of(sleeper, "", 0, cmdline, sizeof(cmdline));
+	CHECK(!vd_spawn_guard_adopt("/usr/bin/sleep", cmdline, len, guard, why, sizeof(why)),
+		"sleep adopted");
+	CHECK(strstr(why, "no command and no program of a VM definition") != NULL, "why: %s", why);
+	// the VMM's arguments glued onto another's last one are no suffix
+	char glued[8192];
+	size_t vlen = cmdline_of(l->plan.vmm.argv, "", 0, cmdline, sizeof(cmdline));
+	memcpy(glued, "sh\0-c\0x", 7); // "x" glued onto the VMM's argv[0]
+	memcpy(glued + 7, cmdline, vlen);
+	CHECK(!vd_spawn_guard_adopt("/usr/bin/dash", glued, 7 + vlen, guard, why, sizeof(why)),
+		"an argument that ends with the VMM's program adopted");
+	launch_destroy(l);
+	guard_destroy(guard);
+	return true;
+}
+
 static const struct tap_case cases[] = {
 	TAP_CASE(test_the_plans_commands_are_allowed),
 	TAP_CASE(test_anything_else_is_refused),
 	TAP_CASE(test_changed_definitions_are_read_again),
 	TAP_CASE(test_a_real_spawner_refuses),
+	TAP_CASE(test_adopt_only_what_a_definition_runs),
 };
 
 int main(void) {

@@ -8,8 +8,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -104,6 +106,54 @@ static bool test_start_times(void) {
 	CHECK(!vd_spawner_start_time(s, 0, &again, &err) && err == EINVAL, "pid 0: %s",
 		strerror(err));
 	CHECK(!e.lost, "spawner lost");
+	vd_spawner_destroy(s);
+	wl_event_loop_destroy(loop);
+	return true;
+}
+
+static bool refuse_all(const char *exe, const char *cmdline, size_t len, void *data, char *why,
+		size_t why_size) {
+	(void)exe;
+	(void)cmdline;
+	(void)len;
+	(*(int *)data)++;
+	snprintf(why, why_size, "the test's guard refuses all");
+	return false;
+}
+
+/* A pidfd of a process the spawner did not start: opened by it, as its guard says. */
+static bool test_adopt(void) {
+	struct wl_event_loop *loop = wl_event_loop_create();
+	struct ended e = {0};
+	struct vd_spawner *s = vd_spawner_create(loop, handle_exited, handle_lost, &e, NULL);
+	int asked = 0;
+	const struct vd_spawner_guard guard = {.adopt = refuse_all, .data = &asked};
+	struct vd_spawner *guarded = vd_spawner_create(loop, handle_exited, handle_lost, &e,
+		&guard);
+	CHECK(s != NULL && guarded != NULL, "no spawner");
+	pid_t other = fork();
+	if (other == 0) {
+		pause();
+		_exit(0);
+	}
+	CHECK(other > 0, "fork");
+	unsigned long long start, mine;
+	int pidfd = -1, err = 0;
+	CHECK(vd_spawner_adopt(s, other, &pidfd, &start, &err), "adopt: %s", strerror(err));
+	CHECK(vd_proc_start_time(other, &mine) && start == mine && pidfd >= 0,
+		"start %llu, /proc %llu, pidfd %d", start, mine, pidfd);
+	CHECK(pidfd_send_signal(pidfd, SIGKILL, NULL, 0) == 0, "signal through the pidfd");
+	CHECK(waitpid(other, NULL, 0) == other, "reap");
+	close(pidfd);
+	CHECK(!vd_spawner_adopt(s, other, &pidfd, &start, &err) && err == ESRCH && pidfd == -1,
+		"a reaped pid: %s", strerror(err));
+	CHECK(!vd_spawner_adopt(s, 1, &pidfd, &start, &err) && err == EINVAL, "pid 1: %s",
+		strerror(err));
+	// a guard that refuses: EPERM, asked once, and no pidfd
+	CHECK(!vd_spawner_adopt(guarded, getpid(), &pidfd, &start, &err) && err == EPERM &&
+		pidfd == -1, "refused: %s", strerror(err));
+	CHECK(!e.lost, "spawner lost");
+	vd_spawner_destroy(guarded);
 	vd_spawner_destroy(s);
 	wl_event_loop_destroy(loop);
 	return true;
@@ -260,6 +310,7 @@ static const struct tap_case cases[] = {
 	TAP_CASE(test_wait_fds_env_and_status),
 	TAP_CASE(test_exec_failures),
 	TAP_CASE(test_start_times),
+	TAP_CASE(test_adopt),
 	TAP_CASE(test_detached_and_signals),
 	TAP_CASE(test_malformed_requests),
 };
