@@ -194,6 +194,24 @@ static const struct vd_link_conn_impl writer_impl = {
 	.closed = handle_closed,
 };
 
+/* Serves hostd's link on fd from loop (tests/fuzz/fuzz-menu-writer.c: without a process). */
+static struct vd_link_conn *menu_writer_attach(struct writer *w, struct wl_event_loop *loop,
+		int fd) {
+	struct vd_link_conn_config link = {.set = &vd_link_host, .role = VD_LINK_ROLE_SERVER,
+		.caps = VD_LINK_CAP_MENU, .software = "vmdesk-hostd menu writer"};
+	return vd_link_conn_create(loop, fd, &link, &writer_impl, w);
+}
+
+/* Closes the link and drops the snapshots still open. */
+static void menu_writer_detach_conn(struct writer *w, struct vd_link_conn *conn) {
+	vd_link_conn_destroy(conn);
+	for (size_t i = 0; i < MAX_OPEN; i++) {
+		if (w->open[i].snapshot != NULL) {
+			drop(&w->open[i]);
+		}
+	}
+}
+
 /* It owns its socket, and nothing else of hostd. */
 static void menu_writer_detach(int fd) {
 	if (fd > 3) {
@@ -241,9 +259,8 @@ _Noreturn void menu_writer_main(int fd, const struct menu_writer_options *option
 	if (!vd_sandbox_enter(menu_writer_sandbox_policy(), options->seccomp)) {
 		_exit(1);
 	}
-	struct vd_link_conn_config link = {.set = &vd_link_host, .role = VD_LINK_ROLE_SERVER,
-		.caps = VD_LINK_CAP_MENU, .software = "vmdesk-hostd menu writer"};
-	if (vd_link_conn_create(loop, fd, &link, &writer_impl, &w) == NULL) {
+	struct vd_link_conn *conn = menu_writer_attach(&w, loop, fd);
+	if (conn == NULL) {
 		_exit(1);
 	}
 	while (!w.quit) {
@@ -251,5 +268,6 @@ _Noreturn void menu_writer_main(int fd, const struct menu_writer_options *option
 			_exit(1);
 		}
 	}
+	menu_writer_detach_conn(&w, conn); // what it staged of a list that never ended goes
 	_exit(0);
 }
