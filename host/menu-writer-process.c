@@ -13,6 +13,7 @@
 #include "host/menu.h"
 #include "host/sandbox-menu-writer.h"
 #include "host/vmconf.h"
+#include "protocols/helper.h"
 #include "protocols/link-conn.h"
 #include "protocols/log.h"
 
@@ -212,35 +213,10 @@ static void menu_writer_detach_conn(struct writer *w, struct vd_link_conn *conn)
 	}
 }
 
-/* It owns its socket, and nothing else of hostd. */
-static void menu_writer_detach(int fd) {
-	if (fd > 3) {
-		close_range(3, (unsigned)fd - 1, 0);
-	}
-	close_range((unsigned)fd + 1, ~0u, 0);
-	int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null_fd >= 0) {
-		dup2(null_fd, STDIN_FILENO);
-		close(null_fd);
-	}
-	// it ends when hostd closes its end, not on the session's signals
-	for (int sig = 1; sig < NSIG; sig++) {
-		signal(sig, SIG_DFL);
-	}
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGUSR1, SIG_IGN);
-	signal(SIGUSR2, SIG_IGN);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	prctl(PR_SET_NAME, "vmdesk-menu"); // last (tests/sandbox/shim.c waits for it)
-}
-
 _Noreturn void menu_writer_main(int fd, const struct menu_writer_options *options) {
-	menu_writer_detach(fd);
+	// it owns its socket, and nothing else of hostd; it ends when hostd closes its end
+	vd_helper_detach(&fd, 1);
+	prctl(PR_SET_NAME, "vmdesk-menu"); // last (tests/sandbox/shim.c waits for it)
 	static struct writer w;
 	w.options = options;
 	w.menu = vd_menu_create(options->cli_path[0] != '\0' ? options->cli_path : NULL);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <wayland-server-core.h>
 
+#include "protocols/helper.h"
 #include "protocols/log.h"
 #include "protocols/proc.h"
 #include "protocols/spawner-private.h"
@@ -425,17 +426,6 @@ static bool flush_events(struct spawner_state *s) {
 	return true;
 }
 
-static void close_all_but(int a, int b) {
-	int lo = a < b ? a : b, hi = a < b ? b : a;
-	if (lo > 3) {
-		close_range(3, (unsigned)lo - 1, 0);
-	}
-	if (hi > lo + 1) {
-		close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
-	}
-	close_range((unsigned)hi + 1, ~0u, 0);
-}
-
 /* The spawner's loop: what it can write of its reports is written, the rest waits. */
 static void spawner_flush(struct spawner_state *s) {
 	if (!flush_events(s)) {
@@ -473,26 +463,13 @@ void spawner_serve_all(int req, int ev, const struct vd_spawner_guard *guard) {
 }
 
 void spawner_main(int req, int ev, const struct vd_spawner_guard *guard) {
-	// it owns its two sockets, and nothing else of the daemon
-	close_all_but(req, ev);
-	int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null_fd >= 0) {
-		dup2(null_fd, STDIN_FILENO);
-		close(null_fd);
-	}
+	// it owns its two sockets, and nothing else of the daemon; it ends when the
+	// daemon closes its end, not on the session's signals
+	const int keep[] = {req, ev};
+	vd_helper_detach(keep, 2);
 	prctl(PR_SET_NAME, "vmdesk-spawner");
 	// a detached program's parent exits at once: it comes back to us to be reaped
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	// it ends when the daemon closes its end, not on the session's signals
-	for (int sig = 1; sig < NSIG; sig++) {
-		signal(sig, SIG_DFL);
-	}
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGUSR1, SIG_IGN);
-	signal(SIGUSR2, SIG_IGN);
 	fcntl(ev, F_SETFL, fcntl(ev, F_GETFL) | O_NONBLOCK);
 	static struct spawner_state s;
 	s.req = req;

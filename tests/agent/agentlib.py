@@ -18,14 +18,7 @@ GUESTD = os.environ.get("VMDESK_GUESTD", "")
 CLI = os.environ.get("VMDESK_CLI", "")
 
 
-def proc_status(pid, field):
-    """A field of /proc/PID/status, or None."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key == field:
-                return value.strip()
-    return None
+from compositor import proc_status  # noqa: E402,F401 (the agent tests' too)
 
 
 def wait_for(predicate, what, timeout=15.0, interval=0.05):

@@ -109,6 +109,16 @@ def reap_group(pgid, timeout=STOP_TIMEOUT):
 			time.sleep(0.02)
 
 
+def proc_status(pid, field):
+	"""A field of /proc/PID/status, or None."""
+	with open("/proc/%d/status" % pid) as f:
+		for line in f:
+			key, _, value = line.partition(":")
+			if key == field:
+				return value.strip()
+	return None
+
+
 def stop_process(proc, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
 	"""Signal a Popen started with start_new_session=True, wait, then kill its group."""
 	if proc.poll() is None:

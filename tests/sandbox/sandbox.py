@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 import tap
-from compositor import become_subreaper, stop_process, wait_for
+from compositor import become_subreaper, proc_status, stop_process, wait_for
 from proxy import is_listening, proxy_binary, proxy_env, sanitizer_report
 
 # usage: sandbox.py SHIM.so VMDESK-CLIPD VMDESK-GUEST-WAYLAND VMDESK-GUESTD VMDESK-HOSTD
@@ -330,15 +330,6 @@ def menu_writer_pid(hostd):
 	wait_for(lambda: find() is not None, timeout=20, what="hostd's menu writer",
 	         check=hostd._check)
 	return find()
-
-
-def proc_status(pid, field):
-	with open("/proc/%d/status" % pid) as f:
-		for line in f:
-			key, _, value = line.partition(":")
-			if key == field:
-				return value.strip()
-	return None
 
 
 def test_hostd_writes_no_menu_entry():
