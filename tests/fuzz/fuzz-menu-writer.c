@@ -65,7 +65,10 @@ static void write_file(const char *dir, const char *name, const char *text) {
 
 /* A private home: the VM definitions, and the XDG directories the menu writes in. */
 static void make_home(void) {
-	static char root[] = "/tmp/vmdesk-fuzz-menu-XXXXXX";
+	// memory-backed where there is one: each input writes and removes files
+	static char root[64];
+	snprintf(root, sizeof(root), "%s/vmdesk-fuzz-menu-XXXXXX",
+		access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	if (mkdtemp(root) == NULL) {
 		abort();
 	}
@@ -195,6 +198,11 @@ static void hostd_write(const void *data, size_t len) {
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
 	(void)argc;
 	(void)argv;
+	static bool done; // libFuzzer calls it, and the replay's first input
+	if (done) {
+		return 0;
+	}
+	done = true;
 	vd_log_init("fuzz-menu-writer", getenv("FUZZ_VERBOSE") != NULL ? VD_DEBUG : VD_SILENT);
 	signal(SIGPIPE, SIG_IGN);
 	make_home();
