@@ -55,7 +55,7 @@ static struct menu_writer_options options;
 static struct vd_menu *menu;
 
 static void write_file(const char *dir, const char *name, const char *text) {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 64];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	FILE *f = fopen(path, "we");
 	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
