@@ -534,16 +534,22 @@ def hostd_leaving_keeps_vms_and_finds_them_again():
     os.unlink(os.path.join(bench.vms_dir, "auto.conf"))
 
 
+def write_state_of(pid, start):
+    """VM work's state file naming pid (with start time start) as its VMM and proxy."""
+    d = os.path.join(run_dir, "work")
+    os.makedirs(d, mode=0o700)
+    with open(os.path.join(d, "state"), "w") as f:
+        f.write("vmdesk-vmstate 1\nvmm=qemu\nvmm-pid=%d\nvmm-start=%d\nproxy-pid=%d\n"
+                "proxy-start=%d\nstarted=0\nagent=unix:/x\nagent-serial=0\ncontrol=qmp\n"
+                % (pid, start, pid, start))
+    return d
+
+
 @suite.test
 def a_state_file_of_another_process_is_not_adopted():
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
-        d = os.path.join(run_dir, "work")
-        os.makedirs(d, mode=0o700)
-        with open(os.path.join(d, "state"), "w") as f:
-            f.write("vmdesk-vmstate 1\nvmm=qemu\nvmm-pid=%d\nvmm-start=1\nproxy-pid=%d\n"
-                    "proxy-start=1\nstarted=0\nagent=unix:/x\nagent-serial=0\ncontrol=qmp\n"
-                    % (sleeper.pid, sleeper.pid))
+        d = write_state_of(sleeper.pid, 1)
         bench.start_hostd(hostd_args())
         time.sleep(0.5)
         assert sleeper.poll() is None, "hostd signalled a process that is not the VM's"
@@ -569,13 +575,7 @@ def a_forged_state_file_gets_no_pidfd_of_another_process():
     # definition runs (host/spawn-guard.h).
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
-        d = os.path.join(run_dir, "work")
-        os.makedirs(d, mode=0o700)
-        with open(os.path.join(d, "state"), "w") as f:
-            start = start_time(sleeper.pid)
-            f.write("vmdesk-vmstate 1\nvmm=qemu\nvmm-pid=%d\nvmm-start=%d\nproxy-pid=%d\n"
-                    "proxy-start=%d\nstarted=0\nagent=unix:/x\nagent-serial=0\ncontrol=qmp\n"
-                    % (sleeper.pid, start, sleeper.pid, start))
+        write_state_of(sleeper.pid, start_time(sleeper.pid))
         mark = len(bench.hostd_output())
         bench.start_hostd(hostd_args(["--on-exit", "stop"]))  # it adopts before it listens
         vm_state = state("work")
