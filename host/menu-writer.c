@@ -5,13 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "host/child.h"
 #include "host/menu-writer-private.h"
 #include "host/menu-writer.h"
 #include "host/menu.h"
+#include "protocols/helper.h"
 #include "protocols/link-conn.h"
 #include "protocols/log.h"
 #include "protocols/names.h"
@@ -24,11 +24,16 @@
 /* Icons queued to the writer beyond this are dropped (the entry goes on without one). */
 #define MAX_QUEUED_ICONS (32u * 1024u * 1024u)
 #define MAX_QUEUE (MAX_QUEUED_ICONS + 16u * 1024u * 1024u)
+/* How long the writer has to end once its link closed before it is killed:
+ * it ends as soon as it reads the end of its link, after the entry it is
+ * writing (an icon takes milliseconds). One stuck cannot hold hostd. */
+#define END_TIMEOUT_MS 2000
 
 struct vd_menu_writer {
 	struct vd_children *children; // NULL: update-desktop-database is not run
 	struct vd_link_conn *conn; // NULL: the writer is gone
 	pid_t pid;
+	int pidfd; // -1: none (reaping waits without a bound)
 	char apps_dir[PATH_MAX];
 	/* update-desktop-database, run without waiting for it */
 	struct vd_child db;
@@ -85,18 +90,7 @@ static void handle_message(struct vd_link_conn *conn, const struct vd_link_msg *
 
 /* Reaps the writer, which ends with its link (at once: it has nothing else to do). */
 static void reap(struct vd_menu_writer *writer, char *how, size_t size) {
-	int status = 0;
-	pid_t r;
-	while ((r = waitpid(writer->pid, &status, 0)) < 0 && errno == EINTR) {
-	}
-	if (r != writer->pid) {
-		snprintf(how, size, "not reaped: %s", strerror(errno));
-	} else if (WIFSIGNALED(status)) {
-		snprintf(how, size, "killed by signal %d (%s)", WTERMSIG(status),
-			strsignal(WTERMSIG(status)));
-	} else {
-		snprintf(how, size, "exited with status %d", WEXITSTATUS(status));
-	}
+	vd_helper_reap(writer->pid, &writer->pidfd, END_TIMEOUT_MS, how, size);
 	writer->pid = 0;
 }
 
@@ -134,6 +128,7 @@ struct vd_menu_writer *vd_menu_writer_create(struct wl_event_loop *loop,
 	if (writer == NULL) {
 		return NULL;
 	}
+	writer->pidfd = -1;
 	if (!vd_menu_apps_dir(writer->apps_dir, sizeof(writer->apps_dir))) {
 		vd_log(VD_WARN, "no XDG_DATA_HOME/HOME: menu integration disabled");
 		goto fail;
@@ -155,6 +150,7 @@ struct vd_menu_writer *vd_menu_writer_create(struct wl_event_loop *loop,
 	close(sv[1]);
 	sv[1] = -1;
 	writer->pid = pid;
+	writer->pidfd = vd_helper_pidfd(pid);
 	writer->children = children;
 	vd_child_init(&writer->db);
 	char software[64];
@@ -187,8 +183,9 @@ void vd_menu_writer_destroy(struct vd_menu_writer *writer) {
 	vd_child_finish(&writer->db); // it runs on: it is quick
 	if (writer->pid > 0) {
 		// it ends at the end of its link: reap it
-		while (waitpid(writer->pid, NULL, 0) < 0 && errno == EINTR) {
-		}
+		char how[128];
+		reap(writer, how, sizeof(how));
+		vd_log(VD_DEBUG, "the menu writer %s", how);
 	}
 	free(writer);
 }

@@ -414,6 +414,28 @@ def test_menu_writer_writes_only_in_the_menu_dirs():
 	assert "the menu writer" not in log or "is gone" not in log, log
 
 
+def test_menu_writer_stuck_is_killed():
+	"""A menu writer taken over that sends garbage and then reads no more
+	cannot hold hostd up: hostd fails its link, kills it once it has not
+	ended 2 s later, says so, and lives on to a clean stop."""
+	daemon = Daemon("vmdesk-hostd", call="garble-hang")
+	daemon.env["VD_SHIM_PROCESS"] = "vmdesk-menu"
+	with daemon as d:
+		d.wait_filtered()
+		pid = menu_writer_pid(d)
+		wait_for(lambda: proc_status(pid, "Seccomp") == "2", timeout=20,
+		         what="the menu writer's filter", check=d._check)
+		os.kill(pid, signal.SIGUSR2)
+		wait_for(lambda: "the menu writer (pid %d) is gone" % pid in d.log(), timeout=20,
+		         what="hostd's end of the stuck writer", check=d._check)
+		log = d.log()
+		assert re.search(r"vmdesk-shim: garble-hang returned [1-9]", log), log
+		assert "still running 2000 ms after its link closed: killed" in log, log
+		assert not os.path.exists("/proc/%d" % pid), "the stuck writer lives on"
+		stop_process(d.proc)
+		assert d.proc.returncode == 0, d.log()
+
+
 def check_glib_warning_logged(name):
 	"""A GLib message after startup (pango's, when a font fails to load) goes to
 	the daemon's log: GLib's own writer would first ask whether stderr is the
@@ -531,5 +553,6 @@ suite.test(test_menu_writer_runs_filtered)
 suite.test(test_menu_writer_execve_kills)
 suite.test(test_menu_writer_socket_inet_kills)
 suite.test(test_menu_writer_writes_only_in_the_menu_dirs)
+suite.test(test_menu_writer_stuck_is_killed)
 
 suite.run()
