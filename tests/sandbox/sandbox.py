@@ -370,43 +370,47 @@ def test_menu_writer_runs_filtered():
 		assert not sanitizer_report(d.log()), d.log()
 
 
-def check_menu_writer_call(call, shim_path=None):
-	"""The shim makes hostd's menu writer attempt call; hostd's log says how it went."""
+def check_menu_writer_call(call, shim_path=None, until=None):
+	"""The shim makes hostd's menu writer attempt call; hostd's log says how it
+	went, once until(log, pid) (by default: the shim's line, or the writer gone)."""
 	daemon = Daemon("vmdesk-hostd", call=call)
 	daemon.env["VD_SHIM_PROCESS"] = "vmdesk-menu"
 	if shim_path is not None:
 		daemon.env["VD_SHIM_PATH"] = shim_path(daemon)
+	if until is None:
+		until = lambda log, pid: ("vmdesk-shim: %s returned" % call in log or
+		                          "the menu writer (pid %d) is gone" % pid in log)
 	with daemon as d:
 		d.wait_filtered()
 		pid = menu_writer_pid(d)
 		wait_for(lambda: proc_status(pid, "Seccomp") == "2", timeout=20,
 		         what="the menu writer's filter", check=d._check)
 		os.kill(pid, signal.SIGUSR2)
-		wait_for(lambda: "vmdesk-shim: %s returned" % call in d.log() or
-		         "the menu writer (pid %d) is gone" % pid in d.log(), timeout=20,
+		wait_for(lambda: until(d.log(), pid), timeout=20,
 		         what="the shim's call in the menu writer", check=d._check)
 		log = d.log()
+		gone = not os.path.exists("/proc/%d" % pid)
 		stop_process(d.proc)
 		assert d.proc.returncode == 0, d.log()
-		return d, log
+		return d, log, gone
 
 
 def test_menu_writer_execve_kills():
 	"""A forbidden call kills the menu writer (SIGSYS); hostd lives on and says so."""
-	d, log = check_menu_writer_call("execve")
+	d, log, gone = check_menu_writer_call("execve")
 	assert "killed by signal %d" % signal.SIGSYS in log, log
 	assert "vmdesk-shim:" not in log, log
 
 
 def test_menu_writer_socket_inet_kills():
-	d, log = check_menu_writer_call("socket-inet")
+	d, log, gone = check_menu_writer_call("socket-inet")
 	assert "killed by signal %d" % signal.SIGSYS in log, log
 
 
 def test_menu_writer_writes_only_in_the_menu_dirs():
 	"""Landlock: the writer may create files only in the menu's directories;
 	one elsewhere is refused (EACCES) and the writer lives on."""
-	d, log = check_menu_writer_call("open-new",
+	d, log, gone = check_menu_writer_call("open-new",
 	                                lambda d: os.path.join(d.victim_dir, "vmdesk.desktop"))
 	if "offers no Landlock" in log:
 		tap.skip("this kernel offers no Landlock")
@@ -418,22 +422,11 @@ def test_menu_writer_stuck_is_killed():
 	"""A menu writer taken over that sends garbage and then reads no more
 	cannot hold hostd up: hostd fails its link, kills it once it has not
 	ended 2 s later, says so, and lives on to a clean stop."""
-	daemon = Daemon("vmdesk-hostd", call="garble-hang")
-	daemon.env["VD_SHIM_PROCESS"] = "vmdesk-menu"
-	with daemon as d:
-		d.wait_filtered()
-		pid = menu_writer_pid(d)
-		wait_for(lambda: proc_status(pid, "Seccomp") == "2", timeout=20,
-		         what="the menu writer's filter", check=d._check)
-		os.kill(pid, signal.SIGUSR2)
-		wait_for(lambda: "the menu writer (pid %d) is gone" % pid in d.log(), timeout=20,
-		         what="hostd's end of the stuck writer", check=d._check)
-		log = d.log()
-		assert re.search(r"vmdesk-shim: garble-hang returned [1-9]", log), log
-		assert "still running 2000 ms after its link closed: killed" in log, log
-		assert not os.path.exists("/proc/%d" % pid), "the stuck writer lives on"
-		stop_process(d.proc)
-		assert d.proc.returncode == 0, d.log()
+	d, log, gone = check_menu_writer_call(
+		"garble-hang", until=lambda log, pid: "the menu writer (pid %d) is gone" % pid in log)
+	assert re.search(r"vmdesk-shim: garble-hang returned [1-9]", log), log
+	assert "still running 2000 ms after its link closed: killed" in log, log
+	assert gone, "the stuck writer lives on"
 
 
 def check_glib_warning_logged(name):
