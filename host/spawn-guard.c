@@ -214,29 +214,103 @@ static bool program_path(const char *program, char *real) {
 	return false;
 }
 
-/* Whether exe is the program of a known command (a VMM whose definition changed since). */
-static bool known_program(const struct vd_spawn_guard *guard, const char *exe) {
+/* cmdline's argument i (NUL-separated; the last one may lack its NUL), or NULL. */
+static const char *argument(const char *cmdline, size_t len, size_t i, size_t *arg_len) {
+	size_t pos = 0;
+	for (;;) {
+		if (pos >= len) {
+			return NULL;
+		}
+		const char *end = memchr(cmdline + pos, '\0', len - pos);
+		size_t n = end != NULL ? (size_t)(end - (cmdline + pos)) : len - pos;
+		if (i-- == 0) {
+			*arg_len = n;
+			return cmdline + pos;
+		}
+		pos += n + 1;
+	}
+}
+
+/*
+ * Whether the process runs the program of a known command (a VMM whose
+ * definition changed since it started): exe is that program or, for a
+ * script, so is the argument after its interpreter (and the interpreter's
+ * own argument, if it has one: the kernel puts both before the script).
+ */
+static bool known_program(const struct vd_spawn_guard *guard, const char *exe,
+		const char *cmdline, size_t len) {
+	char reals[3][PATH_MAX];
+	size_t nreals = 0;
+	snprintf(reals[nreals++], PATH_MAX, "%s", exe);
+	for (size_t i = 1; i <= 2; i++) {
+		size_t n;
+		const char *arg = argument(cmdline, len, i, &n);
+		char path[PATH_MAX];
+		if (arg != NULL && n > 0 && n < sizeof(path) && arg[0] == '/') {
+			memcpy(path, arg, n);
+			path[n] = '\0';
+			if (realpath(path, reals[nreals]) != NULL) {
+				nreals++;
+			}
+		}
+	}
 	for (size_t i = 0; i < guard->nknown; i++) {
 		char real[PATH_MAX];
-		if (program_path(guard->known[i].bytes, real) && strcmp(real, exe) == 0) {
+		if (!program_path(guard->known[i].bytes, real)) {
+			continue;
+		}
+		for (size_t k = 0; k < nreals; k++) {
+			if (strcmp(real, reals[k]) == 0) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/*
+ * Whether an argument names a path beneath vmdesk's run directory, as
+ * every command of a VM does (its sockets): a VMM's program that the user
+ * runs outside vmdesk names none.
+ */
+static bool names_run_dir(const struct vd_spawn_guard *guard, const char *cmdline, size_t len) {
+	char prefix[PATH_MAX];
+	int w = guard->env.run_dir != NULL ?
+		snprintf(prefix, sizeof(prefix), "%s/", guard->env.run_dir) : -1;
+	if (w <= 1 || (size_t)w >= sizeof(prefix)) {
+		return false;
+	}
+	size_t n;
+	const char *arg;
+	for (size_t i = 0; (arg = argument(cmdline, len, i, &n)) != NULL; i++) {
+		if (memmem(arg, n, prefix, (size_t)w) != NULL) {
 			return true;
 		}
 	}
 	return false;
 }
 
+/* A process the guard may adopt: the whole argv of a known command, or its program with
+ * vmdesk's run directory among its arguments. */
+static bool adoptable(const struct vd_spawn_guard *guard, const char *exe, const char *cmdline,
+		size_t len) {
+	return known_suffix(guard, cmdline, len) ||
+		(known_program(guard, exe, cmdline, len) && names_run_dir(guard, cmdline, len));
+}
+
 bool vd_spawn_guard_adopt(const char *exe, const char *cmdline, size_t cmdline_len, void *data,
 		char *why, size_t why_size) {
 	struct vd_spawn_guard *guard = data;
-	bool ok = known_suffix(guard, cmdline, cmdline_len) || known_program(guard, exe);
+	bool ok = adoptable(guard, exe, cmdline, cmdline_len);
 	if (!ok) {
 		learn_menu(guard);
 		learn_definitions(guard);
-		ok = known_suffix(guard, cmdline, cmdline_len) || known_program(guard, exe);
+		ok = adoptable(guard, exe, cmdline, cmdline_len);
 	}
 	if (!ok) {
-		snprintf(why, why_size, "it runs no command and no program of a VM definition (a "
-			"state file naming another process: was vmdesk-hostd taken over?)");
+		snprintf(why, why_size, "it runs no command of a VM definition, nor the program of "
+			"one with vmdesk's run directory in its arguments (a state file naming another "
+			"process: was vmdesk-hostd taken over?)");
 	}
 	return ok;
 }

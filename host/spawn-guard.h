@@ -61,8 +61,11 @@ bool vd_spawn_guard_allow(const struct vd_spawn *spawn, void *data, char *why,
  * vd_spawner_guard.adopt): its argv ends with a command the guard knows
  * (the whole argv of a program, or a script's after its interpreter), or
  * it runs the program of one (a VMM whose definition changed since it
- * started). Anything else, the user's other processes among them, is
- * refused: hostd, which has no pidfd_open of its own, can signal no other.
+ * started; for a script, the script after its interpreter) with an
+ * argument naming a path beneath vmdesk's run directory, as every VM's
+ * command does. Anything else, the user's other processes among them (a
+ * VMM the user runs outside vmdesk too), is refused: hostd, which has no
+ * pidfd_open of its own, can signal no other.
  */
 bool vd_spawn_guard_adopt(const char *exe, const char *cmdline, size_t cmdline_len, void *data,
 	char *why, size_t why_size);

@@ -262,17 +262,44 @@ static bool test_adopt_only_what_a_definition_runs(void) {
 	len = cmdline_of(l->plan.vmm.argv, "/usr/bin/python3\0", 17, cmdline, sizeof(cmdline));
 	CHECK(vd_spawn_guard_adopt("/usr/bin/python3.11", cmdline, len, guard, why, sizeof(why)),
 		"a script's argv: %s", why);
-	// the VMM's program with other arguments (its definition changed since it started)
-	char *changed[] = {"/bin/true", "-m", "4096", NULL};
+	// the VMM's program with other arguments (its definition changed since it started),
+	// one of them a socket in the VM's run directory, as every VMM's command has
+	char sock[256];
+	snprintf(sock, sizeof(sock), "path=%s/work/control.sock,server=on", run_dir);
+	char *changed[] = {"/bin/true", "-m", "4096", "-chardev", sock, NULL};
 	len = cmdline_of(changed, "", 0, cmdline, sizeof(cmdline));
 	CHECK(vd_spawn_guard_adopt(exe, cmdline, len, guard, why, sizeof(why)),
 		"the VMM's program: %s", why);
+	// a script VMM whose definition changed: its interpreter runs, the script follows it
+	// (with the interpreter's own argument, if it has one)
+	len = cmdline_of(changed, "/usr/bin/python3\0", 17, cmdline, sizeof(cmdline));
+	CHECK(vd_spawn_guard_adopt("/usr/bin/python3.11", cmdline, len, guard, why, sizeof(why)),
+		"a changed script: %s", why);
+	len = cmdline_of(changed, "/bin/sh\0-e\0", 11, cmdline, sizeof(cmdline));
+	CHECK(vd_spawn_guard_adopt("/usr/bin/dash", cmdline, len, guard, why, sizeof(why)),
+		"a changed script with an interpreter's argument: %s", why);
+	// the VMM's program run outside vmdesk: no path in its run directory (a prefix of
+	// the directory's name is not one)
+	char *outside[] = {"/bin/true", "-m", "4096", NULL};
+	len = cmdline_of(outside, "", 0, cmdline, sizeof(cmdline));
+	CHECK(!vd_spawn_guard_adopt(exe, cmdline, len, guard, why, sizeof(why)),
+		"the VMM's program run outside vmdesk adopted");
+	snprintf(sock, sizeof(sock), "path=%sx/work/control.sock", run_dir);
+	len = cmdline_of(changed, "", 0, cmdline, sizeof(cmdline));
+	CHECK(!vd_spawn_guard_adopt(exe, cmdline, len, guard, why, sizeof(why)),
+		"a path beside the run directory taken for one in it");
+	// a path in the run directory makes no other program adoptable
+	snprintf(sock, sizeof(sock), "%s/work/control.sock", run_dir);
+	char *other[] = {"sleep", "60", sock, NULL};
+	len = cmdline_of(other, "", 0, cmdline, sizeof(cmdline));
+	CHECK(!vd_spawn_guard_adopt("/usr/bin/sleep", cmdline, len, guard, why, sizeof(why)),
+		"another program naming the run directory adopted");
 	// the user's other processes: never
 	char *sleeper[] = {"sleep", "60", NULL};
 	len = cmdline_of(sleeper, "", 0, cmdline, sizeof(cmdline));
 	CHECK(!vd_spawn_guard_adopt("/usr/bin/sleep", cmdline, len, guard, why, sizeof(why)),
 		"sleep adopted");
-	CHECK(strstr(why, "no command and no program of a VM definition") != NULL, "why: %s", why);
+	CHECK(strstr(why, "no command of a VM definition, nor the program") != NULL, "why: %s", why);
 	// the VMM's arguments glued onto another's last one are no suffix
 	char glued[8192];
 	size_t vlen = cmdline_of(l->plan.vmm.argv, "", 0, cmdline, sizeof(cmdline));
