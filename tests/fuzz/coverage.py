@@ -51,6 +51,7 @@ AIMS = {
                            "proxy/wl/channel-in.c"],
     "fuzz-text-block": ["decoration/title.c"],
     "fuzz-title": ["decoration/title.c"],
+    "fuzz-spawn-guard": ["host/spawn-guard.c"],
     "fuzz-spawner": ["protocols/spawner-process.c"],
     "fuzz-tray-props": ["guest/tray-props.c"],
     "fuzz-vmm": ["host/vmm*.c"],

@@ -30,6 +30,7 @@
 #include "host/menu-writer-process.c"
 #include "tests/fuzz/link-gen.h"
 #include "tests/fuzz/record.h"
+#include "tests/fuzz/scratch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -66,12 +67,7 @@ static void write_file(const char *dir, const char *name, const char *text) {
 /* A private home: the VM definitions, and the XDG directories the menu writes in. */
 static void make_home(void) {
 	// memory-backed where there is one: each input writes and removes files
-	static char root[64];
-	snprintf(root, sizeof(root), "%s/vmdesk-fuzz-menu-XXXXXX",
-		access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-	if (mkdtemp(root) == NULL) {
-		abort();
-	}
+	const char *root = fz_scratch_dir("vmdesk-fuzz-menu");
 	char vms[PATH_MAX];
 	snprintf(vms, sizeof(vms), "%s/vms", root);
 	if (mkdir(vms, 0700) < 0) {
