@@ -194,12 +194,9 @@ static void hostd_write(const void *data, size_t len) {
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
 	(void)argc;
 	(void)argv;
-	static bool done; // libFuzzer calls it, and the replay's first input
-	if (done) {
+	if (!fz_initialize_once("fuzz-menu-writer")) {
 		return 0;
 	}
-	done = true;
-	vd_log_init("fuzz-menu-writer", getenv("FUZZ_VERBOSE") != NULL ? VD_DEBUG : VD_SILENT);
 	signal(SIGPIPE, SIG_IGN);
 	make_home();
 	return 0;

@@ -44,12 +44,9 @@ static char run_dir[PATH_MAX], known_exe[PATH_MAX];
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
 	(void)argc;
 	(void)argv;
-	static bool done; // libFuzzer calls it, and the replay's first input
-	if (done) {
+	if (!fz_initialize_once("fuzz-spawn-guard")) {
 		return 0;
 	}
-	done = true;
-	vd_log_init("fuzz-spawn-guard", getenv("FUZZ_VERBOSE") != NULL ? VD_DEBUG : VD_SILENT);
 	const char *root = fz_scratch_dir("vmdesk-fuzz-spawn-guard");
 	static char vms[PATH_MAX], apps[PATH_MAX];
 	snprintf(vms, sizeof(vms), "%s/vms", root);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "protocols/log.h"
 #include "tests/fuzz/scratch.h"
 
 static char scratch[128];
@@ -29,4 +30,14 @@ const char *fz_scratch_dir(const char *name) {
 		abort();
 	}
 	return scratch;
+}
+
+bool fz_initialize_once(const char *name) {
+	static bool done;
+	if (done) {
+		return false;
+	}
+	done = true;
+	vd_log_init(name, getenv("FUZZ_VERBOSE") != NULL ? VD_DEBUG : VD_SILENT);
+	return true;
 }
